@@ -1,0 +1,3 @@
+from creatix.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Accounts, API keys (stored hashed) and resolving a request's credentials."""

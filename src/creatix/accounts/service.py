@@ -1,0 +1,109 @@
+"""Accounts and keys. Secrets are shown once and stored as SHA-256 digests.
+
+A secret carries 238 bits of randomness, so an unsalted fast hash is safe here (there is
+nothing to brute-force) and lets a request's key be found by an index lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+
+from creatix.accounts import repository
+from creatix.accounts.models import Account, ApiKey
+from creatix.accounts.schemas import AccountInfo, KeyInfo, NewKey, Principal
+from creatix.kit.clock import utcnow
+from creatix.kit.db import Database
+from creatix.kit.errors import InvalidRequest, NotFound, Unauthorized
+from creatix.kit.ids import new_id
+
+SECRET_PREFIX = "sk_live_"
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+_SECRET_LENGTH = 40
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _new_secret() -> str:
+    return SECRET_PREFIX + "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(_SECRET_LENGTH))
+
+
+def _account_info(account: Account) -> AccountInfo:
+    return AccountInfo(
+        id=account.id, name=account.name, plan=account.plan, created_at=account.created_at
+    )
+
+
+def _key_info(key: ApiKey, account: Account) -> KeyInfo:
+    return KeyInfo(
+        key_id=key.id,
+        account=account.name,
+        display_prefix=key.display_prefix,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+async def ensure_account(
+    db: Database, name: str, plan: str | None, default_plan: str
+) -> AccountInfo:
+    """The named account, created on the given (or default) plan; ``plan`` also moves it."""
+    if not name.strip():
+        raise InvalidRequest("account name must not be empty", param="account")
+    async with db.write() as session:
+        account = await repository.account_by_name(session, name)
+        if account is None:
+            account = Account(
+                id=new_id("acct"), name=name, plan=plan or default_plan, created_at=utcnow()
+            )
+            session.add(account)
+        elif plan is not None:
+            account.plan = plan
+        return _account_info(account)
+
+
+async def create_key(db: Database, account_name: str) -> NewKey:
+    secret = _new_secret()
+    async with db.write() as session:
+        account = await repository.account_by_name(session, account_name)
+        if account is None:
+            raise NotFound(f"no account named {account_name!r}", param="account")
+        key = ApiKey(
+            id=new_id("key", 16),
+            account_id=account.id,
+            secret_hash=hash_secret(secret),
+            display_prefix=secret[: len(SECRET_PREFIX) + 4],
+            created_at=utcnow(),
+        )
+        session.add(key)
+        return NewKey(**_key_info(key, account).model_dump(), secret=secret)
+
+
+async def list_keys(db: Database, account_name: str | None = None) -> list[KeyInfo]:
+    async with db.read() as session:
+        rows = await repository.keys_with_accounts(session, account_name)
+        return [_key_info(key, account) for key, account in rows]
+
+
+async def revoke_key(db: Database, key_id: str) -> None:
+    async with db.write() as session:
+        if not await repository.revoke_key(session, key_id, utcnow()):
+            raise NotFound(f"no active key {key_id!r}", param="key_id")
+
+
+async def authenticate(db: Database, secret: str) -> Principal:
+    digest = hash_secret(secret)
+    async with db.read() as session:
+        found = await repository.key_with_account(session, digest)
+    if found is None or not hmac.compare_digest(found[0].secret_hash, digest):
+        raise Unauthorized("Incorrect API key provided.")
+    key, account = found
+    if key.revoked_at is not None:
+        raise Unauthorized("This API key has been revoked.")
+    return Principal(
+        account_id=account.id, account_name=account.name, plan=account.plan, key_id=key.id
+    )

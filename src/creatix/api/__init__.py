@@ -1,0 +1,1 @@
+"""One module per dialect: parse wire → canonical, render canonical → wire, errors."""

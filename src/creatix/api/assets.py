@@ -1,0 +1,26 @@
+"""How every dialect hands out a stored output: a signed URL, or the bytes in base64."""
+
+from __future__ import annotations
+
+import base64
+
+from fastapi import Request
+
+from creatix.jobs.specs import Asset
+from creatix.runtime import Runtime
+
+
+def asset_url(runtime: Runtime, asset: Asset, request: Request) -> str:
+    url = runtime.storage.url(asset.storage_key, runtime.settings.file_url_ttl_seconds)
+    if url.startswith("/"):
+        base = runtime.settings.public_url or str(request.base_url)
+        return base.rstrip("/") + url
+    return url
+
+
+async def asset_b64(runtime: Runtime, asset: Asset) -> str:
+    return base64.b64encode(await runtime.storage.get(asset.storage_key)).decode()
+
+
+def engine_header(runtime: Runtime, engine_instance: str) -> dict[str, str]:
+    return {"X-Creatix-Engine": runtime.engines.status(engine_instance).type}

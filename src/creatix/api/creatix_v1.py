@@ -1,0 +1,188 @@
+"""Creatix v1, the native API: synchronous text-to-image in OpenAI's wire shape.
+
+Wire → canonical: ``size`` × ``aspect_ratio`` become pixels by DESIGN.md's sizing rule.
+Errors use OpenAI's envelope ``{"error": {"message", "type", "param", "code"}}``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from creatix.api.assets import asset_b64, asset_url, engine_header
+from creatix.api.deps import BearerPrincipal, JsonBody, RuntimeDep
+from creatix.api.routing import dialect_route
+from creatix.jobs.specs import ImageSpec, Job, JobStatus
+from creatix.kit.errors import CreatixError, GenerationFailed, NotFound
+from creatix.media.sizing import ASPECT_RATIOS, SIZE_SIDES, dimensions
+from creatix.runtime import ListedModel, Runtime
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "insufficient_quota",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def render_error(error: CreatixError, request_id: str | None) -> Response:
+    body: dict[str, object] = {
+        "message": error.message,
+        "type": _ERROR_TYPES.get(error.status, "server_error"),
+        "param": error.param,
+        "code": error.code,
+    }
+    if error.status >= 500:
+        body["message"] = f"{error.message} (request id {request_id})"
+        body["request_id"] = request_id
+    return JSONResponse({"error": body}, status_code=error.status, headers=error.headers)
+
+
+router = APIRouter(prefix="/v1", tags=["Creatix v1"], route_class=dialect_route(render_error))
+
+Size = Literal["512x512", "1024x1024", "2048x2048"]
+AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "1:4", "4:1"]
+
+
+class ImageGenerationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    prompt: str = Field(min_length=1, max_length=1000, description="What to draw.")
+    model: str = Field(default="creatix-flash", description="creatix-flash or creatix-pro.")
+    n: int = Field(default=1, ge=1, le=4, description="Images to generate.")
+    size: Size = Field(default="1024x1024", description="The pixel budget: its area.")
+    aspect_ratio: AspectRatio = Field(default="1:1", description="Shapes the pixel budget.")
+    response_format: Literal["url", "b64_json"] = "url"
+    quality: Literal["standard", "hd"] = "standard"
+    seed: int | None = Field(
+        default=None, ge=0, lt=2**32, description="Same seed and parameters, same bytes."
+    )
+    negative_prompt: str | None = Field(default=None, max_length=1000)
+    style: str | None = Field(default=None, description="A style id from the catalog.")
+    output_format: Literal["png", "jpeg", "webp"] = "png"
+    user: str | None = Field(default=None, description="OpenAI's end-user id; accepted, unused.")
+
+
+class ImageData(BaseModel):
+    url: str | None
+    b64_json: str | None
+
+
+class ImagesResponse(BaseModel):
+    created: int
+    data: list[ImageData]
+
+
+class ModelLimits(BaseModel):
+    max_n: int
+    max_prompt_chars: int
+    sizes: list[str]
+    aspect_ratios: list[str]
+
+
+class ModelObject(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 1735689600
+    owned_by: str = "creatix"
+    display_name: str
+    description: str
+    kind: str
+    engine: str
+    available: bool
+    limits: ModelLimits
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelObject]
+
+
+def _spec(body: ImageGenerationRequest) -> ImageSpec:
+    width, height = dimensions(SIZE_SIDES[body.size], body.aspect_ratio)
+    return ImageSpec(
+        prompt=body.prompt,
+        negative_prompt=body.negative_prompt,
+        width=width,
+        height=height,
+        n=body.n,
+        seed=body.seed if body.seed is not None else secrets.randbelow(2**32),
+        style=body.style,
+        quality=body.quality,
+        output_format=body.output_format,
+    )
+
+
+def _ensure_succeeded(job: Job) -> None:
+    if job.status is JobStatus.SUCCEEDED:
+        return
+    if job.error is not None:
+        raise GenerationFailed(job.error.message, code=job.error.code)
+    raise GenerationFailed(
+        f"The generation did not finish in time; it is still {job.status}.", code="timeout"
+    )
+
+
+@router.post("/images/generations", dependencies=[JsonBody])
+async def create_images(
+    body: ImageGenerationRequest,
+    principal: BearerPrincipal,
+    runtime: RuntimeDep,
+    request: Request,
+    response: Response,
+) -> ImagesResponse:
+    """Generate 1–4 images from a prompt and wait for them."""
+    job = await runtime.jobs.submit_image(principal, body.model, _spec(body))
+    job = await runtime.jobs.wait(job.id, runtime.settings.sync_timeout_seconds)
+    _ensure_succeeded(job)
+    response.headers.update(engine_header(runtime, job.engine))
+    response.headers["X-Creatix-Job-Id"] = job.id
+    if body.response_format == "b64_json":
+        data = [ImageData(url=None, b64_json=await asset_b64(runtime, a)) for a in job.assets]
+    else:
+        data = [ImageData(url=asset_url(runtime, a, request), b64_json=None) for a in job.assets]
+    return ImagesResponse(created=int(job.created_at.timestamp()), data=data)
+
+
+def _model_object(listed: ListedModel) -> ModelObject:
+    entry = listed.entry
+    return ModelObject(
+        id=entry.id,
+        display_name=entry.display_name,
+        description=entry.description,
+        kind=entry.kind,
+        engine=listed.engine.type,
+        available=listed.engine.available,
+        limits=ModelLimits(
+            max_n=entry.limits.max_n,
+            max_prompt_chars=entry.limits.max_prompt_chars,
+            sizes=entry.limits.sizes,
+            aspect_ratios=list(ASPECT_RATIOS),
+        ),
+    )
+
+
+def _listed(runtime: Runtime) -> list[ListedModel]:
+    return [m for m in runtime.models() if m.entry.kind == "image"]
+
+
+@router.get("/models")
+async def list_models(_: BearerPrincipal, runtime: RuntimeDep) -> ModelList:
+    """The image models this server serves, the engine behind each, and whether it is up."""
+    return ModelList(data=[_model_object(m) for m in _listed(runtime)])
+
+
+@router.get("/models/{model_id}")
+async def retrieve_model(
+    model_id: Annotated[str, Path()], _: BearerPrincipal, runtime: RuntimeDep
+) -> ModelObject:
+    for listed in _listed(runtime):
+        if listed.entry.id == model_id:
+            return _model_object(listed)
+    raise NotFound(f"The model '{model_id}' does not exist.", param="model", code="model_not_found")

@@ -1,0 +1,54 @@
+"""Dependencies every dialect shares: the runtime, JSON bodies, bearer keys and rate limits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+
+from creatix.accounts import service as accounts
+from creatix.accounts.schemas import Principal
+from creatix.kit.errors import InvalidRequest, Unauthorized, Unavailable
+from creatix.runtime import Runtime
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+
+
+def require_json(request: Request) -> None:
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise InvalidRequest(
+            f"Content-Type must be application/json, not '{content_type or 'none'}'.",
+            code="invalid_content_type",
+        )
+
+
+async def authorize(runtime: Runtime, secret: str, response: Response) -> Principal:
+    """Resolve a key to its account and count the request against the key's rate limit."""
+    principal = await accounts.authenticate(runtime.db, secret)
+    plan = runtime.catalog.plan(principal.plan)
+    if plan is None:
+        raise Unavailable(f"The account's plan '{principal.plan}' is not in the catalog.")
+    state = await runtime.rate_limiter.hit(principal.key_id, plan.requests_per_minute)
+    response.headers.update(state.headers)
+    return principal
+
+
+async def bearer_principal(request: Request, response: Response, runtime: RuntimeDep) -> Principal:
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthorized(
+            "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_API_KEY'."
+        )
+    return await authorize(runtime, secret.strip(), response)
+
+
+BearerPrincipal = Annotated[Principal, Depends(bearer_principal)]
+JsonBody = Depends(require_json)

@@ -1,0 +1,83 @@
+"""Each dialect renders errors in its own envelope; this route class routes them there.
+
+A dialect's router is built with ``route_class=dialect_route(render)``: every ``CreatixError``,
+every request validation error and every unexpected exception raised while handling one of
+its routes reaches ``render``. Unexpected exceptions are logged with the request id and become
+a 500 that says nothing of the internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from creatix.kit.errors import CreatixError, InvalidRequest
+from creatix.kit.logging import request_id_var
+
+log = logging.getLogger(__name__)
+
+ErrorRenderer = Callable[[CreatixError, str | None], Response]
+
+
+def _param(loc: Sequence[Any]) -> str | None:
+    path = [str(part) for part in loc[1:]] if loc and loc[0] in ("body", "query") else []
+    return ".".join(path) or None
+
+
+def invalid_request_from(exc: RequestValidationError) -> InvalidRequest:
+    """The first validation error, as a 400 naming the offending field."""
+    first = exc.errors()[0]
+    kind, loc, msg = first["type"], tuple(first["loc"]), first["msg"]
+    param = _param(loc)
+    if kind == "json_invalid":
+        return InvalidRequest(
+            "We could not parse the JSON body of your request.", code="invalid_json"
+        )
+    if param is None and kind == "missing":
+        return InvalidRequest("The request body is empty; send a JSON object.", code="missing_body")
+    if param is None:
+        return InvalidRequest("The request body must be a JSON object.", code="invalid_body")
+    if kind == "missing":
+        return InvalidRequest(
+            f"Missing required parameter: '{param}'.", param=param, code="missing_parameter"
+        )
+    if kind == "extra_forbidden":
+        return InvalidRequest(
+            f"Unrecognized request argument supplied: '{param}'.",
+            param=param,
+            code="unknown_parameter",
+        )
+    return InvalidRequest(f"Invalid value for '{param}': {msg}.", param=param, code="invalid_value")
+
+
+def _internal_error() -> CreatixError:
+    return CreatixError("The server had an error while processing your request.")
+
+
+def dialect_route(render: ErrorRenderer) -> type[APIRoute]:
+    class DialectRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def guarded(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except CreatixError as exc:
+                    error = exc
+                    if exc.status >= 500:
+                        log.error("request failed: %s", exc.message, extra={"code": exc.code})
+                except RequestValidationError as exc:
+                    error = invalid_request_from(exc)
+                except Exception:
+                    log.exception("unhandled error", extra={"path": request.url.path})
+                    error = _internal_error()
+                return render(error, request_id_var.get())
+
+            return guarded
+
+    return DialectRoute

@@ -1,0 +1,62 @@
+"""The ASGI application: routers, middleware, and the runtime's life cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import FastAPI
+
+from creatix import __version__
+from creatix.api import creatix_v1, files, health
+from creatix.api.middleware import RequestIdMiddleware
+from creatix.config import Settings
+from creatix.kit.migrate import upgrade_database
+from creatix.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _report_worker_exit(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the in-process worker stopped", exc_info=task.exception())
+
+
+def create_app(
+    settings: Settings | None = None, *, on_ready: Callable[[Runtime], None] | None = None
+) -> FastAPI:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(upgrade_database, settings.resolved_database_url)
+        runtime = Runtime.build(settings)
+        app.state.runtime = runtime
+        worker_task = None
+        if settings.run_worker:
+            worker_task = asyncio.create_task(runtime.worker().run())
+            worker_task.add_done_callback(_report_worker_exit)
+        if on_ready is not None:
+            on_ready(runtime)
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                worker_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker_task
+            await runtime.close()
+
+    app = FastAPI(
+        title="Creatix",
+        version=__version__,
+        description="Self-hosted creative generation: images, videos and ad copy.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(health.router)
+    app.include_router(creatix_v1.router)
+    app.include_router(files.router)
+    return app

@@ -1,0 +1,1 @@
+"""Plans and quotas, rate limits (and, to come, the credit ledger and prices)."""

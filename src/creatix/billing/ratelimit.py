@@ -1,0 +1,54 @@
+"""Per-key request rate limits, counted in memory (embedded) or in Redis (shared by all nodes)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerMinute
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.storage import storage_from_string
+
+from creatix.kit.errors import TooManyRequests
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    limit: int
+    remaining: int
+    reset_epoch: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_epoch),
+        }
+
+
+class RateLimiter:
+    def __init__(self, storage_uri: str = "memory://") -> None:
+        uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
+        self._storage = storage_from_string(uri)
+        self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+
+    async def hit(self, key_id: str, requests_per_minute: int) -> RateLimitState:
+        """Count one request for the key; raise ``TooManyRequests`` when over its limit."""
+        item = RateLimitItemPerMinute(requests_per_minute)
+        allowed = await self._limiter.hit(item, "key", key_id)
+        stats = await self._limiter.get_window_stats(item, "key", key_id)
+        state = RateLimitState(
+            limit=requests_per_minute,
+            remaining=max(0, stats.remaining),
+            reset_epoch=math.ceil(stats.reset_time),
+        )
+        if not allowed:
+            raise TooManyRequests(
+                f"Rate limit of {requests_per_minute} requests per minute exceeded for this key.",
+                code="rate_limit_exceeded",
+                retry_after=math.ceil(stats.reset_time - time.time()),
+                headers=state.headers,
+            )
+        return state

@@ -1,0 +1,95 @@
+"""The catalog's shape. Everything a price, a quota or an engine choice depends on lives here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from creatix.jobs.specs import JobKind
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EngineEntry(_Strict):
+    """One configured engine instance; ``type`` selects the implementation."""
+
+    type: str
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class ImageLimits(_Strict):
+    max_n: int = 4
+    max_prompt_chars: int = 1000
+    min_side: int = 64
+    max_side: int = 4096
+    sizes: list[str] = Field(default_factory=lambda: ["512x512", "1024x1024", "2048x2048"])
+
+
+class ModelEntry(_Strict):
+    id: str
+    kind: JobKind = JobKind.IMAGE
+    engine: str
+    display_name: str
+    description: str = ""
+    engine_model: str | None = Field(
+        default=None, description="The name the engine knows this model by; defaults to id"
+    )
+    credits_per_image: int = 0
+    limits: ImageLimits = Field(default_factory=ImageLimits)
+
+
+class StyleEntry(_Strict):
+    id: str
+    name: str
+    prompt: str = Field(description="A template; {prompt} stands for the user's prompt")
+    negative_prompt: str | None = None
+
+    def apply(self, prompt: str) -> str:
+        return self.prompt.replace("{prompt}", prompt)
+
+
+class Quota(_Strict):
+    period: Literal["day", "month"]
+    images: int = Field(ge=0)
+
+
+class PlanEntry(_Strict):
+    id: str
+    quota: Quota | None = Field(default=None, description="None: no generation quota")
+    requests_per_minute: int = Field(gt=0)
+
+
+class Catalog(_Strict):
+    engines: dict[str, EngineEntry]
+    models: list[ModelEntry]
+    styles: list[StyleEntry] = Field(default_factory=list)
+    plans: list[PlanEntry]
+    default_plan: str = "free"
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Catalog:
+        for model in self.models:
+            if model.engine not in self.engines:
+                raise ValueError(f"model {model.id!r} names unknown engine {model.engine!r}")
+        for kind, ids in (
+            ("model", [m.id for m in self.models]),
+            ("style", [s.id for s in self.styles]),
+            ("plan", [p.id for p in self.plans]),
+        ):
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"duplicate {kind} ids in catalog")
+        if self.default_plan not in {p.id for p in self.plans}:
+            raise ValueError(f"default_plan {self.default_plan!r} is not a plan")
+        return self
+
+    def model(self, model_id: str) -> ModelEntry | None:
+        return next((m for m in self.models if m.id == model_id), None)
+
+    def style(self, style_id: str) -> StyleEntry | None:
+        return next((s for s in self.styles if s.id == style_id), None)
+
+    def plan(self, plan_id: str) -> PlanEntry | None:
+        return next((p for p in self.plans if p.id == plan_id), None)

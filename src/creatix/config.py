@@ -1,0 +1,58 @@
+"""Settings, read from ``CREATIX_*`` environment variables and CLI flags."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREATIX_", extra="ignore")
+
+    data_dir: Path = Path("creatix-data")
+    database_url: str | None = Field(
+        default=None, description="Defaults to SQLite at DATA_DIR/creatix.db"
+    )
+    catalog: Path | None = Field(
+        default=None, description="A catalog YAML replacing the shipped one"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    run_worker: bool = True
+    public_url: str | None = Field(
+        default=None, description="Base of file URLs; defaults to the URL a request came in on"
+    )
+    secret_key: str | None = Field(
+        default=None, description="Signs file URLs; generated once into DATA_DIR when unset"
+    )
+    log_level: str = "INFO"
+
+    file_url_ttl_seconds: int = 3600
+    sync_timeout_seconds: float = 300.0
+    lease_seconds: float = 30.0
+    poll_interval_seconds: float = 1.0
+    max_attempts: int = 3
+    worker_concurrency: int = 2
+    rate_limit_storage: str = "memory://"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'creatix.db'}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, else one generated on first use and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()

@@ -1,0 +1,1 @@
+"""Generation engines behind one small protocol; the only place pixels are made."""

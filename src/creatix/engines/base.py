@@ -1,0 +1,54 @@
+"""The engine protocol.
+
+An engine turns canonical specs into outputs and knows nothing of HTTP, credits, storage or
+the database. The worker groups queued jobs whose ``batch_key`` is equal (computed at submit
+and stored on the job row) and hands up to ``max_batch`` of them to one ``generate`` call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from PIL.Image import Image
+
+from creatix.jobs.specs import ImageSpec
+
+
+class EngineError(Exception):
+    """An engine could not produce its output. ``retryable`` says whether trying again may help."""
+
+    def __init__(self, message: str, *, code: str = "engine_error", retryable: bool = False):
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+
+
+class EngineRejected(EngineError):
+    """The spec is outside what this engine or model can do; the client should change it."""
+
+    def __init__(self, message: str, *, param: str | None = None):
+        super().__init__(message, code="unsupported_parameters", retryable=False)
+        self.param = param
+
+
+@runtime_checkable
+class ImageEngine(Protocol):
+    name: str
+    """The engine's kind, named in listings, response headers and file metadata."""
+    max_batch: int
+    """Images per call."""
+
+    def batch_key(self, model: str, spec: ImageSpec) -> str:
+        """Specs with equal keys may share one ``generate`` call."""
+        ...
+
+    def validate(self, model: str, spec: ImageSpec) -> None:
+        """Raise ``EngineRejected`` for a spec this engine cannot serve; called at submit."""
+        ...
+
+    async def generate(self, model: str, specs: Sequence[ImageSpec]) -> Sequence[Sequence[Image]]:
+        """One list of ``spec.n`` images for each spec, in order."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Canonical specs and jobs, the durable queue in the job table, and waiting for a job."""

@@ -1,0 +1,97 @@
+"""Canonical types: what every dialect translates into, and what the job core stores."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+OutputFormat = Literal["png", "jpeg", "webp"]
+
+MIME_TYPES: dict[str, str] = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+class JobKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+    TEXT = "text"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class ImageSpec(BaseModel):
+    """One text-to-image request, in the engine's terms (pixels, not size names)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prompt: str
+    negative_prompt: str | None = None
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    n: int = Field(default=1, ge=1)
+    seed: int = Field(ge=0, lt=2**32)
+    style: str | None = None
+    quality: Literal["standard", "hd"] = "standard"
+    output_format: OutputFormat = "png"
+    engine_params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class Asset(BaseModel):
+    id: str
+    job_id: str
+    index: int
+    kind: Literal["image", "video", "text"]
+    storage_key: str
+    mime_type: str
+    size_bytes: int
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
+    checksum: str
+
+
+class Job(BaseModel):
+    id: str
+    account_id: str
+    kind: JobKind
+    model: str
+    engine: str
+    spec: ImageSpec
+    status: JobStatus
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    engine_seconds: float | None = None
+    error: JobError | None = None
+    assets: list[Asset] = Field(default_factory=list)
+
+
+class StoredOutput(BaseModel):
+    """One output a worker made and stored, before the job's completion records it."""
+
+    kind: Literal["image", "video", "text"]
+    storage_key: str
+    mime_type: str
+    size_bytes: int
+    checksum: str
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None

@@ -1,0 +1,93 @@
+"""The exception tree every room raises; dialects render it in their own envelope.
+
+CreatixError                 status, code, message, param (the offending field), headers
+├── InvalidRequest      400  a parameter is missing, malformed or out of range
+├── Unauthorized        401  missing, malformed, unknown or revoked credentials
+├── InsufficientCredits 402  the balance cannot cover the price
+├── Forbidden           403  the credentials are valid but not for this
+├── NotFound            404  no such resource for this account
+├── Conflict            409  the request contradicts an earlier one
+├── TooManyRequests     429  a rate limit or a quota is exhausted; carries Retry-After
+├── GenerationFailed    500  the engine could not produce the output
+└── Unavailable         503  a part the request needs is not running
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class CreatixError(Exception):
+    status: ClassVar[int] = 500
+    default_code: ClassVar[str] = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.param = param
+        self.headers = headers or {}
+
+
+class InvalidRequest(CreatixError):
+    status = 400
+    default_code = "invalid_request"
+
+
+class Unauthorized(CreatixError):
+    status = 401
+    default_code = "invalid_api_key"
+
+
+class InsufficientCredits(CreatixError):
+    status = 402
+    default_code = "insufficient_credits"
+
+
+class Forbidden(CreatixError):
+    status = 403
+    default_code = "forbidden"
+
+
+class NotFound(CreatixError):
+    status = 404
+    default_code = "not_found"
+
+
+class Conflict(CreatixError):
+    status = 409
+    default_code = "conflict"
+
+
+class TooManyRequests(CreatixError):
+    status = 429
+    default_code = "rate_limit_exceeded"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: int,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        merged = {"Retry-After": str(max(1, retry_after)), **(headers or {})}
+        super().__init__(message, code=code, headers=merged)
+        self.retry_after = max(1, retry_after)
+
+
+class GenerationFailed(CreatixError):
+    status = 500
+    default_code = "generation_failed"
+
+
+class Unavailable(CreatixError):
+    status = 503
+    default_code = "unavailable"

@@ -1,0 +1,1 @@
+"""Image sizing, visible watermark, encoding."""

@@ -1,0 +1,53 @@
+"""The sizing rule: a size name is a pixel budget, an aspect ratio shapes it.
+
+``side x side`` pixels are spread over the ratio ``W:H`` and both sides are rounded to the
+nearest multiple of 64, the granularity latent-diffusion models want.
+"""
+
+from __future__ import annotations
+
+import math
+
+SIZE_SIDES: dict[str, int] = {"512x512": 512, "1024x1024": 1024, "2048x2048": 2048}
+ASPECT_RATIOS: tuple[str, ...] = ("1:1", "16:9", "9:16", "4:3", "3:4", "1:4", "4:1")
+
+PIXEL_STEP = 64
+
+
+def parse_size(size: str) -> int:
+    """The side of a named size (``"1024x1024"`` -> 1024)."""
+    try:
+        return SIZE_SIDES[size]
+    except KeyError:
+        known = ", ".join(SIZE_SIDES)
+        raise ValueError(f"unknown size {size!r}; expected one of {known}") from None
+
+
+def parse_aspect_ratio(aspect_ratio: str) -> tuple[float, float]:
+    """``"16:9"`` -> ``(16.0, 9.0)``; both parts must be positive finite numbers."""
+    parts = aspect_ratio.split(":")
+    if len(parts) != 2:
+        raise ValueError(f"aspect ratio {aspect_ratio!r} is not of the form W:H")
+    try:
+        ratio_w, ratio_h = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise ValueError(f"aspect ratio {aspect_ratio!r} is not of the form W:H") from None
+    if not all(math.isfinite(x) and x > 0 for x in (ratio_w, ratio_h)):
+        raise ValueError(f"aspect ratio {aspect_ratio!r} must have two positive parts")
+    return ratio_w, ratio_h
+
+
+def dimensions(side: int, aspect_ratio: str) -> tuple[int, int]:
+    """(width, height) in pixels for a budget of ``side * side`` shaped by ``aspect_ratio``."""
+    if side <= 0:
+        raise ValueError(f"size side must be positive, got {side}")
+    ratio_w, ratio_h = parse_aspect_ratio(aspect_ratio)
+    width = side * math.sqrt(ratio_w / ratio_h)
+    height = side * math.sqrt(ratio_h / ratio_w)
+    return _round_to_step(width), _round_to_step(height)
+
+
+def _round_to_step(length: float) -> int:
+    # floor(x + 0.5) rather than round(): banker's rounding would send ties both ways.
+    steps = math.floor(length / PIXEL_STEP + 0.5)
+    return max(1, steps) * PIXEL_STEP

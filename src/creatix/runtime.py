@@ -1,0 +1,74 @@
+"""Wiring: builds every part from the settings, once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from creatix.billing.ratelimit import RateLimiter
+from creatix.catalog.loader import load_catalog
+from creatix.catalog.schemas import Catalog, ModelEntry
+from creatix.config import Settings
+from creatix.engines.registry import EngineRegistry, EngineStatus
+from creatix.jobs.events import JobEvents
+from creatix.jobs.service import JobService, QueueSettings
+from creatix.kit.db import Database
+from creatix.storage.base import Storage
+from creatix.storage.local import LocalStorage
+from creatix.storage.signing import UrlSigner
+from creatix.worker import Worker
+
+
+@dataclass(frozen=True)
+class ListedModel:
+    entry: ModelEntry
+    engine: EngineStatus
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    catalog: Catalog
+    db: Database
+    engines: EngineRegistry
+    storage: Storage
+    signer: UrlSigner
+    jobs: JobService
+    rate_limiter: RateLimiter
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        catalog = load_catalog(settings.catalog)
+        db = Database(settings.resolved_database_url)
+        engines = EngineRegistry.from_catalog(catalog)
+        signer = UrlSigner(settings.resolved_secret_key())
+        queue = QueueSettings(
+            lease_seconds=settings.lease_seconds,
+            poll_interval_seconds=settings.poll_interval_seconds,
+            max_attempts=settings.max_attempts,
+        )
+        return cls(
+            settings=settings,
+            catalog=catalog,
+            db=db,
+            engines=engines,
+            storage=LocalStorage(settings.files_dir, signer),
+            signer=signer,
+            jobs=JobService(db, catalog, engines, JobEvents(), queue),
+            rate_limiter=RateLimiter(settings.rate_limit_storage),
+        )
+
+    def worker(self) -> Worker:
+        return Worker(
+            self.jobs,
+            self.storage,
+            concurrency=self.settings.worker_concurrency,
+            lease_seconds=self.settings.lease_seconds,
+            poll_interval_seconds=self.settings.poll_interval_seconds,
+        )
+
+    def models(self) -> list[ListedModel]:
+        return [ListedModel(m, self.engines.status(m.engine)) for m in self.catalog.models]
+
+    async def close(self) -> None:
+        await self.engines.close()
+        await self.db.dispose()

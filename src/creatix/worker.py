@@ -1,0 +1,162 @@
+"""The worker: claim a batch, run the engine, watermark and encode, store, complete.
+
+Leases are extended by a heartbeat while the engine runs; a worker that dies stops
+heartbeating and its jobs go back to the queue when their leases expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Sequence
+
+from PIL.Image import Image
+
+from creatix.engines.base import EngineError
+from creatix.jobs.service import JobService
+from creatix.jobs.specs import MIME_TYPES, Job, JobError, OutputFormat, StoredOutput
+from creatix.media.encoding import encode
+from creatix.media.watermark import apply_watermark
+from creatix.storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+
+def finished_image_bytes(image: Image, fmt: OutputFormat, metadata: dict[str, str]) -> bytes:
+    """What every generated image goes through before it is stored."""
+    return encode(apply_watermark(image), fmt, metadata)
+
+
+class Worker:
+    def __init__(
+        self,
+        jobs: JobService,
+        storage: Storage,
+        *,
+        concurrency: int = 2,
+        lease_seconds: float = 30.0,
+        poll_interval_seconds: float = 1.0,
+    ) -> None:
+        self.jobs = jobs
+        self.storage = storage
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.poll_interval_seconds = poll_interval_seconds
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+    async def run(self) -> None:
+        """Work until cancelled."""
+        log.info("worker started", extra={"worker": self.id, "concurrency": self.concurrency})
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._requeue_loop())
+            for _ in range(self.concurrency):
+                group.create_task(self._claim_loop())
+
+    async def _requeue_loop(self) -> None:
+        while True:
+            try:
+                await self.jobs.requeue_expired()
+            except Exception:
+                log.exception("requeueing expired leases failed")
+            await asyncio.sleep(max(0.2, self.lease_seconds / 2))
+
+    async def _claim_loop(self) -> None:
+        while True:
+            try:
+                batch = await self.jobs.claim(self.id)
+            except Exception:
+                log.exception("claiming jobs failed")
+                await asyncio.sleep(self.poll_interval_seconds)
+                continue
+            if not batch:
+                await self.jobs.events.wait_for_work(self.poll_interval_seconds)
+                continue
+            try:
+                await self.process(batch)
+            except Exception:
+                # The batch's leases expire and the jobs are retried; this worker goes on.
+                log.exception("processing a batch failed", extra={"jobs": [j.id for j in batch]})
+
+    async def process(self, batch: Sequence[Job]) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat([job.id for job in batch]))
+        try:
+            await self._run_batch(batch)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self, job_ids: list[str]) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self.jobs.heartbeat(job_ids, self.id)
+            except Exception:
+                log.exception("heartbeat failed", extra={"jobs": job_ids})
+
+    async def _run_batch(self, batch: Sequence[Job]) -> None:
+        engine = self.jobs.engines.engine(batch[0].engine)
+        model = self.jobs.catalog.model(batch[0].model)
+        engine_model = (model.engine_model if model else None) or batch[0].model
+        started = time.perf_counter()
+        try:
+            outputs = await engine.generate(engine_model, [job.spec for job in batch])
+        except EngineError as exc:
+            log.warning("engine error", extra={"engine": engine.name, "error": str(exc)})
+            error = JobError(code=exc.code, message=str(exc))
+            await self._fail_all(batch, error, exc.retryable, time.perf_counter() - started)
+            return
+        except Exception:
+            log.exception("engine crashed", extra={"engine": engine.name})
+            error = JobError(code="engine_error", message="The engine failed unexpectedly.")
+            await self._fail_all(batch, error, True, time.perf_counter() - started)
+            return
+        engine_seconds = time.perf_counter() - started
+        for job, images in zip(batch, outputs, strict=True):
+            await self._finish(job, images, engine_seconds, engine.name)
+
+    async def _fail_all(
+        self, batch: Sequence[Job], error: JobError, retryable: bool, engine_seconds: float
+    ) -> None:
+        for job in batch:
+            await self.jobs.fail(
+                job.id, self.id, error, retryable=retryable, engine_seconds=engine_seconds
+            )
+
+    async def _finish(
+        self, job: Job, images: Sequence[Image], engine_seconds: float, engine_name: str
+    ) -> None:
+        if len(images) != job.spec.n:
+            error = JobError(
+                code="engine_error",
+                message=f"The engine made {len(images)} images where {job.spec.n} were asked.",
+            )
+            await self.jobs.fail(job.id, self.id, error, retryable=False)
+            return
+        metadata = {"engine": engine_name, "model": job.model, "seed": str(job.spec.seed)}
+        stored = [await self._store(job, image, metadata) for image in images]
+        if not await self.jobs.complete(job.id, self.id, stored, engine_seconds):
+            log.warning("lost the lease before completing", extra={"job": job.id})
+            for output in stored:
+                await self.storage.delete(output.storage_key)
+
+    async def _store(self, job: Job, image: Image, metadata: dict[str, str]) -> StoredOutput:
+        fmt = job.spec.output_format
+        data = await asyncio.to_thread(finished_image_bytes, image, fmt, metadata)
+        key = f"images/{job.account_id}/{job.id}/{secrets.token_hex(8)}.{fmt}"
+        await self.storage.put(key, data, MIME_TYPES[fmt])
+        return StoredOutput(
+            kind="image",
+            storage_key=key,
+            mime_type=MIME_TYPES[fmt],
+            size_bytes=len(data),
+            checksum="sha256:" + hashlib.sha256(data).hexdigest(),
+            width=image.width,
+            height=image.height,
+        )

@@ -1,0 +1,56 @@
+"""20 concurrent clients × 5 requests against one account's quota: exact answers and counts."""
+
+from __future__ import annotations
+
+import base64
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from PIL import Image
+
+from support import LiveServer
+
+pytestmark = pytest.mark.slow
+CLIENTS, REQUESTS_EACH = 20, 5
+
+
+def test_concurrent_clients_get_exact_answers_and_quota_counts(server: LiveServer) -> None:
+    secrets = [server.key(plan="free", account="shared-free") for _ in range(CLIENTS)]
+
+    def client_session(index: int) -> list[httpx.Response]:
+        with server.client(secrets[index]) as client:
+            return [
+                client.post(
+                    "/v1/images/generations",
+                    json={
+                        "prompt": f"client {index} request {r}",
+                        "size": "512x512",
+                        "aspect_ratio": "16:9",
+                        "response_format": "b64_json",
+                        "seed": index * 100 + r,
+                    },
+                )
+                for r in range(REQUESTS_EACH)
+            ]
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        responses = [r for batch in pool.map(client_session, range(CLIENTS)) for r in batch]
+
+    succeeded = [r for r in responses if r.status_code == 200]
+    refused = [r for r in responses if r.status_code == 429]
+    assert len(succeeded) == 50, "the free plan allows exactly 50 images a day"
+    assert len(refused) == 50
+    assert all(r.json()["error"]["code"] == "quota_exceeded" for r in refused)
+    job_ids = {r.headers["X-Creatix-Job-Id"] for r in succeeded}
+    assert len(job_ids) == 50
+    for response in succeeded:
+        [item] = response.json()["data"]
+        image = Image.open(io.BytesIO(base64.b64decode(item["b64_json"])))
+        assert image.size == (704, 384)
+
+    assert server.runtime is not None
+    jobs = [server.call(server.runtime.jobs.get(job_id)) for job_id in job_ids]
+    assert all(job.status == "succeeded" and len(job.assets) == 1 for job in jobs)
+    assert all(job.finished_at is not None for job in jobs)

@@ -1,0 +1,24 @@
+"""Shared fixtures: a real server per test module, and a client with a fresh key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from support import LiveServer, make_settings
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(make_settings(tmp_path_factory.mktemp("creatix"))).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def api(server: LiveServer) -> Iterator[httpx.Client]:
+    """A client with a fresh key on the paid plan."""
+    with server.client(server.key()) as client:
+        yield client

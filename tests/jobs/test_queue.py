@@ -1,0 +1,200 @@
+"""The job table as a queue: claims, batches, leases, retries, exactly-once completion."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from creatix.accounts import service as accounts
+from creatix.accounts.schemas import Principal
+from creatix.billing import quotas
+from creatix.catalog.loader import load_catalog
+from creatix.engines.registry import EngineRegistry
+from creatix.jobs.events import JobEvents
+from creatix.jobs.service import JobService, QueueSettings
+from creatix.jobs.specs import ImageSpec, JobError, JobStatus, StoredOutput
+from creatix.kit.clock import utcnow
+from creatix.kit.db import Database
+from creatix.kit.migrate import upgrade_database
+
+
+class Core:
+    def __init__(self, tmp_path: Path, settings: QueueSettings) -> None:
+        url = f"sqlite:///{tmp_path / 'queue.db'}"
+        upgrade_database(url)
+        self.db = Database(url)
+        self.catalog = load_catalog()
+        self.jobs = JobService(
+            self.db, self.catalog, EngineRegistry.from_catalog(self.catalog), JobEvents(), settings
+        )
+
+    async def principal(self, plan: str = "free") -> Principal:
+        info = await accounts.ensure_account(self.db, f"acct-{plan}", plan, "free")
+        return Principal(account_id=info.id, account_name=info.name, plan=plan, key_id="key_t")
+
+    async def quota_used(self, principal: Principal) -> int:
+        plan = self.catalog.plan(principal.plan)
+        assert plan is not None
+        assert plan.quota is not None
+        async with self.db.read() as session:
+            return await quotas.used(
+                session, principal.account_id, quotas.period_key(plan.quota, utcnow())
+            )
+
+
+def _spec(n: int = 1, seed: int = 1) -> ImageSpec:
+    return ImageSpec(prompt="queue", width=512, height=512, n=n, seed=seed)
+
+
+def _output(key: str) -> StoredOutput:
+    return StoredOutput(
+        kind="image", storage_key=key, mime_type="image/png", size_bytes=1, checksum="sha256:0"
+    )
+
+
+@pytest.fixture
+async def core(tmp_path: Path) -> AsyncIterator[Core]:
+    core = Core(tmp_path, QueueSettings(lease_seconds=30, poll_interval_seconds=30))
+    yield core
+    await core.db.dispose()
+
+
+async def test_claim_leases_a_batch_of_compatible_jobs_oldest_first(core: Core) -> None:
+    principal = await core.principal()
+    submitted = [
+        await core.jobs.submit_image(principal, "creatix-flash", _spec()) for _ in range(3)
+    ]
+    other_model = await core.jobs.submit_image(principal, "creatix-pro", _spec())
+    batch = await core.jobs.claim("worker-a")
+    assert [job.id for job in batch] == [job.id for job in submitted]
+    assert all(job.status is JobStatus.RUNNING and job.attempts == 1 for job in batch)
+    assert all(job.started_at is not None for job in batch)
+    [next_batch] = [await core.jobs.claim("worker-b")]
+    assert [job.id for job in next_batch] == [other_model.id]
+    assert await core.jobs.claim("worker-c") == []
+
+
+async def test_completion_records_assets_and_timings_once(core: Core) -> None:
+    principal = await core.principal()
+    job = await core.jobs.submit_image(principal, "creatix-flash", _spec(n=2))
+    await core.jobs.claim("worker-a")
+    outputs = [_output("a/0.png"), _output("a/1.png")]
+    assert await core.jobs.complete(job.id, "worker-a", outputs, engine_seconds=0.25)
+    assert not await core.jobs.complete(job.id, "worker-a", outputs, engine_seconds=0.25)
+    done = await core.jobs.get(job.id)
+    assert done.status is JobStatus.SUCCEEDED
+    assert [a.storage_key for a in done.assets] == ["a/0.png", "a/1.png"]
+    assert done.engine_seconds == 0.25
+    assert done.started_at is not None
+    assert done.finished_at is not None
+    assert done.created_at <= done.started_at <= done.finished_at
+
+
+async def test_a_dead_workers_job_is_requeued_and_its_late_completion_refused(
+    tmp_path: Path,
+) -> None:
+    core = Core(tmp_path, QueueSettings(lease_seconds=0.05, poll_interval_seconds=30))
+    principal = await core.principal()
+    job = await core.jobs.submit_image(principal, "creatix-flash", _spec())
+    await core.jobs.claim("dead-worker")
+    await asyncio.sleep(0.1)
+    assert await core.jobs.requeue_expired() == 1
+    [again] = await core.jobs.claim("live-worker")
+    assert again.id == job.id
+    assert again.attempts == 2
+    assert not await core.jobs.complete(job.id, "dead-worker", [_output("dead.png")], 1.0)
+    assert await core.jobs.complete(job.id, "live-worker", [_output("live.png")], 1.0)
+    done = await core.jobs.get(job.id)
+    assert [a.storage_key for a in done.assets] == ["live.png"]
+    await core.db.dispose()
+
+
+async def test_heartbeats_keep_a_lease_alive(tmp_path: Path) -> None:
+    core = Core(tmp_path, QueueSettings(lease_seconds=0.3, poll_interval_seconds=30))
+    principal = await core.principal()
+    job = await core.jobs.submit_image(principal, "creatix-flash", _spec())
+    await core.jobs.claim("worker-a")
+    for _ in range(4):
+        await asyncio.sleep(0.15)
+        assert await core.jobs.heartbeat([job.id], "worker-a") == {job.id}
+        assert await core.jobs.requeue_expired() == 0
+    assert await core.jobs.heartbeat([job.id], "worker-b") == set()
+    await core.db.dispose()
+
+
+async def test_retryable_failures_retry_then_fail_and_give_the_quota_back(core: Core) -> None:
+    principal = await core.principal("free")
+    job = await core.jobs.submit_image(principal, "creatix-flash", _spec(n=3))
+    assert await core.quota_used(principal) == 3
+    error = JobError(code="engine_error", message="out of memory")
+    for attempt in (1, 2):
+        [claimed] = await core.jobs.claim("worker-a")
+        assert claimed.attempts == attempt
+        assert await core.jobs.fail(job.id, "worker-a", error, retryable=True) is JobStatus.QUEUED
+    await core.jobs.claim("worker-a")
+    assert await core.jobs.fail(job.id, "worker-a", error, retryable=True) is JobStatus.FAILED
+    failed = await core.jobs.get(job.id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.error == error
+    assert failed.attempts == 3
+    assert await core.quota_used(principal) == 0
+
+
+async def test_a_job_whose_workers_keep_dying_fails_as_worker_lost(tmp_path: Path) -> None:
+    core = Core(
+        tmp_path, QueueSettings(lease_seconds=0.01, poll_interval_seconds=30, max_attempts=2)
+    )
+    principal = await core.principal("free")
+    job = await core.jobs.submit_image(principal, "creatix-flash", _spec())
+    for _ in range(2):
+        await core.jobs.claim("doomed")
+        await asyncio.sleep(0.05)
+        await core.jobs.requeue_expired()
+    lost = await core.jobs.get(job.id)
+    assert lost.status is JobStatus.FAILED
+    assert lost.error is not None
+    assert lost.error.code == "worker_lost"
+    assert await core.quota_used(principal) == 0
+    await core.db.dispose()
+
+
+async def test_wait_wakes_on_completion_not_on_a_polling_tick(core: Core) -> None:
+    principal = await core.principal()
+    job = await core.jobs.submit_image(principal, "creatix-flash", _spec())
+    await core.jobs.claim("worker-a")
+
+    async def complete_soon() -> None:
+        await asyncio.sleep(0.05)
+        await core.jobs.complete(job.id, "worker-a", [_output("w.png")], 0.01)
+
+    started = time.monotonic()
+    completer = asyncio.create_task(complete_soon())
+    done = await core.jobs.wait(job.id, timeout=10)
+    await completer
+    assert done.status is JobStatus.SUCCEEDED
+    assert time.monotonic() - started < 1.0, "the poll interval is 30 s: this was a wake-up"
+
+
+async def test_wait_returns_the_running_job_at_its_timeout(core: Core) -> None:
+    principal = await core.principal()
+    job = await core.jobs.submit_image(principal, "creatix-flash", _spec())
+    assert (await core.jobs.wait(job.id, timeout=0.05)).status is JobStatus.QUEUED
+
+
+async def test_quota_is_never_counted_past_its_limit_under_concurrency(core: Core) -> None:
+    principal = await core.principal("free")
+
+    async def submit() -> bool:
+        try:
+            await core.jobs.submit_image(principal, "creatix-flash", _spec(n=3))
+        except Exception:
+            return False
+        return True
+
+    results = await asyncio.gather(*(submit() for _ in range(30)))
+    assert sum(results) == 16  # 16 × 3 = 48 ≤ 50 < 51
+    assert await core.quota_used(principal) == 48

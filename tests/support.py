@@ -1,0 +1,144 @@
+"""Test support: a real Creatix server on a loopback port, and keys for it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+
+from creatix.accounts import service as accounts
+from creatix.app import create_app
+from creatix.config import Settings
+from creatix.runtime import Runtime
+
+T = TypeVar("T")
+
+
+class LiveServer:
+    """The real app under uvicorn, in a thread with its own event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.runtime: Runtime | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        config = uvicorn.Config(
+            create_app(settings, on_ready=self._ready),
+            host="127.0.0.1",
+            port=0,
+            log_config=None,
+            access_log=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def _ready(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._loop = asyncio.get_running_loop()
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's loop, e.g. a service call sharing its database."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
+
+    def key(self, plan: str = "paid", account: str | None = None) -> str:
+        """A fresh key on a fresh account (unless one is named), on the given plan."""
+        assert self.runtime is not None
+        name = account or f"acct-{uuid.uuid4().hex[:10]}"
+        db = self.runtime.db
+        self.call(accounts.ensure_account(db, name, plan, "free"))
+        return self.call(accounts.create_key(db, name)).secret
+
+    def client(self, secret: str | None = None, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        secret_key="test-secret",
+        poll_interval_seconds=0.2,
+        **overrides,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def creatix_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "creatix", *args]
+
+
+class ServerProcess:
+    """``creatix serve`` as a real subprocess, for tests that kill it."""
+
+    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = args
+        self.env = {**os.environ, "CREATIX_SECRET_KEY": "test-secret", **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"server-{self.port}.log"
+
+    def start(self) -> ServerProcess:
+        command = creatix_command(
+            "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args
+        )
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"creatix serve exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("creatix serve did not become healthy")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
