@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from PIL.Image import Image
 
 from creatix.engines.base import EngineError
-from creatix.jobs.service import JobService
+from creatix.jobs.service import Claim, JobService
 from creatix.jobs.specs import MIME_TYPES, Job, JobError, OutputFormat, StoredOutput
 from creatix.media.encoding import encode
 from creatix.media.watermark import apply_watermark
@@ -31,6 +31,29 @@ log = logging.getLogger(__name__)
 def finished_image_bytes(image: Image, fmt: OutputFormat, metadata: dict[str, str]) -> bytes:
     """What every generated image goes through before it is stored."""
     return encode(apply_watermark(image), fmt, metadata)
+
+
+class Slots:
+    """A count of free processing slots that can also be taken without waiting."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self._freed = asyncio.Event()
+
+    def try_take(self) -> bool:
+        if self.free == 0:
+            return False
+        self.free -= 1
+        return True
+
+    async def take(self) -> None:
+        while not self.try_take():
+            self._freed.clear()
+            await self._freed.wait()
+
+    def release(self) -> None:
+        self.free += 1
+        self._freed.set()
 
 
 class Worker:
@@ -49,14 +72,49 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.poll_interval_seconds = poll_interval_seconds
         self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._slots = Slots(concurrency)
+        self._engines = set(jobs.engines.max_batch_by_engine())
+        self._group: asyncio.TaskGroup | None = None
 
     async def run(self) -> None:
-        """Work until cancelled."""
+        """Work until cancelled: claimed batches and directly handed jobs share the slots."""
         log.info("worker started", extra={"worker": self.id, "concurrency": self.concurrency})
         async with asyncio.TaskGroup() as group:
+            self._group = group
             group.create_task(self._requeue_loop())
-            for _ in range(self.concurrency):
-                group.create_task(self._claim_loop())
+            self.jobs.attach_direct(self)
+            try:
+                await self._claim_loop()
+            finally:
+                self.jobs.detach_direct(self)
+
+    async def _claim_loop(self) -> None:
+        while True:
+            await self._slots.take()
+            claim = await self._claim()
+            if claim.jobs:
+                self._start(claim.jobs)
+            else:
+                self._slots.release()
+            if not claim.more_queued:
+                await self.jobs.events.wait_for_work(self.poll_interval_seconds)
+
+    # DirectDispatch: the job core hands over a job it has already leased to this worker.
+
+    def try_reserve(self, engine: str) -> bool:
+        return engine in self._engines and self._slots.try_take()
+
+    def release(self) -> None:
+        self._slots.release()
+
+    def deliver(self, job: Job) -> None:
+        self._start([job])
+
+    def _start(self, batch: Sequence[Job]) -> None:
+        """Process a batch in the slot already taken for it."""
+        if self._group is None:
+            raise RuntimeError("the worker is not running")
+        self._group.create_task(self._process_in_slot(batch))
 
     async def _requeue_loop(self) -> None:
         while True:
@@ -66,22 +124,21 @@ class Worker:
                 log.exception("requeueing expired leases failed")
             await asyncio.sleep(max(0.2, self.lease_seconds / 2))
 
-    async def _claim_loop(self) -> None:
-        while True:
-            try:
-                batch = await self.jobs.claim(self.id)
-            except Exception:
-                log.exception("claiming jobs failed")
-                await asyncio.sleep(self.poll_interval_seconds)
-                continue
-            if not batch:
-                await self.jobs.events.wait_for_work(self.poll_interval_seconds)
-                continue
-            try:
-                await self.process(batch)
-            except Exception:
-                # The batch's leases expire and the jobs are retried; this worker goes on.
-                log.exception("processing a batch failed", extra={"jobs": [j.id for j in batch]})
+    async def _claim(self) -> Claim:
+        try:
+            return await self.jobs.claim(self.id)
+        except Exception:
+            log.exception("claiming jobs failed")
+            return Claim(jobs=[], more_queued=False)
+
+    async def _process_in_slot(self, batch: Sequence[Job]) -> None:
+        try:
+            await self.process(batch)
+        except Exception:
+            # The batch's leases expire and its jobs are retried; this worker goes on.
+            log.exception("processing a batch failed", extra={"jobs": [j.id for j in batch]})
+        finally:
+            self._slots.release()
 
     async def process(self, batch: Sequence[Job]) -> None:
         heartbeat = asyncio.create_task(self._heartbeat([job.id for job in batch]))

@@ -16,9 +16,10 @@ from creatix.catalog.loader import load_catalog
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs.events import JobEvents
 from creatix.jobs.service import JobService, QueueSettings
-from creatix.jobs.specs import ImageSpec, JobError, JobStatus, StoredOutput
+from creatix.jobs.specs import ImageSpec, Job, JobError, JobStatus, StoredOutput
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
+from creatix.kit.errors import TooManyRequests
 from creatix.kit.migrate import upgrade_database
 
 
@@ -40,10 +41,10 @@ class Core:
         plan = self.catalog.plan(principal.plan)
         assert plan is not None
         assert plan.quota is not None
-        async with self.db.read() as session:
-            return await quotas.used(
-                session, principal.account_id, quotas.period_key(plan.quota, utcnow())
-            )
+        period = quotas.period_key(plan.quota, utcnow())
+        return await self.db.read(
+            lambda session: quotas.used(session, principal.account_id, period)
+        )
 
 
 def _spec(n: int = 1, seed: int = 1) -> ImageSpec:
@@ -69,13 +70,17 @@ async def test_claim_leases_a_batch_of_compatible_jobs_oldest_first(core: Core) 
         await core.jobs.submit_image(principal, "creatix-flash", _spec()) for _ in range(3)
     ]
     other_model = await core.jobs.submit_image(principal, "creatix-pro", _spec())
-    batch = await core.jobs.claim("worker-a")
-    assert [job.id for job in batch] == [job.id for job in submitted]
-    assert all(job.status is JobStatus.RUNNING and job.attempts == 1 for job in batch)
-    assert all(job.started_at is not None for job in batch)
-    [next_batch] = [await core.jobs.claim("worker-b")]
-    assert [job.id for job in next_batch] == [other_model.id]
-    assert await core.jobs.claim("worker-c") == []
+    first = await core.jobs.claim("worker-a")
+    assert [job.id for job in first.jobs] == [job.id for job in submitted]
+    assert all(job.status is JobStatus.RUNNING and job.attempts == 1 for job in first.jobs)
+    assert all(job.started_at is not None for job in first.jobs)
+    assert first.more_queued, "the creatix-pro job is still waiting"
+    second = await core.jobs.claim("worker-b")
+    assert [job.id for job in second.jobs] == [other_model.id]
+    assert not second.more_queued
+    third = await core.jobs.claim("worker-c")
+    assert third.jobs == []
+    assert not third.more_queued
 
 
 async def test_completion_records_assets_and_timings_once(core: Core) -> None:
@@ -103,7 +108,7 @@ async def test_a_dead_workers_job_is_requeued_and_its_late_completion_refused(
     await core.jobs.claim("dead-worker")
     await asyncio.sleep(0.1)
     assert await core.jobs.requeue_expired() == 1
-    [again] = await core.jobs.claim("live-worker")
+    [again] = (await core.jobs.claim("live-worker")).jobs
     assert again.id == job.id
     assert again.attempts == 2
     assert not await core.jobs.complete(job.id, "dead-worker", [_output("dead.png")], 1.0)
@@ -132,7 +137,7 @@ async def test_retryable_failures_retry_then_fail_and_give_the_quota_back(core: 
     assert await core.quota_used(principal) == 3
     error = JobError(code="engine_error", message="out of memory")
     for attempt in (1, 2):
-        [claimed] = await core.jobs.claim("worker-a")
+        [claimed] = (await core.jobs.claim("worker-a")).jobs
         assert claimed.attempts == attempt
         assert await core.jobs.fail(job.id, "worker-a", error, retryable=True) is JobStatus.QUEUED
     await core.jobs.claim("worker-a")
@@ -173,7 +178,7 @@ async def test_wait_wakes_on_completion_not_on_a_polling_tick(core: Core) -> Non
 
     started = time.monotonic()
     completer = asyncio.create_task(complete_soon())
-    done = await core.jobs.wait(job.id, timeout=10)
+    done = await core.jobs.wait(job, timeout=10)
     await completer
     assert done.status is JobStatus.SUCCEEDED
     assert time.monotonic() - started < 1.0, "the poll interval is 30 s: this was a wake-up"
@@ -182,7 +187,7 @@ async def test_wait_wakes_on_completion_not_on_a_polling_tick(core: Core) -> Non
 async def test_wait_returns_the_running_job_at_its_timeout(core: Core) -> None:
     principal = await core.principal()
     job = await core.jobs.submit_image(principal, "creatix-flash", _spec())
-    assert (await core.jobs.wait(job.id, timeout=0.05)).status is JobStatus.QUEUED
+    assert (await core.jobs.wait(job, timeout=0.05)).status is JobStatus.QUEUED
 
 
 async def test_quota_is_never_counted_past_its_limit_under_concurrency(core: Core) -> None:
@@ -198,3 +203,57 @@ async def test_quota_is_never_counted_past_its_limit_under_concurrency(core: Cor
     results = await asyncio.gather(*(submit() for _ in range(30)))
     assert sum(results) == 16  # 16 × 3 = 48 ≤ 50 < 51
     assert await core.quota_used(principal) == 48
+
+
+class RecordingWorker:
+    """A DirectDispatch that records what it is handed."""
+
+    id = "direct-worker"
+
+    def __init__(self, slots: int) -> None:
+        self.free = slots
+        self.delivered: list[Job] = []
+
+    def try_reserve(self, engine: str) -> bool:
+        if self.free == 0:
+            return False
+        self.free -= 1
+        return True
+
+    def release(self) -> None:
+        self.free += 1
+
+    def deliver(self, job: Job) -> None:
+        self.delivered.append(job)
+
+
+async def test_a_free_local_worker_gets_the_job_leased_in_the_enqueueing_transaction(
+    core: Core,
+) -> None:
+    worker = RecordingWorker(slots=1)
+    core.jobs.attach_direct(worker)
+    principal = await core.principal()
+    direct = await core.jobs.submit_image(principal, "creatix-flash", _spec())
+    assert [job.id for job in worker.delivered] == [direct.id]
+    assert worker.delivered[0].status is JobStatus.RUNNING
+    stored = await core.jobs.get(direct.id)
+    assert stored.status is JobStatus.RUNNING
+    assert stored.attempts == 1
+    assert (await core.jobs.claim("other-worker")).jobs == [], "nothing left to claim"
+
+    queued = await core.jobs.submit_image(principal, "creatix-flash", _spec())
+    assert len(worker.delivered) == 1, "no slot free: the job queues"
+    assert (await core.jobs.get(queued.id)).status is JobStatus.QUEUED
+    assert await core.jobs.complete(direct.id, "direct-worker", [_output("d.png")], 0.1)
+
+
+async def test_a_refused_submit_gives_the_reserved_slot_back(core: Core) -> None:
+    worker = RecordingWorker(slots=100)
+    core.jobs.attach_direct(worker)
+    principal = await core.principal("free")
+    for _ in range(12):
+        await core.jobs.submit_image(principal, "creatix-flash", _spec(n=4))
+    with pytest.raises(TooManyRequests):
+        await core.jobs.submit_image(principal, "creatix-flash", _spec(n=4))
+    assert worker.free == 100 - 12
+    assert len(worker.delivered) == 12

@@ -11,6 +11,8 @@ import hmac
 import secrets
 import string
 
+from sqlalchemy.orm import Session
+
 from creatix.accounts import repository
 from creatix.accounts.models import Account, ApiKey
 from creatix.accounts.schemas import AccountInfo, KeyInfo, NewKey, Principal
@@ -54,8 +56,9 @@ async def ensure_account(
     """The named account, created on the given (or default) plan; ``plan`` also moves it."""
     if not name.strip():
         raise InvalidRequest("account name must not be empty", param="account")
-    async with db.write() as session:
-        account = await repository.account_by_name(session, name)
+
+    def work(session: Session) -> AccountInfo:
+        account = repository.account_by_name(session, name)
         if account is None:
             account = Account(
                 id=new_id("acct"), name=name, plan=plan or default_plan, created_at=utcnow()
@@ -65,11 +68,14 @@ async def ensure_account(
             account.plan = plan
         return _account_info(account)
 
+    return await db.write(work)
+
 
 async def create_key(db: Database, account_name: str) -> NewKey:
     secret = _new_secret()
-    async with db.write() as session:
-        account = await repository.account_by_name(session, account_name)
+
+    def work(session: Session) -> NewKey:
+        account = repository.account_by_name(session, account_name)
         if account is None:
             raise NotFound(f"no account named {account_name!r}", param="account")
         key = ApiKey(
@@ -82,23 +88,25 @@ async def create_key(db: Database, account_name: str) -> NewKey:
         session.add(key)
         return NewKey(**_key_info(key, account).model_dump(), secret=secret)
 
+    return await db.write(work)
+
 
 async def list_keys(db: Database, account_name: str | None = None) -> list[KeyInfo]:
-    async with db.read() as session:
-        rows = await repository.keys_with_accounts(session, account_name)
+    def work(session: Session) -> list[KeyInfo]:
+        rows = repository.keys_with_accounts(session, account_name)
         return [_key_info(key, account) for key, account in rows]
+
+    return await db.read(work)
 
 
 async def revoke_key(db: Database, key_id: str) -> None:
-    async with db.write() as session:
-        if not await repository.revoke_key(session, key_id, utcnow()):
-            raise NotFound(f"no active key {key_id!r}", param="key_id")
+    if not await db.write(lambda session: repository.revoke_key(session, key_id, utcnow())):
+        raise NotFound(f"no active key {key_id!r}", param="key_id")
 
 
 async def authenticate(db: Database, secret: str) -> Principal:
     digest = hash_secret(secret)
-    async with db.read() as session:
-        found = await repository.key_with_account(session, digest)
+    found = await db.read(lambda session: repository.key_with_account(session, digest))
     if found is None or not hmac.compare_digest(found[0].secret_hash, digest):
         raise Unauthorized("Incorrect API key provided.")
     key, account = found

@@ -139,7 +139,7 @@ async def create_images(
 ) -> ImagesResponse:
     """Generate 1–4 images from a prompt and wait for them."""
     job = await runtime.jobs.submit_image(principal, body.model, _spec(body))
-    job = await runtime.jobs.wait(job.id, runtime.settings.sync_timeout_seconds)
+    job = await runtime.jobs.wait(job, runtime.settings.sync_timeout_seconds)
     _ensure_succeeded(job)
     response.headers.update(engine_header(runtime, job.engine))
     response.headers["X-Creatix-Job-Id"] = job.id

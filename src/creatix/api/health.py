@@ -14,8 +14,7 @@ router = APIRouter(tags=["Health"])
 @router.get("/healthz")
 async def healthz(runtime: RuntimeDep) -> JSONResponse:
     try:
-        async with runtime.db.read() as session:
-            await session.execute(text("SELECT 1"))
+        await runtime.db.read(lambda session: session.execute(text("SELECT 1")))
     except Exception:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
     return JSONResponse({"status": "ok"})

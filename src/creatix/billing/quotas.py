@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from creatix.billing.models import QuotaUsage
 from creatix.catalog.schemas import PlanEntry, Quota
@@ -32,24 +32,24 @@ def period_end(quota: Quota, now: datetime) -> datetime:
     return (first + timedelta(days=32)).replace(day=1)
 
 
-async def _ensure_row(session: AsyncSession, account_id: str, period: str) -> None:
+def _ensure_row(session: Session, account_id: str, period: str) -> None:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    await session.execute(
+    session.execute(
         dialect.insert(QuotaUsage)
         .values(account_id=account_id, period=period, images=0)
         .on_conflict_do_nothing()
     )
 
 
-async def reserve(
-    session: AsyncSession, account_id: str, plan: PlanEntry, images: int, now: datetime
+def reserve(
+    session: Session, account_id: str, plan: PlanEntry, images: int, now: datetime
 ) -> str | None:
     """Count ``images`` against the plan's quota; the period key, or None when unlimited."""
     if plan.quota is None:
         return None
     period = period_key(plan.quota, now)
-    await _ensure_row(session, account_id, period)
-    result = await session.execute(
+    _ensure_row(session, account_id, period)
+    result = session.execute(
         update(QuotaUsage)
         .where(
             QuotaUsage.account_id == account_id,
@@ -70,14 +70,14 @@ async def reserve(
     return period
 
 
-async def release(session: AsyncSession, account_id: str, period: str, images: int) -> None:
-    await session.execute(
+def release(session: Session, account_id: str, period: str, images: int) -> None:
+    session.execute(
         update(QuotaUsage)
         .where(QuotaUsage.account_id == account_id, QuotaUsage.period == period)
         .values(images=QuotaUsage.images - images)
     )
 
 
-async def used(session: AsyncSession, account_id: str, period: str) -> int:
-    row = await session.get(QuotaUsage, (account_id, period))
+def used(session: Session, account_id: str, period: str) -> int:
+    row = session.get(QuotaUsage, (account_id, period))
     return 0 if row is None else row.images

@@ -1,7 +1,8 @@
 """In-process wake-ups: a worker wakes when a job is submitted, a waiter when its job ends.
 
-These are hints, not the source of truth: a waiter or worker in another process learns the
-same from the job table by polling at ``poll_interval_seconds``.
+A waiter is handed the ended job itself, so it needs no read of its own. These are hints, not
+the source of truth: a waiter or worker in another process learns the same from the job table
+by polling at ``poll_interval_seconds``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+from creatix.jobs.specs import Job
+
 
 class JobEvents:
     def __init__(self) -> None:
         self._work = asyncio.Event()
-        self._watchers: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._watchers: defaultdict[str, set[asyncio.Future[Job]]] = defaultdict(set)
 
     def job_submitted(self) -> None:
         self._work.set()
@@ -25,18 +28,20 @@ class JobEvents:
             await asyncio.wait_for(self._work.wait(), timeout)
         self._work.clear()
 
-    def job_finished(self, job_id: str) -> None:
-        for event in self._watchers.get(job_id, ()):
-            event.set()
+    def job_finished(self, job: Job) -> None:
+        for future in self._watchers.get(job.id, ()):
+            if not future.done():
+                future.set_result(job)
 
     @contextmanager
-    def watch(self, job_id: str) -> Iterator[asyncio.Event]:
-        event = asyncio.Event()
-        self._watchers[job_id].add(event)
+    def watch(self, job_id: str) -> Iterator[asyncio.Future[Job]]:
+        """A future that resolves to the job when a worker in this process ends it."""
+        future: asyncio.Future[Job] = asyncio.get_running_loop().create_future()
+        self._watchers[job_id].add(future)
         try:
-            yield event
+            yield future
         finally:
             watchers = self._watchers[job_id]
-            watchers.discard(event)
+            watchers.discard(future)
             if not watchers:
                 del self._watchers[job_id]

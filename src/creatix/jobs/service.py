@@ -11,9 +11,10 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from creatix.accounts.schemas import Principal
 from creatix.billing import quotas
@@ -22,7 +23,8 @@ from creatix.engines.base import EngineRejected
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs import repository
 from creatix.jobs.events import JobEvents
-from creatix.jobs.models import AssetRow, JobRow
+from creatix.jobs.models import JobRow
+from creatix.jobs.repository import JobRecord
 from creatix.jobs.specs import (
     Asset,
     ImageSpec,
@@ -41,17 +43,44 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Claim:
+    jobs: list[Job]
+    more_queued: bool
+    """Other queued jobs remain, so the claimer should not wait for a wake-up."""
+
+
+class DirectDispatch(Protocol):
+    """A worker in this process that can take a job the moment it is submitted.
+
+    When one has a free slot, the job is inserted already leased to it, in the transaction
+    that enqueues it, and handed over in memory: no claim transaction, no wake-up. Under
+    load its slots are full and jobs queue (and batch) as usual. The lease and heartbeat
+    make this as crash-safe as a claim.
+    """
+
+    id: str
+
+    def try_reserve(self, engine: str) -> bool:
+        """Take a free slot for a job of this engine, or say there is none."""
+        ...
+
+    def release(self) -> None:
+        """Give back a slot reserved for a job that was not enqueued after all."""
+        ...
+
+    def deliver(self, job: Job) -> None:
+        """Start the job, leased to this worker, in the reserved slot."""
+        ...
+
+
+@dataclass(frozen=True)
 class QueueSettings:
     lease_seconds: float = 30.0
     poll_interval_seconds: float = 1.0
     max_attempts: int = 3
 
 
-def _to_asset(row: AssetRow) -> Asset:
-    return Asset.model_validate(row, from_attributes=True)
-
-
-def _to_job(row: JobRow, assets: Sequence[AssetRow] = ()) -> Job:
+def _to_job(row: JobRecord, assets: Sequence[Asset] = ()) -> Job:
     error = (
         JobError(code=row.error_code, message=row.error_message or "") if row.error_code else None
     )
@@ -69,7 +98,7 @@ def _to_job(row: JobRow, assets: Sequence[AssetRow] = ()) -> Job:
         finished_at=row.finished_at,
         engine_seconds=row.engine_seconds,
         error=error,
-        assets=[_to_asset(a) for a in assets],
+        assets=list(assets),
     )
 
 
@@ -87,6 +116,14 @@ class JobService:
         self.engines = engines
         self.events = events
         self.settings = settings
+        self._direct: DirectDispatch | None = None
+
+    def attach_direct(self, worker: DirectDispatch) -> None:
+        self._direct = worker
+
+    def detach_direct(self, worker: DirectDispatch) -> None:
+        if self._direct is worker:
+            self._direct = None
 
     # -- submitting --------------------------------------------------------------------------
 
@@ -159,69 +196,99 @@ class JobService:
             quota_images=spec.n,
             created_at=now,
         )
-        async with self.db.write() as session:
-            row.quota_period = await quotas.reserve(
-                session, principal.account_id, plan, spec.n, now
-            )
+
+        direct = self._direct if self._direct and self._direct.try_reserve(model.engine) else None
+        if direct is not None:
+            row.status = JobStatus.RUNNING
+            row.lease_owner = direct.id
+            row.lease_expires_at = self._lease_until()
+            row.attempts = 1
+            row.started_at = now
+
+        def enqueue(session: Session) -> Job:
+            row.quota_period = quotas.reserve(session, principal.account_id, plan, spec.n, now)
             session.add(row)
-        self.events.job_submitted()
-        return _to_job(row)
+            return _to_job(row)
+
+        try:
+            job = await self.db.write(enqueue)
+        except BaseException:
+            if direct is not None:
+                direct.release()
+            raise
+        if direct is not None:
+            direct.deliver(job)
+        else:
+            self.events.job_submitted()
+        return job
 
     # -- reading and waiting -----------------------------------------------------------------
 
     async def get(self, job_id: str, account_id: str | None = None) -> Job:
-        async with self.db.read() as session:
-            row = await repository.job(session, job_id)
+        def read(session: Session) -> Job | None:
+            row = repository.job(session, job_id)
             if row is None or (account_id is not None and row.account_id != account_id):
-                raise NotFound(f"No job found with id '{job_id}'.", param="id")
-            return _to_job(row, await repository.assets_of(session, job_id))
+                return None
+            assets = repository.assets_of(session, job_id)
+            return _to_job(row, [Asset.model_validate(a, from_attributes=True) for a in assets])
 
-    async def wait(self, job_id: str, timeout: float) -> Job:
+        job = await self.db.read(read)
+        if job is None:
+            raise NotFound(f"No job found with id '{job_id}'.", param="id")
+        return job
+
+    async def wait(self, job: Job, timeout: float) -> Job:
         """The job once it has ended, or as it stands when ``timeout`` runs out.
 
-        Wakes on the in-process completion event; the periodic re-read only serves jobs that
-        a worker in another process completes.
+        ``job`` is the caller's latest view of it, such as ``submit_image`` returned: call this
+        without awaiting anything in between, so that the completion watch is in place before
+        any worker in this process can finish the job. Completions by workers in other
+        processes are found by re-reading the job every ``poll_interval_seconds``.
         """
         deadline = time.monotonic() + timeout
-        with self.events.watch(job_id) as finished:
-            while True:
-                job = await self.get(job_id)
+        with self.events.watch(job.id) as finished:
+            while not job.status.is_terminal:
                 remaining = deadline - time.monotonic()
-                if job.status.is_terminal or remaining <= 0:
-                    return job
+                if remaining <= 0:
+                    break
+                poll = min(remaining, self.settings.poll_interval_seconds)
                 try:
-                    await asyncio.wait_for(
-                        finished.wait(), min(remaining, self.settings.poll_interval_seconds)
-                    )
+                    return await asyncio.wait_for(asyncio.shield(finished), poll)
                 except TimeoutError:
-                    continue
+                    job = await self.get(job.id)
+        return job
 
     # -- the worker's side -------------------------------------------------------------------
 
-    def _lease_until(self) -> timedelta:
-        return timedelta(seconds=self.settings.lease_seconds)
+    def _lease_until(self) -> datetime:
+        return utcnow() + timedelta(seconds=self.settings.lease_seconds)
 
-    async def claim(self, worker_id: str) -> list[Job]:
+    async def claim(self, worker_id: str) -> Claim:
         """Lease a batch of queued jobs that one engine call can serve together."""
         max_batch = self.engines.max_batch_by_engine()
         if not max_batch:
-            return []
+            return Claim(jobs=[], more_queued=False)
         now = utcnow()
-        async with self.db.write() as session:
-            rows = await repository.claim_batch(
+
+        def claim(session: Session) -> Claim:
+            rows = repository.claim_batch(
                 session,
                 worker_id=worker_id,
                 max_batch=max_batch,
-                lease_until=now + self._lease_until(),
+                lease_until=self._lease_until(),
                 now=now,
             )
-        return [_to_job(row) for row in rows]
+            more = bool(rows) and repository.any_queued(session, list(max_batch))
+            return Claim(jobs=[_to_job(row) for row in rows], more_queued=more)
+
+        return await self.db.write(claim)
 
     async def heartbeat(self, job_ids: Sequence[str], worker_id: str) -> set[str]:
-        async with self.db.write() as session:
-            return await repository.extend_leases(
-                session, job_ids, worker_id, utcnow() + self._lease_until()
+        return await self.db.write(
+            lambda session: repository.extend_leases(
+                session, job_ids, worker_id, self._lease_until()
             )
+        )
 
     async def complete(
         self,
@@ -232,31 +299,38 @@ class JobService:
     ) -> bool:
         """Record the outputs and end the job; False when this worker no longer held it."""
         now = utcnow()
-        async with self.db.write() as session:
-            row = await repository.finish_leased(
-                session,
-                job_id,
-                worker_id,
-                {
-                    "status": JobStatus.SUCCEEDED,
-                    "finished_at": now,
-                    "engine_seconds": engine_seconds,
-                },
-            )
+        values = {
+            "status": JobStatus.SUCCEEDED,
+            "finished_at": now,
+            "engine_seconds": engine_seconds,
+        }
+
+        def finish(session: Session) -> Job | None:
+            row = repository.finish_leased(session, job_id, worker_id, values)
             if row is None:
-                return False
-            session.add_all(
-                AssetRow(
+                return None
+            assets = [
+                Asset(
                     id=new_id("asset"),
                     job_id=job_id,
-                    account_id=row.account_id,
                     index=index,
-                    created_at=now,
                     **output.model_dump(),
                 )
                 for index, output in enumerate(outputs)
+            ]
+            repository.insert_assets(
+                session,
+                [
+                    {**asset.model_dump(), "account_id": row.account_id, "created_at": now}
+                    for asset in assets
+                ],
             )
-        self.events.job_finished(job_id)
+            return _to_job(row, assets)
+
+        finished = await self.db.write(finish)
+        if finished is None:
+            return False
+        self.events.job_finished(finished)
         return True
 
     async def fail(
@@ -269,39 +343,40 @@ class JobService:
         engine_seconds: float | None = None,
     ) -> JobStatus | None:
         """Requeue the job if it may be retried, else end it failed; None if the lease was lost."""
-        async with self.db.write() as session:
-            current = await repository.job(session, job_id)
+
+        def fail(session: Session) -> Job | None:
+            current = repository.job(session, job_id)
             if current is None:
                 return None
             if retryable and current.attempts < current.max_attempts:
-                values = {
+                requeue = {
                     "status": JobStatus.QUEUED,
                     "error_code": error.code,
                     "error_message": error.message,
                 }
-                row = await repository.finish_leased(session, job_id, worker_id, values)
-                outcome = JobStatus.QUEUED
+                row = repository.finish_leased(session, job_id, worker_id, requeue)
             else:
-                row = await repository.finish_leased(
-                    session, job_id, worker_id, self._failed_values(error, engine_seconds)
-                )
+                failed = self._failed_values(error, engine_seconds)
+                row = repository.finish_leased(session, job_id, worker_id, failed)
                 if row is not None:
-                    await self._release_quota(session, row)
-                outcome = JobStatus.FAILED
-        if row is None:
+                    self._release_quota(session, row)
+            return None if row is None else _to_job(row)
+
+        job = await self.db.write(fail)
+        if job is None:
             return None
-        if outcome is JobStatus.QUEUED:
+        if job.status is JobStatus.QUEUED:
             self.events.job_submitted()
         else:
-            self.events.job_finished(job_id)
-        return outcome
+            self.events.job_finished(job)
+        return job.status
 
     async def requeue_expired(self) -> int:
         """Give the jobs of dead workers back to the queue, or fail those out of attempts."""
-        now = utcnow()
-        failed: list[str] = []
-        async with self.db.write() as session:
-            expired = await repository.expired_leases(session, now)
+
+        def requeue(session: Session) -> tuple[list[str], list[Job]]:
+            expired = repository.expired_leases(session, utcnow())
+            failed: list[Job] = []
             for row in expired:
                 row.lease_owner = None
                 row.lease_expires_at = None
@@ -314,14 +389,18 @@ class JobService:
                 )
                 for key, value in self._failed_values(lost, None).items():
                     setattr(row, key, value)
-                await self._release_quota(session, row)
-                failed.append(row.id)
-        for job_id in failed:
-            self.events.job_finished(job_id)
+                self._release_quota(session, row)
+                failed.append(_to_job(row))
+            return [row.id for row in expired], failed
+
+        expired, failed = await self.db.write(requeue)
+        for job in failed:
+            self.events.job_finished(job)
         if len(expired) > len(failed):
             self.events.job_submitted()
         if expired:
-            log.warning("requeued expired leases", extra={"jobs": [r.id for r in expired]})
+            failed_ids = [job.id for job in failed]
+            log.warning("requeued expired leases", extra={"jobs": expired, "failed": failed_ids})
         return len(expired)
 
     @staticmethod
@@ -335,6 +414,6 @@ class JobService:
         }
 
     @staticmethod
-    async def _release_quota(session: AsyncSession, row: JobRow) -> None:
+    def _release_quota(session: Session, row: JobRecord) -> None:
         if row.quota_period is not None:
-            await quotas.release(session, row.account_id, row.quota_period, row.quota_images)
+            quotas.release(session, row.account_id, row.quota_period, row.quota_images)
