@@ -15,7 +15,7 @@ MARK_TEXT = "Creatix"
 PLATE_COLOR = (16, 18, 24, 168)
 TEXT_COLOR = (255, 255, 255, 240)
 
-PLATE_HEIGHT_PER_SCALE = 0.042
+PLATE_HEIGHT_PER_SCALE = 0.045
 """Plate height as a share of sqrt(width * height): grows with the image, not with one side."""
 PLATE_ASPECT = 3.1
 MIN_PLATE_HEIGHT = 18
