@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from creatix.engines.preview import PreviewEngine
 from PIL.Image import Image
 
 from creatix.accounts import service as accounts
 from creatix.catalog.loader import load_catalog
 from creatix.engines import registry
+from creatix.engines.preview import PreviewEngine
 from creatix.jobs.specs import ImageSpec
 from support import LiveServer, make_settings
 
