@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from creatix.accounts.models import Account
+from creatix.jobs.models import JobRow
 from support import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -51,6 +56,20 @@ def test_concurrent_clients_get_exact_answers_and_quota_counts(server: LiveServe
         assert image.size == (704, 384)
 
     assert server.runtime is not None
+    rows = server.call(server.runtime.db.read(_jobs_of_account("shared-free")))
+    assert {job_id for job_id, _, _ in rows} == job_ids, "refused requests created no job"
+    assert all(status == "succeeded" and finished for _, status, finished in rows)
     jobs = [server.call(server.runtime.jobs.get(job_id)) for job_id in job_ids]
-    assert all(job.status == "succeeded" and len(job.assets) == 1 for job in jobs)
-    assert all(job.finished_at is not None for job in jobs)
+    assert all(len(job.assets) == 1 for job in jobs)
+
+
+def _jobs_of_account(name: str) -> Callable[[Session], list[tuple[str, str, bool]]]:
+    def read(session: Session) -> list[tuple[str, str, bool]]:
+        rows = session.execute(
+            select(JobRow.id, JobRow.status, JobRow.finished_at.is_not(None))
+            .join(Account, Account.id == JobRow.account_id)
+            .where(Account.name == name)
+        )
+        return [(job_id, status, finished) for job_id, status, finished in rows]
+
+    return read
