@@ -8,10 +8,12 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from creatix import __version__
 from creatix.api import creatix_v1, files, health
 from creatix.api.middleware import RequestIdMiddleware
+from creatix.api.routing import unrouted_error_handler
 from creatix.config import Settings
 from creatix.kit.migrate import upgrade_database
 from creatix.runtime import Runtime
@@ -59,4 +61,10 @@ def create_app(
     app.include_router(health.router)
     app.include_router(creatix_v1.router)
     app.include_router(files.router)
+    app.add_exception_handler(
+        StarletteHTTPException,
+        unrouted_error_handler(
+            [("/v1/", creatix_v1.render_error), ("/files/", files.render_error)]
+        ),
+    )
     return app

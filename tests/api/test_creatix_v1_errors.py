@@ -193,3 +193,10 @@ def test_unavailable_engine_is_listed_and_refused(crashing_server: LiveServer) -
         assert models["crashy"]["available"] is True
         response = client.post(GENERATIONS, json={"prompt": "x", "model": "ghost"})
         assert _error(response, 503)["code"] == "unavailable"
+
+
+def test_unknown_paths_and_methods_answer_in_the_openai_envelope(api: httpx.Client) -> None:
+    missing = _error(api.get("/v1/images/variations"), 404)
+    assert missing["code"] == "unknown_url"
+    assert _error(api.get(GENERATIONS), 405)["code"] == "method_not_allowed"
+    assert "POST" in api.get(GENERATIONS).headers["Allow"]

@@ -13,10 +13,12 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
-from creatix.kit.errors import CreatixError, InvalidRequest
+from creatix.kit.errors import CreatixError, InvalidRequest, MethodNotAllowed, NotFound
 from creatix.kit.logging import request_id_var
 
 log = logging.getLogger(__name__)
@@ -81,3 +83,29 @@ def dialect_route(render: ErrorRenderer) -> type[APIRoute]:
             return guarded
 
     return DialectRoute
+
+
+def unrouted_error_handler(
+    renderers: Sequence[tuple[str, ErrorRenderer]],
+) -> Callable[[Request, Exception], Coroutine[Any, Any, Response]]:
+    """Render 404 and 405 for paths no route matched in the envelope of the dialect whose
+    path prefix they fall under (the longest matching prefix wins)."""
+    by_length = sorted(renderers, key=lambda pair: len(pair[0]), reverse=True)
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, HTTPException):
+            raise exc
+        path = request.url.path
+        render = next((r for prefix, r in by_length if path.startswith(prefix)), None)
+        if render is None or exc.status_code not in (404, 405):
+            return await http_exception_handler(request, exc)
+        error: CreatixError
+        if exc.status_code == 404:
+            error = NotFound(f"Unknown path: {request.method} {path}", code="unknown_url")
+        else:
+            error = MethodNotAllowed(f"{request.method} is not allowed on {path}")
+        response = render(error, request_id_var.get())
+        response.headers.update(exc.headers or {})
+        return response
+
+    return handle

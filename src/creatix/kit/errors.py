@@ -61,6 +61,11 @@ class NotFound(CreatixError):
     default_code = "not_found"
 
 
+class MethodNotAllowed(CreatixError):
+    status = 405
+    default_code = "method_not_allowed"
+
+
 class Conflict(CreatixError):
     status = 409
     default_code = "conflict"
