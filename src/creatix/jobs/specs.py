@@ -53,18 +53,25 @@ class JobError(BaseModel):
     message: str
 
 
-class Asset(BaseModel):
-    id: str
-    job_id: str
-    index: int
+class StoredOutput(BaseModel):
+    """One output a worker made and stored, before the job's completion records it."""
+
     kind: Literal["image", "video", "text"]
     storage_key: str
     mime_type: str
     size_bytes: int
+    checksum: str
     width: int | None = None
     height: int | None = None
     duration_seconds: float | None = None
-    checksum: str
+
+
+class Asset(StoredOutput):
+    """A stored output recorded on its job."""
+
+    id: str
+    job_id: str
+    index: int
 
 
 class Job(BaseModel):
@@ -82,16 +89,3 @@ class Job(BaseModel):
     engine_seconds: float | None = None
     error: JobError | None = None
     assets: list[Asset] = Field(default_factory=list)
-
-
-class StoredOutput(BaseModel):
-    """One output a worker made and stored, before the job's completion records it."""
-
-    kind: Literal["image", "video", "text"]
-    storage_key: str
-    mime_type: str
-    size_bytes: int
-    checksum: str
-    width: int | None = None
-    height: int | None = None
-    duration_seconds: float | None = None
