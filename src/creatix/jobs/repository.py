@@ -133,15 +133,3 @@ def expired_leases(session: Session, now: datetime) -> list[JobRow]:
         .with_for_update(skip_locked=True)
     )
     return list(result.scalars())
-
-
-def set_status(
-    session: Session, job_id: str, from_status: JobStatus, values: Mapping[str, Any]
-) -> bool:
-    result = session.execute(
-        update(JobRow)
-        .where(JobRow.id == job_id, JobRow.status == from_status)
-        .values(**values)
-        .returning(JobRow.id)
-    )
-    return result.scalar_one_or_none() is not None
