@@ -142,3 +142,33 @@ class ServerProcess:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CREATIX_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def postgres_database() -> str | None:
+    """A new, empty PostgreSQL database for this test session, or None when none is reachable."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    name = f"creatix_test_{uuid.uuid4().hex[:12]}"
+    admin = POSTGRES_ADMIN_URL
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error:
+        return None
+    base, _, _ = admin.rpartition("/")
+    return f"{base}/{name}"
+
+
+def drop_postgres_database(url: str) -> None:
+    import psycopg
+
+    name = url.rpartition("/")[2]
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

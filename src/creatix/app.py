@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from creatix import __version__
-from creatix.api import creatix_v1, files, health
+from creatix.api import artnex, creatix_v1, files, health, platform
 from creatix.api.middleware import RequestIdMiddleware
 from creatix.api.routing import unrouted_error_handler
 from creatix.config import Settings
@@ -59,12 +59,19 @@ def create_app(
     )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    app.include_router(artnex.router)
     app.include_router(creatix_v1.router)
     app.include_router(files.router)
+    app.include_router(platform.router)
     app.add_exception_handler(
         StarletteHTTPException,
         unrouted_error_handler(
-            [("/v1/", creatix_v1.render_error), ("/files/", files.render_error)]
+            [
+                ("/v1/", creatix_v1.render_error),
+                ("/v1/generate", artnex.render_error),
+                ("/files/", files.render_error),
+                ("/api/platform/", platform.render_error),
+            ]
         ),
     )
     return app

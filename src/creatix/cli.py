@@ -1,4 +1,8 @@
-"""The ``creatix`` command: serve, manage keys, migrate. Scripts rely on this contract."""
+"""The ``creatix`` command: serve, manage keys, accounts and credits, migrate.
+
+Scripts rely on this contract: every command exits 2 with ``error: …`` when it is refused,
+and with ``--json`` prints exactly one JSON document on stdout.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,17 @@ from typing import Annotated, Any, TypeVar
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from creatix import __version__
 from creatix.accounts import service as accounts
 from creatix.accounts.schemas import AccountInfo, NewKey
 from creatix.app import create_app
+from creatix.billing import service as billing
+from creatix.billing.schemas import CreditStatement
 from creatix.catalog.loader import CatalogError, load_catalog
+from creatix.catalog.schemas import Catalog
 from creatix.config import Settings
 from creatix.kit.db import Database
 from creatix.kit.errors import CreatixError
@@ -27,8 +35,12 @@ from creatix.runtime import Runtime
 
 app = typer.Typer(no_args_is_help=True, help="Creatix: self-hosted creative generation.")
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+accounts_app = typer.Typer(no_args_is_help=True, help="Create, list and change accounts.")
+credits_app = typer.Typer(no_args_is_help=True, help="Grant credits and show balances.")
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 app.add_typer(keys_app, name="keys")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(credits_app, name="credits")
 app.add_typer(db_app, name="db")
 console = Console(soft_wrap=True)
 T = TypeVar("T")
@@ -43,6 +55,7 @@ CatalogFile = Annotated[
     Path | None, typer.Option("--catalog", help="A catalog YAML [env CREATIX_CATALOG].")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+AccountName = Annotated[str, typer.Argument(help="The account's name.")]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -52,6 +65,19 @@ def _settings(**overrides: Any) -> Settings:
 def _fail(message: str) -> typer.Exit:
     console.print(f"[red]error:[/red] {message}", highlight=False)
     return typer.Exit(code=2)
+
+
+def _catalog(settings: Settings) -> Catalog:
+    try:
+        return load_catalog(settings.catalog)
+    except CatalogError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _check_plan(loaded: Catalog, plan: str) -> str:
+    if loaded.plan(plan) is None:
+        raise _fail(f"unknown plan {plan!r}; plans: {', '.join(p.id for p in loaded.plans)}")
+    return plan
 
 
 def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
@@ -137,9 +163,9 @@ def keys_create(
 ) -> None:
     """Create a key; its secret is printed this once and stored only hashed."""
     settings = _settings(data_dir=data_dir, database_url=database_url, catalog=catalog)
-    loaded = load_catalog(settings.catalog)
-    if plan is not None and loaded.plan(plan) is None:
-        raise _fail(f"unknown plan {plan!r}; plans: {', '.join(p.id for p in loaded.plans)}")
+    loaded = _catalog(settings)
+    if plan is not None:
+        _check_plan(loaded, plan)
 
     async def work(db: Database) -> tuple[AccountInfo, NewKey]:
         info = await accounts.ensure_account(db, account, plan, loaded.default_plan)
@@ -190,6 +216,150 @@ def keys_revoke(
     settings = _settings(data_dir=data_dir, database_url=database_url)
     _with_db(settings, lambda db: accounts.revoke_key(db, key_id))
     console.print(f"Revoked {key_id}.")
+
+
+def _print_account(verb: str, info: AccountInfo, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(info.model_dump(mode="json")))
+        return
+    unlimited = ", unlimited (not charged credits)" if info.unlimited else ""
+    console.print(
+        f"{verb} account [bold]{escape(info.name)}[/bold] ({info.id}): plan {info.plan}{unlimited}."
+    )
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: Annotated[str, typer.Argument(help="A name not yet taken.")],
+    plan: Annotated[
+        str | None, typer.Option(help="The plan; the catalog's default plan if not given.")
+    ] = None,
+    unlimited: Annotated[
+        bool, typer.Option("--unlimited", help="Do not charge its generations credits.")
+    ] = False,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    catalog: CatalogFile = None,
+) -> None:
+    """Create an account; refused if the name is taken."""
+    settings = _settings(data_dir=data_dir, database_url=database_url, catalog=catalog)
+    loaded = _catalog(settings)
+    chosen = loaded.default_plan if plan is None else _check_plan(loaded, plan)
+    info = _with_db(
+        settings, lambda db: accounts.create_account(db, name, chosen, unlimited=unlimited)
+    )
+    _print_account("Created", info, as_json)
+
+
+@accounts_app.command("list")
+def accounts_list(
+    as_json: AsJson = False, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
+    """List accounts by name."""
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    infos = _with_db(settings, accounts.list_accounts)
+    if as_json:
+        print(json.dumps([info.model_dump(mode="json") for info in infos]))
+        return
+    table = Table("name", "id", "plan", "unlimited", "created")
+    for info in infos:
+        table.add_row(
+            escape(info.name),
+            info.id,
+            info.plan,
+            "yes" if info.unlimited else "no",
+            f"{info.created_at:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)
+
+
+@accounts_app.command("set-plan")
+def accounts_set_plan(
+    account: AccountName,
+    plan: Annotated[str, typer.Argument(help="A plan from the catalog.")],
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    catalog: CatalogFile = None,
+) -> None:
+    """Move an account to another plan."""
+    settings = _settings(data_dir=data_dir, database_url=database_url, catalog=catalog)
+    _check_plan(_catalog(settings), plan)
+    info = _with_db(settings, lambda db: accounts.update_account(db, account, plan=plan))
+    _print_account("Updated", info, as_json)
+
+
+@accounts_app.command("set-unlimited")
+def accounts_set_unlimited(
+    account: AccountName,
+    off: Annotated[
+        bool, typer.Option("--off", help="Clear the mark: charge credits again.")
+    ] = False,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Mark an account unlimited: its generations are not charged credits."""
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    info = _with_db(settings, lambda db: accounts.update_account(db, account, unlimited=not off))
+    _print_account("Updated", info, as_json)
+
+
+def _print_entries(statement: CreditStatement) -> None:
+    table = Table("when", "kind", "amount", "job", "note")
+    for entry in statement.entries:
+        table.add_row(
+            f"{entry.created_at:%Y-%m-%d %H:%M:%S}",
+            entry.kind,
+            f"{entry.amount:+d}",
+            entry.job_id or "",
+            escape(entry.note or ""),
+        )
+    console.print(table)
+
+
+@credits_app.command("grant")
+def credits_grant(
+    account: AccountName,
+    amount: Annotated[int, typer.Argument(min=1, help="Credits to add, a positive integer.")],
+    note: Annotated[str | None, typer.Option(help="Why, kept in the ledger.")] = None,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add credits to an account's balance."""
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    statement = _with_db(settings, lambda db: billing.grant(db, account, amount, note))
+    if as_json:
+        print(json.dumps(statement.model_dump(mode="json")))
+        return
+    console.print(
+        f"Granted {amount} credits to [bold]{escape(statement.account)}[/bold]; "
+        f"balance now {statement.balance}."
+    )
+
+
+@credits_app.command("show")
+def credits_show(
+    account: AccountName,
+    limit: Annotated[int, typer.Option(min=1, help="How many ledger entries, newest first.")] = 20,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """An account's balance, lifetime totals and latest ledger entries."""
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    statement = _with_db(settings, lambda db: billing.statement(db, account, limit))
+    if as_json:
+        print(json.dumps(statement.model_dump(mode="json")))
+        return
+    console.print(f"[bold]{escape(statement.account)}[/bold]", highlight=False)
+    console.print(f"  balance             {statement.balance}")
+    console.print(f"  lifetime purchased  {statement.lifetime_purchased}")
+    console.print(f"  lifetime used       {statement.lifetime_used}")
+    console.print(f"  unlimited           {'yes' if statement.unlimited else 'no'}")
+    _print_entries(statement)
 
 
 @db_app.command("upgrade")

@@ -237,3 +237,16 @@ def test_every_response_carries_a_request_id(api: httpx.Client) -> None:
     assert api.get("/v1/models").headers["X-Request-ID"].startswith("req_")
     echoed = api.get("/v1/models", headers={"X-Request-ID": "trace-123"})
     assert echoed.headers["X-Request-ID"] == "trace-123"
+
+
+def test_an_idempotency_key_replays_the_original_generation(api: httpx.Client) -> None:
+    payload = {"prompt": "idempotent kite", "size": "512x512", "response_format": "b64_json"}
+    headers = {"Idempotency-Key": "campaign-7-banner"}
+    first = api.post(GENERATIONS, json=payload, headers=headers)
+    again = api.post(GENERATIONS, json=payload, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert first.headers["X-Creatix-Job-Id"] == again.headers["X-Creatix-Job-Id"]
+    assert first.json()["data"] == again.json()["data"]
+    other = api.post(GENERATIONS, json={**payload, "n": 2}, headers=headers)
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"

@@ -14,6 +14,10 @@ def account_by_name(session: Session, name: str) -> Account | None:
     return session.execute(select(Account).where(Account.name == name)).scalar_one_or_none()
 
 
+def all_accounts(session: Session) -> list[Account]:
+    return list(session.execute(select(Account).order_by(Account.name)).scalars())
+
+
 def key_with_account(session: Session, secret_hash: str) -> tuple[ApiKey, Account] | None:
     row = session.execute(
         select(ApiKey, Account)

@@ -12,12 +12,15 @@ class Principal(BaseModel):
     account_name: str
     plan: str
     key_id: str
+    unlimited: bool = False
+    """Generations are not charged credits (plan quotas still apply)."""
 
 
 class AccountInfo(BaseModel):
     id: str
     name: str
     plan: str
+    unlimited: bool
     created_at: datetime
 
 

@@ -18,7 +18,7 @@ from creatix.accounts.models import Account, ApiKey
 from creatix.accounts.schemas import AccountInfo, KeyInfo, NewKey, Principal
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
-from creatix.kit.errors import InvalidRequest, NotFound, Unauthorized
+from creatix.kit.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from creatix.kit.ids import new_id
 
 SECRET_PREFIX = "sk_live_"
@@ -36,7 +36,11 @@ def _new_secret() -> str:
 
 def _account_info(account: Account) -> AccountInfo:
     return AccountInfo(
-        id=account.id, name=account.name, plan=account.plan, created_at=account.created_at
+        id=account.id,
+        name=account.name,
+        plan=account.plan,
+        unlimited=account.unlimited,
+        created_at=account.created_at,
     )
 
 
@@ -61,7 +65,11 @@ async def ensure_account(
         account = repository.account_by_name(session, name)
         if account is None:
             account = Account(
-                id=new_id("acct"), name=name, plan=plan or default_plan, created_at=utcnow()
+                id=new_id("acct"),
+                name=name,
+                plan=plan or default_plan,
+                unlimited=False,
+                created_at=utcnow(),
             )
             session.add(account)
         elif plan is not None:
@@ -113,5 +121,48 @@ async def authenticate(db: Database, secret: str) -> Principal:
     if key.revoked_at is not None:
         raise Unauthorized("This API key has been revoked.")
     return Principal(
-        account_id=account.id, account_name=account.name, plan=account.plan, key_id=key.id
+        account_id=account.id,
+        account_name=account.name,
+        plan=account.plan,
+        key_id=key.id,
+        unlimited=account.unlimited,
     )
+
+
+async def create_account(db: Database, name: str, plan: str, *, unlimited: bool) -> AccountInfo:
+    """A new account; ``Conflict`` if the name is taken."""
+    if not name.strip():
+        raise InvalidRequest("account name must not be empty", param="account")
+
+    def work(session: Session) -> AccountInfo:
+        if repository.account_by_name(session, name) is not None:
+            raise Conflict(f"an account named {name!r} already exists", param="account")
+        account = Account(
+            id=new_id("acct"), name=name, plan=plan, unlimited=unlimited, created_at=utcnow()
+        )
+        session.add(account)
+        return _account_info(account)
+
+    return await db.write(work)
+
+
+async def list_accounts(db: Database) -> list[AccountInfo]:
+    return await db.read(
+        lambda session: [_account_info(a) for a in repository.all_accounts(session)]
+    )
+
+
+async def update_account(
+    db: Database, name: str, *, plan: str | None = None, unlimited: bool | None = None
+) -> AccountInfo:
+    def work(session: Session) -> AccountInfo:
+        account = repository.account_by_name(session, name)
+        if account is None:
+            raise NotFound(f"no account named {name!r}", param="account")
+        if plan is not None:
+            account.plan = plan
+        if unlimited is not None:
+            account.unlimited = unlimited
+        return _account_info(account)
+
+    return await db.write(work)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from creatix.api.assets import asset_b64, asset_url, engine_header
-from creatix.api.deps import BearerPrincipal, JsonBody, RuntimeDep
+from creatix.api.deps import BearerPrincipal, JsonBody, RuntimeDep, idempotency_key
 from creatix.api.routing import dialect_route
 from creatix.jobs.specs import ImageSpec, Job, JobStatus
 from creatix.kit.errors import CreatixError, GenerationFailed, NotFound
@@ -26,7 +26,7 @@ _ERROR_TYPES = {
     401: "authentication_error",
     402: "insufficient_quota",
     404: "invalid_request_error",
-    409: "invalid_request_error",
+    409: "idempotency_error",
     429: "rate_limit_error",
 }
 
@@ -138,7 +138,10 @@ async def create_images(
     response: Response,
 ) -> ImagesResponse:
     """Generate 1–4 images from a prompt and wait for them."""
-    job = await runtime.jobs.submit_image(principal, body.model, _spec(body))
+    idempotency = idempotency_key(request, body.model_dump(exclude_unset=True))
+    job = await runtime.jobs.submit_image(
+        principal, body.model, _spec(body), idempotency=idempotency
+    )
     job = await runtime.jobs.wait(job, runtime.settings.sync_timeout_seconds)
     _ensure_succeeded(job)
     response.headers.update(engine_header(runtime, job.engine))

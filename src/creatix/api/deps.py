@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import hashlib
+import json
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
 
 from creatix.accounts import service as accounts
 from creatix.accounts.schemas import Principal
+from creatix.jobs.specs import IdempotencyKey
 from creatix.kit.errors import InvalidRequest, Unauthorized, Unavailable
 from creatix.runtime import Runtime
 
@@ -52,3 +55,17 @@ async def bearer_principal(request: Request, response: Response, runtime: Runtim
 
 BearerPrincipal = Annotated[Principal, Depends(bearer_principal)]
 JsonBody = Depends(require_json)
+
+
+def idempotency_key(request: Request, body: Any) -> IdempotencyKey | None:
+    """The request's ``Idempotency-Key``, fingerprinted with its method, path and body."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255:
+        raise InvalidRequest(
+            "Idempotency-Key must be 1 to 255 characters.", param="Idempotency-Key"
+        )
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    material = f"{request.method} {request.url.path}\n{canonical}".encode()
+    return IdempotencyKey(key=key, fingerprint=hashlib.sha256(material).hexdigest())

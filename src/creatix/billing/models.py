@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, String
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from creatix.kit.db import Base
+from creatix.kit.db import Base, UTCDateTime
 
 
 class QuotaUsage(Base):
@@ -14,3 +16,38 @@ class QuotaUsage(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     period: Mapped[str] = mapped_column(String(20), primary_key=True)
     images: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CreditBalance(Base):
+    """An account's credit totals, kept equal to the sum of its ledger in every transaction."""
+
+    __tablename__ = "credit_balances"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+    lifetime_purchased: Mapped[int] = mapped_column(Integer, default=0)
+    lifetime_used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LedgerEntry(Base):
+    """One movement of credits; entries are only ever appended.
+
+    ``grant`` (+) adds credits; ``reserve`` (-) holds a job's full price at submit;
+    settlement releases the hold with a ``refund`` (+) of the reservation and books a
+    ``charge`` (-) for what was produced. One job has at most one entry of each kind: the
+    unique index makes a second settlement impossible, not just unlikely.
+    """
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("uq_ledger_entries_job_kind", "job_id", "kind", unique=True),
+        Index("ix_ledger_entries_account_created", "account_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), default=None)
+    kind: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

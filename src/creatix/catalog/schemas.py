@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,6 +29,22 @@ class ImageLimits(_Strict):
     sizes: list[str] = Field(default_factory=lambda: ["512x512", "1024x1024", "2048x2048"])
 
 
+class PriceTable(_Strict):
+    """Credits per output looked up by request parameters, e.g. resolution and quality.
+
+    ``by`` names the parameters (from the spec's ``engine_params``); ``prices`` is keyed by
+    their values joined with ``/`` in that order: ``{"by": ["resolution", "quality"],
+    "prices": {"1k/low": 50, ...}}``.
+    """
+
+    by: list[str]
+    defaults: dict[str, str] = Field(default_factory=dict)
+    prices: dict[str, int]
+
+    def key(self, params: Mapping[str, object]) -> str:
+        return "/".join(str(params.get(name, self.defaults.get(name, ""))) for name in self.by)
+
+
 class ModelEntry(_Strict):
     id: str
     kind: JobKind = JobKind.IMAGE
@@ -37,7 +54,8 @@ class ModelEntry(_Strict):
     engine_model: str | None = Field(
         default=None, description="The name the engine knows this model by; defaults to id"
     )
-    credits_per_image: int = 0
+    credits_per_image: int = Field(default=0, ge=0)
+    price_table: PriceTable | None = None
     limits: ImageLimits = Field(default_factory=ImageLimits)
 
 

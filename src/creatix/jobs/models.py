@@ -33,6 +33,9 @@ class JobRow(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     quota_period: Mapped[str | None] = mapped_column(String(20), default=None)
     quota_images: Mapped[int] = mapped_column(Integer, default=0)
+    credits_per_output: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    credits_reserved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    credits_charged: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
@@ -56,4 +59,16 @@ class AssetRow(Base):
     height: Mapped[int | None] = mapped_column(Integer, default=None)
     duration_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     checksum: Mapped[str] = mapped_column(String(71))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IdempotencyRecord(Base):
+    """The job an ``Idempotency-Key`` created, and a fingerprint of the request that sent it."""
+
+    __tablename__ = "idempotency_keys"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

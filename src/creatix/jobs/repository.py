@@ -133,3 +133,26 @@ def expired_leases(session: Session, now: datetime) -> list[JobRow]:
         .with_for_update(skip_locked=True)
     )
     return list(result.scalars())
+
+
+def cancel_unfinished(
+    session: Session, job_id: str, account_id: str, now: datetime
+) -> JobRecord | None:
+    """Cancel the account's job if it has not ended; None if there was nothing to cancel."""
+    result = session.execute(
+        update(JOBS)
+        .where(
+            JobRow.id == job_id,
+            JobRow.account_id == account_id,
+            JobRow.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+        )
+        .values(
+            status=JobStatus.CANCELED,
+            finished_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            credits_charged=0,
+        )
+        .returning(*JOBS.c)
+    )
+    return result.one_or_none()

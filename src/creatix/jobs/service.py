@@ -9,24 +9,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from creatix.accounts.schemas import Principal
-from creatix.billing import quotas
+from creatix.billing import ledger, prices, quotas
 from creatix.catalog.schemas import Catalog, ModelEntry
 from creatix.engines.base import EngineRejected
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs import repository
 from creatix.jobs.events import JobEvents
-from creatix.jobs.models import JobRow
+from creatix.jobs.models import IdempotencyRecord, JobRow
 from creatix.jobs.repository import JobRecord
 from creatix.jobs.specs import (
     Asset,
+    IdempotencyKey,
     ImageSpec,
     Job,
     JobError,
@@ -36,10 +38,12 @@ from creatix.jobs.specs import (
 )
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
-from creatix.kit.errors import InvalidRequest, NotFound, Unavailable
+from creatix.kit.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from creatix.kit.ids import new_id
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,8 @@ def _to_job(row: JobRecord, assets: Sequence[Asset] = ()) -> Job:
         finished_at=row.finished_at,
         engine_seconds=row.engine_seconds,
         error=error,
+        credits_reserved=row.credits_reserved,
+        credits_charged=row.credits_charged,
         assets=list(assets),
     )
 
@@ -168,8 +174,17 @@ class JobService:
             }
         )
 
-    async def submit_image(self, principal: Principal, model_id: str, spec: ImageSpec) -> Job:
-        """Check, count against the quota and enqueue, in one transaction."""
+    async def submit_image(
+        self,
+        principal: Principal,
+        model_id: str,
+        spec: ImageSpec,
+        *,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Job:
+        """Check, price, count against the quota, reserve credits and enqueue, in one
+        transaction. With an idempotency key seen in the last 24 hours for the same request,
+        the job that key created instead (finished or not), and nothing is charged again."""
         model = self._checked_model(model_id, JobKind.IMAGE)
         engine = self.engines.engine_for(model)
         spec = self._prepared_image_spec(model, spec)
@@ -181,6 +196,7 @@ class JobService:
         plan = self.catalog.plan(principal.plan)
         if plan is None:
             raise Unavailable(f"The account's plan '{principal.plan}' is not in the catalog.")
+        per_image = 0 if principal.unlimited else prices.credits_per_image(model, spec)
         now = utcnow()
         row = JobRow(
             id=new_id("job"),
@@ -194,9 +210,10 @@ class JobService:
             attempts=0,
             max_attempts=self.settings.max_attempts,
             quota_images=spec.n,
+            credits_per_output=per_image,
+            credits_reserved=per_image * spec.n,
             created_at=now,
         )
-
         direct = self._direct if self._direct and self._direct.try_reserve(model.engine) else None
         if direct is not None:
             row.status = JobStatus.RUNNING
@@ -205,22 +222,71 @@ class JobService:
             row.attempts = 1
             row.started_at = now
 
-        def enqueue(session: Session) -> Job:
+        def enqueue(session: Session) -> tuple[Job, bool]:
+            if idempotency is not None:
+                earlier = self._idempotent_replay(session, principal, idempotency, now)
+                if earlier is not None:
+                    return earlier, False
             row.quota_period = quotas.reserve(session, principal.account_id, plan, spec.n, now)
             session.add(row)
-            return _to_job(row)
+            session.flush()
+            ledger.reserve(session, principal.account_id, row.id, row.credits_reserved, now)
+            if idempotency is not None:
+                session.add(
+                    IdempotencyRecord(
+                        account_id=principal.account_id,
+                        key=idempotency.key,
+                        fingerprint=idempotency.fingerprint,
+                        job_id=row.id,
+                        created_at=now,
+                    )
+                )
+            return _to_job(row), True
 
         try:
-            job = await self.db.write(enqueue)
+            job, created = await self._write_retrying_races(enqueue)
         except BaseException:
             if direct is not None:
                 direct.release()
             raise
         if direct is not None:
-            direct.deliver(job)
-        else:
+            if created:
+                direct.deliver(job)
+            else:
+                direct.release()
+        elif created:
             self.events.job_submitted()
         return job
+
+    async def _write_retrying_races(self, work: Callable[[Session], T]) -> T:
+        """Concurrent first uses of one idempotency key: the loser's insert conflicts, and
+        its second try finds the winner's job."""
+        try:
+            return await self.db.write(work)
+        except IntegrityError:
+            return await self.db.write(work)
+
+    @staticmethod
+    def _idempotent_replay(
+        session: Session, principal: Principal, idempotency: IdempotencyKey, now: datetime
+    ) -> Job | None:
+        record = session.get(IdempotencyRecord, (principal.account_id, idempotency.key))
+        if record is None:
+            return None
+        if record.created_at < now - IDEMPOTENCY_WINDOW:
+            session.delete(record)
+            session.flush()
+            return None
+        if record.fingerprint != idempotency.fingerprint:
+            raise Conflict(
+                "This Idempotency-Key was already used with a different request.",
+                code="idempotency_key_reused",
+            )
+        earlier = repository.job(session, record.job_id)
+        if earlier is None:
+            return None
+        assets = repository.assets_of(session, earlier.id)
+        return _to_job(earlier, [Asset.model_validate(a, from_attributes=True) for a in assets])
 
     # -- reading and waiting -----------------------------------------------------------------
 
@@ -303,12 +369,14 @@ class JobService:
             "status": JobStatus.SUCCEEDED,
             "finished_at": now,
             "engine_seconds": engine_seconds,
+            "credits_charged": JobRow.credits_per_output * len(outputs),
         }
 
         def finish(session: Session) -> Job | None:
             row = repository.finish_leased(session, job_id, worker_id, values)
             if row is None:
                 return None
+            self._settle(session, row, now)
             assets = [
                 Asset(
                     id=new_id("asset"),
@@ -360,6 +428,7 @@ class JobService:
                 row = repository.finish_leased(session, job_id, worker_id, failed)
                 if row is not None:
                     self._release_quota(session, row)
+                    self._settle(session, row, utcnow())
             return None if row is None else _to_job(row)
 
         job = await self.db.write(fail)
@@ -370,6 +439,31 @@ class JobService:
         else:
             self.events.job_finished(job)
         return job.status
+
+    async def cancel(self, job_id: str, account_id: str) -> Job:
+        """End a queued or running job as canceled, refunding it in full.
+
+        A worker still running it loses its lease, so its completion is refused and what it
+        made is discarded. A job that already ended is returned as it is.
+        """
+
+        def cancel(session: Session) -> Job | None:
+            row = repository.cancel_unfinished(session, job_id, account_id, utcnow())
+            if row is None:
+                current = repository.job(session, job_id)
+                if current is None or current.account_id != account_id:
+                    return None
+                return _to_job(current)
+            self._release_quota(session, row)
+            self._settle(session, row, utcnow())
+            return _to_job(row)
+
+        job = await self.db.write(cancel)
+        if job is None:
+            raise NotFound(f"No job found with id '{job_id}'.", param="id")
+        if job.status is JobStatus.CANCELED:
+            self.events.job_finished(job)
+        return job
 
     async def requeue_expired(self) -> int:
         """Give the jobs of dead workers back to the queue, or fail those out of attempts."""
@@ -390,6 +484,7 @@ class JobService:
                 for key, value in self._failed_values(lost, None).items():
                     setattr(row, key, value)
                 self._release_quota(session, row)
+                self._settle(session, row, utcnow())
                 failed.append(_to_job(row))
             return [row.id for row in expired], failed
 
@@ -411,7 +506,20 @@ class JobService:
             "engine_seconds": engine_seconds,
             "error_code": error.code,
             "error_message": error.message,
+            "credits_charged": 0,
         }
+
+    @staticmethod
+    def _settle(session: Session, row: JobRecord, now: datetime) -> None:
+        """The job's one settlement: release its hold, charge what it produced."""
+        ledger.settle(
+            session,
+            row.account_id,
+            row.id,
+            reserved=row.credits_reserved,
+            charged=min(row.credits_charged or 0, row.credits_reserved),
+            now=now,
+        )
 
     @staticmethod
     def _release_quota(session: Session, row: JobRecord) -> None:

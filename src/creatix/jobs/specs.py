@@ -88,4 +88,14 @@ class Job(BaseModel):
     finished_at: datetime | None = None
     engine_seconds: float | None = None
     error: JobError | None = None
+    credits_reserved: int = 0
+    credits_charged: int | None = None
+    """Set when the job is settled: what it produced, at its price (0 if it failed)."""
     assets: list[Asset] = Field(default_factory=list)
+
+
+class IdempotencyKey(BaseModel):
+    """A client's ``Idempotency-Key`` and a fingerprint of the request body it came with."""
+
+    key: str = Field(min_length=1, max_length=255)
+    fingerprint: str

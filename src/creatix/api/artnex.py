@@ -1,0 +1,378 @@
+"""Artnex-compatible generate: ``POST /v1/generate``, synchronous, priced in credits.
+
+Wire → canonical: ``width`` × ``height`` are pixels (multiples of 8, within the model's
+limits), ``num_images`` is ``n``; for a model with a price table (``gpt-image-2``) the table's
+parameters (``resolution``, ``quality``) become ``ImageSpec.engine_params``. Fields this API
+does not document are ignored, as Artnex's SDKs send whatever they add.
+
+Errors use Artnex's envelope ``{"success": false, "error": {"code", "message"}}`` with its
+codes (``missing_prompt``, ``invalid_model``, ``invalid_dimensions``, ``invalid_parameter``,
+``invalid_api_key``, ``insufficient_credits``, ``rate_limit_exceeded``, ...); 5xx errors also
+carry the ``request_id`` the log has. See docs/api/artnex.md.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from creatix.api.assets import asset_url, engine_header
+from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key, require_json
+from creatix.api.routing import dialect_route
+from creatix.catalog.schemas import Catalog, ModelEntry
+from creatix.jobs.specs import ImageSpec, Job, JobKind, JobStatus
+from creatix.kit.errors import CreatixError, GenerationFailed, InvalidRequest
+
+PATH = "/v1/generate"
+MAX_PROMPT_CHARS = 4000
+MAX_IMAGES = 4
+DEFAULT_SIDE = 1024
+SIDE_MULTIPLE = 8
+
+MISSING_PROMPT = "missing_prompt"
+INVALID_MODEL = "invalid_model"
+INVALID_DIMENSIONS = "invalid_dimensions"
+INVALID_PARAMETER = "invalid_parameter"
+GENERATION_FAILED = "generation_failed"
+INTERNAL_ERROR = "internal_error"
+
+_REQUEST_CODES = {MISSING_PROMPT, INVALID_MODEL, INVALID_DIMENSIONS, INVALID_PARAMETER}
+_CODES_BY_STATUS = {
+    401: "invalid_api_key",
+    402: "insufficient_credits",
+    429: "rate_limit_exceeded",
+    503: "unavailable",
+}
+_DIMENSION_PARAMS = {"width", "height", "size"}
+
+EngineParams = dict[str, str | int | float | bool]
+
+
+def _wire_code(error: CreatixError) -> str:
+    """Artnex's code for a canonical error, by its status and code."""
+    if error.status == 400:
+        if error.code in _REQUEST_CODES:
+            return error.code
+        if error.code == "model_not_found" or error.param == "model":
+            return INVALID_MODEL
+        if error.param in _DIMENSION_PARAMS:
+            return INVALID_DIMENSIONS
+        return INVALID_PARAMETER
+    if error.status == 500:
+        return INTERNAL_ERROR if error.code == INTERNAL_ERROR else GENERATION_FAILED
+    return _CODES_BY_STATUS.get(error.status, error.code)
+
+
+def render_error(error: CreatixError, request_id: str | None) -> Response:
+    body: dict[str, object] = {"code": _wire_code(error), "message": error.message}
+    if error.status >= 500:
+        body["request_id"] = request_id
+    return JSONResponse(
+        {"success": False, "error": body}, status_code=error.status, headers=error.headers
+    )
+
+
+router = APIRouter(tags=["Artnex"], route_class=dialect_route(render_error))
+
+
+# -- the request -----------------------------------------------------------------------------
+
+
+def _catalog(info: ValidationInfo) -> Catalog:
+    context = info.context
+    assert isinstance(context, dict), "validate with context={'catalog': ...}"
+    catalog: Catalog = context["catalog"]
+    return catalog
+
+
+def _image_model(catalog: Catalog, model_id: str) -> ModelEntry | None:
+    entry = catalog.model(model_id)
+    return entry if entry is not None and entry.kind == JobKind.IMAGE else None
+
+
+def _entry(info: ValidationInfo) -> ModelEntry | None:
+    """The request's model, if it validated (fields validate in order; model comes first)."""
+    model_id = info.data.get("model")
+    return _image_model(_catalog(info), model_id) if isinstance(model_id, str) else None
+
+
+def _supported(catalog: Catalog) -> str:
+    return ", ".join(m.id for m in catalog.models if m.kind == JobKind.IMAGE)
+
+
+class GenerateRequest(BaseModel):
+    """The documented fields, strictly typed; anything else in the body is ignored.
+
+    Validate with ``context={"catalog": catalog}``: the model must be one of its image models,
+    and the sides and image count are checked against that model's limits.
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    prompt: str = Field(description="What to draw; 1 to 4000 characters.")
+    model: str = Field(description="An image model id from the catalog, e.g. flux-2-pro.")
+    width: int = Field(
+        default=DEFAULT_SIDE,
+        validate_default=True,
+        description="Pixels; a multiple of 8 within the model's limits.",
+    )
+    height: int = Field(
+        default=DEFAULT_SIDE,
+        validate_default=True,
+        description="Pixels; a multiple of 8 within the model's limits.",
+    )
+    num_images: int = Field(default=1, validate_default=True, description="1 to 4.")
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError(MISSING_PROMPT, "The prompt field is empty.")
+        if len(value) > MAX_PROMPT_CHARS:
+            raise PydanticCustomError(
+                INVALID_PARAMETER,
+                "prompt is {length} characters long; the maximum is {limit}.",
+                {"length": len(value), "limit": MAX_PROMPT_CHARS},
+            )
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str, info: ValidationInfo) -> str:
+        catalog = _catalog(info)
+        if _image_model(catalog, value) is None:
+            raise PydanticCustomError(
+                INVALID_MODEL,
+                "The model '{model}' is not a supported model ID. Supported: {supported}.",
+                {"model": value, "supported": _supported(catalog)},
+            )
+        return value
+
+    @field_validator("width", "height")
+    @classmethod
+    def _side(cls, value: int, info: ValidationInfo) -> int:
+        name = info.field_name
+        entry = _entry(info)
+        if entry is not None:
+            low, high = entry.limits.min_side, entry.limits.max_side
+            if not low <= value <= high:
+                raise PydanticCustomError(
+                    INVALID_DIMENSIONS,
+                    "{name} {value} is outside the range for {model}: {low} to {high} pixels.",
+                    {"name": name, "value": value, "model": entry.id, "low": low, "high": high},
+                )
+        elif value <= 0:
+            raise PydanticCustomError(
+                INVALID_DIMENSIONS, "{name} must be positive.", {"name": name}
+            )
+        if value % SIDE_MULTIPLE:
+            raise PydanticCustomError(
+                INVALID_DIMENSIONS,
+                "{name} must be a multiple of {multiple}; {value} is not.",
+                {"name": name, "multiple": SIDE_MULTIPLE, "value": value},
+            )
+        return value
+
+    @field_validator("num_images")
+    @classmethod
+    def _num_images(cls, value: int, info: ValidationInfo) -> int:
+        entry = _entry(info)
+        most = min(MAX_IMAGES, entry.limits.max_n) if entry is not None else MAX_IMAGES
+        if not 1 <= value <= most:
+            raise PydanticCustomError(
+                INVALID_PARAMETER,
+                "num_images must be between 1 and {most}; got {value}.",
+                {"most": most, "value": value},
+            )
+        return value
+
+
+_FIELD_ORDER = list(GenerateRequest.model_fields)
+_FIELD_CODES = {
+    "prompt": MISSING_PROMPT,
+    "model": INVALID_MODEL,
+    "width": INVALID_DIMENSIONS,
+    "height": INVALID_DIMENSIONS,
+}
+_TYPE_NAMES = {"string_type": "a string", "int_type": "an integer"}
+
+
+def _field_of(error: ErrorDetails) -> str:
+    return str(error["loc"][0]) if error["loc"] else ""
+
+
+def _request_error(exc: ValidationError, catalog: Catalog) -> InvalidRequest:
+    """The first failing field in documented order (prompt, model, width, height,
+    num_images), as Artnex's code for it."""
+    order = {name: index for index, name in enumerate(_FIELD_ORDER)}
+    first = min(exc.errors(), key=lambda e: order.get(_field_of(e), len(order)))
+    field, kind = _field_of(first), first["type"]
+    if kind in _REQUEST_CODES:
+        return InvalidRequest(first["msg"], param=field, code=kind)
+    code = _FIELD_CODES.get(field, INVALID_PARAMETER)
+    if kind == "missing":
+        message = f"The {field} field is required."
+        if field == "model":
+            message += f" Supported models: {_supported(catalog)}."
+    elif kind in _TYPE_NAMES:
+        message = f"{field} must be {_TYPE_NAMES[kind]}."
+    else:
+        message = f"Invalid {field}: {first['msg']}."
+    return InvalidRequest(message, param=field, code=code)
+
+
+def _engine_params(entry: ModelEntry, body: Mapping[str, Any]) -> EngineParams:
+    """The model's price-table parameters (``resolution``, ``quality``) from the body, or the
+    table's defaults; empty for a model without a table, where those fields are ignored."""
+    table = entry.price_table
+    if table is None:
+        return {}
+    params: EngineParams = {}
+    for position, name in enumerate(table.by):
+        choices = list(dict.fromkeys(key.split("/")[position] for key in table.prices))
+        value = body.get(name)
+        if value is None:
+            value = table.defaults.get(name)
+        if value is None:
+            raise InvalidRequest(
+                f"{name} is required for {entry.id}: one of {', '.join(choices)}.",
+                param=name,
+                code=INVALID_PARAMETER,
+            )
+        if not isinstance(value, str) or value not in choices:
+            raise InvalidRequest(
+                f"{name} must be one of {', '.join(choices)} for {entry.id}; "
+                f"got {json.dumps(value)}.",
+                param=name,
+                code=INVALID_PARAMETER,
+            )
+        params[name] = value
+    key = table.key(params)
+    if key not in table.prices:
+        raise InvalidRequest(
+            f"{entry.id} has no price for {'/'.join(table.by)} = {key}; "
+            f"priced: {', '.join(table.prices)}.",
+            param=table.by[0],
+            code=INVALID_PARAMETER,
+        )
+    return params
+
+
+def parse(body: Mapping[str, Any], catalog: Catalog) -> tuple[ModelEntry, ImageSpec]:
+    """The wire body, as a JSON object, to the catalog model and the canonical spec."""
+    try:
+        request = GenerateRequest.model_validate(body, context={"catalog": catalog})
+    except ValidationError as exc:
+        raise _request_error(exc, catalog) from None
+    entry = _image_model(catalog, request.model)
+    assert entry is not None, "the model validator checked it"
+    spec = ImageSpec(
+        prompt=request.prompt,
+        width=request.width,
+        height=request.height,
+        n=request.num_images,
+        seed=secrets.randbelow(2**32),
+        engine_params=_engine_params(entry, body),
+    )
+    return entry, spec
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    require_json(request)
+    raw = await request.body()
+    if not raw.strip():
+        raise InvalidRequest(
+            "The request body is empty; send a JSON object with prompt and model.",
+            param="body",
+            code=INVALID_PARAMETER,
+        )
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"The request body is not valid JSON: {exc}.", param="body", code=INVALID_PARAMETER
+        ) from None
+    if not isinstance(body, dict):
+        raise InvalidRequest(
+            f"The request body must be a JSON object, not {type(body).__name__}.",
+            param="body",
+            code=INVALID_PARAMETER,
+        )
+    return body
+
+
+# -- the response ----------------------------------------------------------------------------
+
+
+class GeneratedImage(BaseModel):
+    url: str = Field(description="A signed link to the image on this server.")
+
+
+class GenerateResponse(BaseModel):
+    success: Literal[True] = True
+    images: list[GeneratedImage]
+    request_id: str = Field(description="The Creatix job id; also in X-Creatix-Job-Id.")
+    credits_used: int = Field(description="Credits charged for this request.")
+
+
+def _ensure_succeeded(job: Job) -> None:
+    if job.status is JobStatus.SUCCEEDED:
+        return
+    if job.error is not None:
+        raise GenerationFailed(
+            f"The generation failed ({job.error.code}): {job.error.message} (job {job.id})",
+            code=GENERATION_FAILED,
+        )
+    if job.status.is_terminal:
+        raise GenerationFailed(f"The generation was {job.status} (job {job.id}).")
+    raise GenerationFailed(
+        f"The generation did not finish in time; it is still {job.status} (job {job.id}). "
+        "Send the request again with the same Idempotency-Key to collect it.",
+    )
+
+
+_REQUEST_SCHEMA = GenerateRequest.model_json_schema()
+_REQUEST_SCHEMA["properties"].update(
+    {
+        "resolution": {"type": "string", "description": "gpt-image-2: 1k, 2k or 4k."},
+        "quality": {"type": "string", "description": "gpt-image-2: low, medium or high."},
+    }
+)
+
+
+@router.post(
+    PATH,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _REQUEST_SCHEMA}},
+        }
+    },
+)
+async def generate(
+    principal: BearerPrincipal,
+    runtime: RuntimeDep,
+    request: Request,
+    response: Response,
+) -> GenerateResponse:
+    """Generate 1–4 images from a prompt with a credit-priced model, and wait for them."""
+    body = await _json_object(request)
+    entry, spec = parse(body, runtime.catalog)
+    idempotency = idempotency_key(request, body)
+    job = await runtime.jobs.submit_image(principal, entry.id, spec, idempotency=idempotency)
+    job = await runtime.jobs.wait(job, runtime.settings.sync_timeout_seconds)
+    _ensure_succeeded(job)
+    response.headers.update(engine_header(runtime, job.engine))
+    response.headers["X-Creatix-Job-Id"] = job.id
+    return GenerateResponse(
+        images=[GeneratedImage(url=asset_url(runtime, asset, request)) for asset in job.assets],
+        request_id=job.id,
+        credits_used=job.credits_charged or 0,
+    )
