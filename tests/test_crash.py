@@ -1,4 +1,5 @@
-"""SIGKILL the server while jobs are queued and running: none is lost, none completes twice."""
+"""SIGKILL the server while jobs are queued and running: none is lost, none completes or is
+settled twice."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from support import ServerProcess, creatix_command
 
 pytestmark = pytest.mark.slow
 REQUESTS = 12
+PRICE = 100  # z-image-turbo, per image
+CREDITS = 10_000
 
 
 def _slow_catalog(path: Path) -> Path:
@@ -38,7 +41,13 @@ def _fire_and_forget(url: str, secret: str, index: int) -> None:
         httpx.post(
             f"{url}/v1/images/generations",
             headers={"Authorization": f"Bearer {secret}"},
-            json={"prompt": f"crash test {index}", "size": "512x512", "n": 2, "seed": index},
+            json={
+                "prompt": f"crash test {index}",
+                "model": "z-image-turbo",
+                "size": "512x512",
+                "n": 2,
+                "seed": index,
+            },
             timeout=60,
         )
 
@@ -64,6 +73,12 @@ def test_sigkill_loses_no_job_and_completes_none_twice(tmp_path: Path) -> None:
         text=True,
     )
     secret = json.loads(created.stdout)["secret"]
+    granted = subprocess.run(
+        creatix_command("credits", "grant", "crash", str(CREDITS), "--data-dir", str(data_dir)),
+        check=True,
+        capture_output=True,
+    )
+    assert granted.returncode == 0
     db = data_dir / "creatix.db"
 
     server = ServerProcess(data_dir, "--catalog", str(catalog), env=env).start()
@@ -104,6 +119,19 @@ def test_sigkill_loses_no_job_and_completes_none_twice(tmp_path: Path) -> None:
                 assert attempts[job_id] == 2, "a job running at the kill ran again"
         [(used,)] = _rows(db, "SELECT images FROM quota_usage")
         assert used == REQUESTS * 2
+        settlements = _rows(
+            db,
+            "SELECT job_id, kind, count(*), sum(amount) FROM ledger_entries "
+            "WHERE job_id IS NOT NULL GROUP BY job_id, kind",
+        )
+        expected = {"reserve": (1, -PRICE * 2), "refund": (1, PRICE * 2), "charge": (1, -PRICE * 2)}
+        for job_id in at_kill:
+            entries = {kind: (count, total) for j, kind, count, total in settlements if j == job_id}
+            assert entries == expected, f"{job_id} settled exactly once"
+        [(balance, ledger_sum)] = _rows(
+            db, "SELECT balance, (SELECT sum(amount) FROM ledger_entries) FROM credit_balances"
+        )
+        assert balance == ledger_sum == CREDITS - REQUESTS * 2 * PRICE
     finally:
         restarted.stop()
     for client in clients:
