@@ -98,7 +98,8 @@ def _image_model(catalog: Catalog, model_id: str) -> ModelEntry | None:
 
 
 def _entry(info: ValidationInfo) -> ModelEntry | None:
-    """The request's model, if it validated (fields validate in order; model comes first)."""
+    """The request's model, if it validated (fields validate in order, model before the
+    fields that depend on it)."""
     model_id = info.data.get("model")
     return _image_model(_catalog(info), model_id) if isinstance(model_id, str) else None
 
@@ -108,12 +109,10 @@ def _supported(catalog: Catalog) -> str:
 
 
 class GenerateRequest(BaseModel):
-    """The documented fields, strictly typed; anything else in the body is ignored.
+    """The documented fields, strictly typed; anything else in the body is ignored."""
 
-    Validate with ``context={"catalog": catalog}``: the model must be one of its image models,
-    and the sides and image count are checked against that model's limits.
-    """
-
+    # Validate with context={"catalog": catalog}: the model must be one of its image models,
+    # and the sides and the image count are checked against that model's limits.
     model_config = ConfigDict(strict=True, extra="ignore")
 
     prompt: str = Field(description="What to draw; 1 to 4000 characters.")
@@ -341,8 +340,14 @@ def _ensure_succeeded(job: Job) -> None:
 _REQUEST_SCHEMA = GenerateRequest.model_json_schema()
 _REQUEST_SCHEMA["properties"].update(
     {
-        "resolution": {"type": "string", "description": "gpt-image-2: 1k, 2k or 4k."},
-        "quality": {"type": "string", "description": "gpt-image-2: low, medium or high."},
+        "resolution": {
+            "type": "string",
+            "description": "Models priced by a table (gpt-image-2): 1k, 2k or 4k.",
+        },
+        "quality": {
+            "type": "string",
+            "description": "Models priced by a table (gpt-image-2): low, medium or high.",
+        },
     }
 )
 
