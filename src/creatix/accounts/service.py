@@ -34,6 +34,14 @@ def _new_secret() -> str:
     return SECRET_PREFIX + "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(_SECRET_LENGTH))
 
 
+def account_named(session: Session, name: str) -> Account:
+    """The named account, within the caller's transaction; ``NotFound`` if there is none."""
+    account = repository.account_by_name(session, name)
+    if account is None:
+        raise NotFound(f"no account named {name!r}", param="account")
+    return account
+
+
 def _account_info(account: Account) -> AccountInfo:
     return AccountInfo(
         id=account.id,
@@ -83,9 +91,7 @@ async def create_key(db: Database, account_name: str) -> NewKey:
     secret = _new_secret()
 
     def work(session: Session) -> NewKey:
-        account = repository.account_by_name(session, account_name)
-        if account is None:
-            raise NotFound(f"no account named {account_name!r}", param="account")
+        account = account_named(session, account_name)
         key = ApiKey(
             id=new_id("key", 16),
             account_id=account.id,
@@ -156,9 +162,7 @@ async def update_account(
     db: Database, name: str, *, plan: str | None = None, unlimited: bool | None = None
 ) -> AccountInfo:
     def work(session: Session) -> AccountInfo:
-        account = repository.account_by_name(session, name)
-        if account is None:
-            raise NotFound(f"no account named {name!r}", param="account")
+        account = account_named(session, name)
         if plan is not None:
             account.plan = plan
         if unlimited is not None:

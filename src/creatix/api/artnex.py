@@ -253,14 +253,6 @@ def _engine_params(entry: ModelEntry, body: Mapping[str, Any]) -> EngineParams:
                 code=INVALID_PARAMETER,
             )
         params[name] = value
-    key = table.key(params)
-    if key not in table.prices:
-        raise InvalidRequest(
-            f"{entry.id} has no price for {'/'.join(table.by)} = {key}; "
-            f"priced: {', '.join(table.prices)}.",
-            param=table.by[0],
-            code=INVALID_PARAMETER,
-        )
     return params
 
 

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from creatix.accounts import repository as accounts_repository
 from creatix.accounts.models import Account
+from creatix.accounts.service import account_named
 from creatix.billing import ledger
 from creatix.billing.schemas import CreditEntry, CreditStatement
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
-from creatix.kit.errors import NotFound
-
-
-def _account(session: Session, name: str) -> Account:
-    account = accounts_repository.account_by_name(session, name)
-    if account is None:
-        raise NotFound(f"no account named {name!r}", param="account")
-    return account
 
 
 def _statement(session: Session, account: Account, limit: int) -> CreditStatement:
@@ -37,7 +29,7 @@ def _statement(session: Session, account: Account, limit: int) -> CreditStatemen
 
 async def grant(db: Database, account_name: str, amount: int, note: str | None) -> CreditStatement:
     def work(session: Session) -> CreditStatement:
-        account = _account(session, account_name)
+        account = account_named(session, account_name)
         ledger.grant(session, account.id, amount, utcnow(), note)
         return _statement(session, account, limit=1)
 
@@ -46,7 +38,7 @@ async def grant(db: Database, account_name: str, amount: int, note: str | None) 
 
 async def statement(db: Database, account_name: str, limit: int = 20) -> CreditStatement:
     return await db.read(
-        lambda session: _statement(session, _account(session, account_name), limit)
+        lambda session: _statement(session, account_named(session, account_name), limit)
     )
 
 
