@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     max_attempts: int = 3
     worker_concurrency: int = 2
     rate_limit_storage: str = "memory://"
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Let webhooks and image URLs reach private, loopback and link-local hosts",
+    )
 
     @property
     def resolved_database_url(self) -> str:

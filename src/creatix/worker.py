@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import secrets
@@ -16,6 +17,7 @@ import socket
 import time
 from collections.abc import Sequence
 
+from PIL import Image as PILImage
 from PIL.Image import Image
 
 from creatix.engines.base import EngineError
@@ -23,9 +25,14 @@ from creatix.jobs.service import Claim, JobService
 from creatix.jobs.specs import MIME_TYPES, Job, JobError, OutputFormat, StoredOutput
 from creatix.media.encoding import encode
 from creatix.media.watermark import apply_watermark
-from creatix.storage.base import Storage
+from creatix.storage.base import ObjectNotFound, Storage
 
 log = logging.getLogger(__name__)
+
+
+def decode_image(data: bytes) -> Image:
+    with PILImage.open(io.BytesIO(data)) as image:
+        return image.convert("RGB")
 
 
 def finished_image_bytes(image: Image, fmt: OutputFormat, metadata: dict[str, str]) -> bytes:
@@ -161,9 +168,16 @@ class Worker:
         engine = self.jobs.engines.engine(batch[0].engine)
         model = self.jobs.catalog.model(batch[0].model)
         engine_model = (model.engine_model if model else None) or batch[0].model
+        try:
+            input_images = await self._input_images(batch)
+        except ObjectNotFound as exc:
+            error = JobError(code="input_image_missing", message="The input image is gone.")
+            await self._fail_all(batch, error, False, 0.0)
+            log.warning("input image missing", extra={"key": str(exc)})
+            return
         started = time.perf_counter()
         try:
-            outputs = await engine.generate(engine_model, [job.spec for job in batch])
+            outputs = await engine.generate(engine_model, [job.spec for job in batch], input_images)
         except EngineError as exc:
             log.warning("engine error", extra={"engine": engine.name, "error": str(exc)})
             error = JobError(code=exc.code, message=str(exc))
@@ -177,6 +191,17 @@ class Worker:
         engine_seconds = time.perf_counter() - started
         for job, images in zip(batch, outputs, strict=True):
             await self._finish(job, images, engine_seconds, engine.name)
+
+    async def _input_images(self, batch: Sequence[Job]) -> list[Image | None] | None:
+        if all(job.spec.input_image is None for job in batch):
+            return None
+        return [await self._load_image(job.spec.input_image) for job in batch]
+
+    async def _load_image(self, key: str | None) -> Image | None:
+        if key is None:
+            return None
+        data = await self.storage.get(key)
+        return await asyncio.to_thread(decode_image, data)
 
     async def _fail_all(
         self, batch: Sequence[Job], error: JobError, retryable: bool, engine_seconds: float

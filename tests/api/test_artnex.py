@@ -490,7 +490,12 @@ def test_an_overlong_idempotency_key_is_invalid_parameter(rich: tuple[str, httpx
 
 
 class CrashingEngine(PreviewEngine):
-    async def generate(self, model: str, specs: Sequence[ImageSpec]) -> list[list[Image.Image]]:
+    async def generate(
+        self,
+        model: str,
+        specs: Sequence[ImageSpec],
+        input_images: Sequence[Image.Image | None] | None = None,
+    ) -> list[list[Image.Image]]:
         raise RuntimeError("secret internal detail: /opt/weights missing")
 
 

@@ -154,7 +154,12 @@ def test_rate_limit_per_key_answers_429_with_headers(limited_server: LiveServer)
 
 
 class CrashingEngine(PreviewEngine):
-    async def generate(self, model: str, specs: Sequence[ImageSpec]) -> list[list[Image]]:
+    async def generate(
+        self,
+        model: str,
+        specs: Sequence[ImageSpec],
+        input_images: Sequence[Image | None] | None = None,
+    ) -> list[list[Image]]:
         raise RuntimeError("secret internal detail: /opt/weights missing")
 
 

@@ -56,17 +56,20 @@ class ModelEntry(_Strict):
     )
     credits_per_image: int = Field(default=0, ge=0)
     price_table: PriceTable | None = None
+    supports_image_input: bool = False
+    estimated_seconds: float = Field(default=5.0, gt=0)
     limits: ImageLimits = Field(default_factory=ImageLimits)
 
 
 class StyleEntry(_Strict):
     id: str
     name: str
-    prompt: str = Field(description="A template; {prompt} stands for the user's prompt")
+    category: str = "general"
+    prompt_suffix: str = Field(description="Appended to the user's prompt")
     negative_prompt: str | None = None
 
     def apply(self, prompt: str) -> str:
-        return self.prompt.replace("{prompt}", prompt)
+        return f"{prompt}, {self.prompt_suffix}"
 
 
 class Quota(_Strict):

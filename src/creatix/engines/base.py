@@ -47,8 +47,17 @@ class ImageEngine(Protocol):
         """Raise ``EngineRejected`` for a spec this engine cannot serve; called at submit."""
         ...
 
-    async def generate(self, model: str, specs: Sequence[ImageSpec]) -> Sequence[Sequence[Image]]:
-        """One list of ``spec.n`` images for each spec, in order."""
+    async def generate(
+        self,
+        model: str,
+        specs: Sequence[ImageSpec],
+        input_images: Sequence[Image | None] | None = None,
+    ) -> Sequence[Sequence[Image]]:
+        """One list of ``spec.n`` images for each spec, in order.
+
+        ``input_images`` holds, for each spec, the decoded image its ``input_image`` names
+        (None where it names none); the worker loads them, engines never touch storage.
+        """
         ...
 
     async def close(self) -> None: ...

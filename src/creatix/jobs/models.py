@@ -36,6 +36,13 @@ class JobRow(Base):
     credits_per_output: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     credits_reserved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     credits_charged: Mapped[int | None] = mapped_column(Integer, default=None)
+    source: Mapped[str] = mapped_column(
+        String(30), default="creatix_v1", server_default="creatix_v1"
+    )
+    """The dialect that created the job; it renders the job's webhooks."""
+    webhook_url: Mapped[str | None] = mapped_column(Text, default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    """Deleted by its owner: hidden everywhere, its files removed; the row stays for the ledger."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

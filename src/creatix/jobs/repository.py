@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, func, insert, select, update
+from sqlalchemy import Row, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from creatix.jobs.models import AssetRow, JobRow
@@ -156,3 +156,35 @@ def cancel_unfinished(
         .returning(*JOBS.c)
     )
     return result.one_or_none()
+
+
+def jobs_of(
+    session: Session, account_id: str, kind: str, *, limit: int, offset: int
+) -> list[JobRow]:
+    return list(
+        session.execute(
+            select(JobRow)
+            .where(
+                JobRow.account_id == account_id,
+                JobRow.kind == kind,
+                JobRow.deleted_at.is_(None),
+            )
+            .order_by(JobRow.created_at.desc(), JobRow.id)
+            .limit(limit)
+            .offset(offset)
+        ).scalars()
+    )
+
+
+def assets_of_jobs(session: Session, job_ids: Sequence[str]) -> dict[str, list[AssetRow]]:
+    found: dict[str, list[AssetRow]] = {job_id: [] for job_id in job_ids}
+    rows = session.execute(
+        select(AssetRow).where(AssetRow.job_id.in_(list(job_ids))).order_by(AssetRow.index)
+    ).scalars()
+    for row in rows:
+        found[row.job_id].append(row)
+    return found
+
+
+def delete_assets(session: Session, job_id: str) -> None:
+    session.execute(delete(AssetRow).where(AssetRow.job_id == job_id))

@@ -40,6 +40,8 @@ from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
 from creatix.kit.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from creatix.kit.ids import new_id
+from creatix.uploads import repository as uploads_repository
+from creatix.webhooks import outbox
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -91,6 +93,8 @@ def _to_job(row: JobRecord, assets: Sequence[Asset] = ()) -> Job:
     return Job(
         id=row.id,
         account_id=row.account_id,
+        source=row.source,
+        webhook_url=row.webhook_url,
         kind=JobKind(row.kind),
         model=row.model,
         engine=row.engine,
@@ -180,6 +184,8 @@ class JobService:
         model_id: str,
         spec: ImageSpec,
         *,
+        source: str = "creatix_v1",
+        webhook_url: str | None = None,
         idempotency: IdempotencyKey | None = None,
     ) -> Job:
         """Check, price, count against the quota, reserve credits and enqueue, in one
@@ -212,6 +218,8 @@ class JobService:
             quota_images=spec.n,
             credits_per_output=per_image,
             credits_reserved=per_image * spec.n,
+            source=source,
+            webhook_url=webhook_url,
             created_at=now,
         )
         direct = self._direct if self._direct and self._direct.try_reserve(model.engine) else None
@@ -227,6 +235,8 @@ class JobService:
                 earlier = self._idempotent_replay(session, principal, idempotency, now)
                 if earlier is not None:
                     return earlier, False
+            if spec.input_image is not None:
+                self._check_input_image(session, principal, model, spec.input_image)
             row.quota_period = quotas.reserve(session, principal.account_id, plan, spec.n, now)
             session.add(row)
             session.flush()
@@ -257,6 +267,19 @@ class JobService:
         elif created:
             self.events.job_submitted()
         return job
+
+    @staticmethod
+    def _check_input_image(
+        session: Session, principal: Principal, model: ModelEntry, path: str
+    ) -> None:
+        if not model.supports_image_input:
+            raise InvalidRequest(
+                f"The model '{model.id}' does not take an input image.", param="input_image"
+            )
+        if uploads_repository.by_path(session, principal.account_id, path) is None:
+            raise InvalidRequest(
+                f"No upload of yours at '{path}'; upload the image first.", param="input_image"
+            )
 
     async def _write_retrying_races(self, work: Callable[[Session], T]) -> T:
         """Concurrent first uses of one idempotency key: the loser's insert conflicts, and
@@ -293,7 +316,9 @@ class JobService:
     async def get(self, job_id: str, account_id: str | None = None) -> Job:
         def read(session: Session) -> Job | None:
             row = repository.job(session, job_id)
-            if row is None or (account_id is not None and row.account_id != account_id):
+            if row is None or row.deleted_at is not None:
+                return None
+            if account_id is not None and row.account_id != account_id:
                 return None
             assets = repository.assets_of(session, job_id)
             return _to_job(row, [Asset.model_validate(a, from_attributes=True) for a in assets])
@@ -322,6 +347,44 @@ class JobService:
                     return await asyncio.wait_for(asyncio.shield(finished), poll)
                 except TimeoutError:
                     job = await self.get(job.id)
+        return job
+
+    async def list_jobs(
+        self, account_id: str, kind: JobKind, *, limit: int, offset: int
+    ) -> list[Job]:
+        """The account's jobs of one kind, newest first, without deleted ones."""
+
+        def read(session: Session) -> list[Job]:
+            rows = repository.jobs_of(session, account_id, kind, limit=limit, offset=offset)
+            assets = repository.assets_of_jobs(session, [row.id for row in rows])
+            return [
+                _to_job(
+                    row, [Asset.model_validate(a, from_attributes=True) for a in assets[row.id]]
+                )
+                for row in rows
+            ]
+
+        return await self.db.read(read)
+
+    async def delete(self, job_id: str, account_id: str) -> Job:
+        """Hide the account's job from every read and drop its asset records; a job still
+        running is canceled (and refunded) first. The returned job still lists the assets,
+        whose stored files the caller removes. The row itself stays: the ledger cites it."""
+        await self.cancel(job_id, account_id)
+
+        def delete(session: Session) -> Job | None:
+            row = repository.job(session, job_id)
+            if row is None or row.account_id != account_id or row.deleted_at is not None:
+                return None
+            assets = repository.assets_of(session, job_id)
+            job = _to_job(row, [Asset.model_validate(a, from_attributes=True) for a in assets])
+            row.deleted_at = utcnow()
+            repository.delete_assets(session, job_id)
+            return job
+
+        job = await self.db.write(delete)
+        if job is None:
+            raise NotFound(f"No job found with id '{job_id}'.", param="id")
         return job
 
     # -- the worker's side -------------------------------------------------------------------
@@ -376,7 +439,7 @@ class JobService:
             row = repository.finish_leased(session, job_id, worker_id, values)
             if row is None:
                 return None
-            self._settle(session, row, now)
+            self._ended(session, row, now)
             assets = [
                 Asset(
                     id=new_id("asset"),
@@ -427,8 +490,7 @@ class JobService:
                 failed = self._failed_values(error, engine_seconds)
                 row = repository.finish_leased(session, job_id, worker_id, failed)
                 if row is not None:
-                    self._release_quota(session, row)
-                    self._settle(session, row, utcnow())
+                    self._ended(session, row, utcnow())
             return None if row is None else _to_job(row)
 
         job = await self.db.write(fail)
@@ -451,11 +513,10 @@ class JobService:
             row = repository.cancel_unfinished(session, job_id, account_id, utcnow())
             if row is None:
                 current = repository.job(session, job_id)
-                if current is None or current.account_id != account_id:
+                if current is None or current.account_id != account_id or current.deleted_at:
                     return None
                 return _to_job(current)
-            self._release_quota(session, row)
-            self._settle(session, row, utcnow())
+            self._ended(session, row, utcnow())
             return _to_job(row)
 
         job = await self.db.write(cancel)
@@ -483,8 +544,8 @@ class JobService:
                 )
                 for key, value in self._failed_values(lost, None).items():
                     setattr(row, key, value)
-                self._release_quota(session, row)
-                self._settle(session, row, utcnow())
+                session.flush()
+                self._ended(session, row, utcnow())
                 failed.append(_to_job(row))
             return [row.id for row in expired], failed
 
@@ -508,6 +569,23 @@ class JobService:
             "error_message": error.message,
             "credits_charged": 0,
         }
+
+    @classmethod
+    def _ended(cls, session: Session, row: JobRecord, now: datetime) -> None:
+        """What every job's end does, in the transaction that ends it: a job that did not
+        succeed gives its quota back; the job is settled; its webhook is owed an event."""
+        if row.status != JobStatus.SUCCEEDED:
+            cls._release_quota(session, row)
+        cls._settle(session, row, now)
+        if row.webhook_url:
+            outbox.enqueue(
+                session,
+                account_id=row.account_id,
+                job_id=row.id,
+                url=row.webhook_url,
+                event_type=f"job.{row.status}",
+                now=now,
+            )
 
     @staticmethod
     def _settle(session: Session, row: JobRecord, now: datetime) -> None:

@@ -45,6 +45,8 @@ class ImageSpec(BaseModel):
     style: str | None = None
     quality: Literal["standard", "hd"] = "standard"
     output_format: OutputFormat = "png"
+    input_image: str | None = None
+    """The path of one of the account's uploads to compose into the picture."""
     engine_params: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
@@ -77,6 +79,9 @@ class Asset(StoredOutput):
 class Job(BaseModel):
     id: str
     account_id: str
+    source: str = "creatix_v1"
+    """The dialect that created the job: it renders the job's webhook payloads."""
+    webhook_url: str | None = None
     kind: JobKind
     model: str
     engine: str

@@ -55,7 +55,12 @@ class PreviewEngine:
                     f"{side_name} {side} is outside {MIN_SIDE}..{MAX_SIDE} pixels", param="size"
                 )
 
-    async def generate(self, model: str, specs: Sequence[ImageSpec]) -> list[list[Image.Image]]:
+    async def generate(
+        self,
+        model: str,
+        specs: Sequence[ImageSpec],
+        input_images: Sequence[Image.Image | None] | None = None,
+    ) -> list[list[Image.Image]]:
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         return await asyncio.to_thread(render_batch, model, specs)

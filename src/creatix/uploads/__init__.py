@@ -1,0 +1,1 @@
+"""Images an account uploads (or imports from a URL) to use as generation input."""

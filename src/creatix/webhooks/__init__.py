@@ -1,0 +1,1 @@
+"""Outbox, Standard Webhooks signing, delivery with retries, and the SSRF guard."""
