@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'creatix.db'}"
 
     @property
+    def base_url(self) -> str:
+        """Where clients reach this server, for links made outside a request (webhooks)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
 
