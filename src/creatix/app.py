@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from creatix import __version__
-from creatix.api import artnex, creatix_v1, files, health, platform
+from creatix.api import artnex, asset_generator, creatix_v1, files, health, platform, uploads
 from creatix.api.middleware import RequestIdMiddleware
 from creatix.api.routing import unrouted_error_handler
 from creatix.config import Settings
@@ -63,6 +63,8 @@ def create_app(
     app.include_router(creatix_v1.router)
     app.include_router(files.router)
     app.include_router(platform.router)
+    app.include_router(uploads.router)
+    app.include_router(asset_generator.router)
     app.add_exception_handler(
         StarletteHTTPException,
         unrouted_error_handler(
@@ -71,6 +73,7 @@ def create_app(
                 ("/v1/generate", artnex.render_error),
                 ("/files/", files.render_error),
                 ("/api/platform/", platform.render_error),
+                ("/api/asset_generator/", asset_generator.render_error),
             ]
         ),
     )
