@@ -56,6 +56,7 @@ class LiveServer:
             time.sleep(0.01)
         port = self._server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
+        self.settings.port = port  # links made outside a request (webhooks) use it
         return self
 
     def stop(self) -> None:

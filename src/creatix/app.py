@@ -26,6 +26,11 @@ def _report_worker_exit(task: asyncio.Task[None]) -> None:
         log.error("the in-process worker stopped", exc_info=task.exception())
 
 
+def _report_deliverer_exit(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the webhook deliverer stopped", exc_info=task.exception())
+
+
 def create_app(
     settings: Settings | None = None, *, on_ready: Callable[[Runtime], None] | None = None
 ) -> FastAPI:
@@ -36,19 +41,22 @@ def create_app(
         await asyncio.to_thread(upgrade_database, settings.resolved_database_url)
         runtime = Runtime.build(settings)
         app.state.runtime = runtime
-        worker_task = None
+        worker_task = deliverer_task = None
         if settings.run_worker:
             worker_task = asyncio.create_task(runtime.worker().run())
             worker_task.add_done_callback(_report_worker_exit)
+            deliverer_task = asyncio.create_task(runtime.deliverer().run())
+            deliverer_task.add_done_callback(_report_deliverer_exit)
         if on_ready is not None:
             on_ready(runtime)
         try:
             yield
         finally:
-            if worker_task is not None:
-                worker_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker_task
+            for task in (deliverer_task, worker_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await runtime.close()
 
     app = FastAPI(

@@ -32,16 +32,20 @@ from creatix.kit.errors import CreatixError
 from creatix.kit.logging import configure_logging
 from creatix.kit.migrate import upgrade_database
 from creatix.runtime import Runtime
+from creatix.webhooks import service as webhooks
+from creatix.webhooks.schemas import DeliveryInfo
 
 app = typer.Typer(no_args_is_help=True, help="Creatix: self-hosted creative generation.")
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 accounts_app = typer.Typer(no_args_is_help=True, help="Create, list and change accounts.")
 credits_app = typer.Typer(no_args_is_help=True, help="Grant credits and show balances.")
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
+webhooks_app = typer.Typer(no_args_is_help=True, help="Webhook signing secrets and delivery logs.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(credits_app, name="credits")
 app.add_typer(db_app, name="db")
+app.add_typer(webhooks_app, name="webhooks")
 console = Console(soft_wrap=True)
 T = TypeVar("T")
 
@@ -360,6 +364,66 @@ def credits_show(
     console.print(f"  lifetime used       {statement.lifetime_used}")
     console.print(f"  unlimited           {'yes' if statement.unlimited else 'no'}")
     _print_entries(statement)
+
+
+@webhooks_app.command("secret")
+def webhooks_secret(
+    account: AccountName,
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Replace it; the old secret stops verifying.")
+    ] = False,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show the account's webhook signing secret (made on first use)."""
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    found = _with_db(settings, lambda db: webhooks.account_secret(db, account, rotate=rotate))
+    if as_json:
+        print(json.dumps(found.model_dump(mode="json")))
+        return
+    verb = "New signing secret" if rotate else "Signing secret"
+    console.print(f"{verb} for [bold]{escape(found.account)}[/bold]:")
+    console.print(f"  [green]{found.secret}[/green]", highlight=False)
+
+
+def _print_delivery(delivery: DeliveryInfo) -> None:
+    due = f", next attempt {delivery.next_attempt_at:%Y-%m-%d %H:%M:%S}"
+    attempts = f"{delivery.attempts} attempt{'' if delivery.attempts == 1 else 's'}"
+    console.print(
+        f"[bold]{delivery.id}[/bold] {delivery.event_type} → {escape(delivery.url)}: "
+        f"{delivery.status} after {attempts}{due if delivery.next_attempt_at else ''}",
+        highlight=False,
+    )
+    table = Table("#", "when (UTC)", "result", "duration")
+    for number, attempt in enumerate(delivery.attempt_log, start=1):
+        result = str(attempt.status_code) if attempt.status_code is not None else ""
+        table.add_row(
+            str(number),
+            f"{attempt.attempted_at:%Y-%m-%d %H:%M:%S}",
+            escape(result or attempt.error or ""),
+            f"{attempt.duration_ms} ms",
+        )
+    console.print(table)
+
+
+@webhooks_app.command("deliveries")
+def webhooks_deliveries(
+    job_id: Annotated[str, typer.Argument(help="The job's id.")],
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List a job's webhook deliveries and every attempt at them."""
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    deliveries = _with_db(settings, lambda db: webhooks.deliveries_of(db, job_id))
+    if as_json:
+        print(json.dumps([delivery.model_dump(mode="json") for delivery in deliveries]))
+        return
+    if not deliveries:
+        console.print(f"Job {job_id} has no webhook deliveries.", highlight=False)
+    for delivery in deliveries:
+        _print_delivery(delivery)
 
 
 @db_app.command("upgrade")

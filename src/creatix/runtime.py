@@ -15,6 +15,7 @@ from creatix.kit.db import Database
 from creatix.storage.base import Storage
 from creatix.storage.local import LocalStorage
 from creatix.storage.signing import UrlSigner
+from creatix.webhooks.delivery import Deliverer
 from creatix.worker import Worker
 
 
@@ -64,6 +65,14 @@ class Runtime:
             concurrency=self.settings.worker_concurrency,
             lease_seconds=self.settings.lease_seconds,
             poll_interval_seconds=self.settings.poll_interval_seconds,
+        )
+
+    def deliverer(self) -> Deliverer:
+        return Deliverer(
+            self.jobs,
+            self.storage,
+            self.settings,
+            poll_interval_seconds=min(1.0, self.settings.poll_interval_seconds),
         )
 
     def models(self) -> list[ListedModel]:

@@ -31,8 +31,10 @@ log = logging.getLogger(__name__)
 
 
 def decode_image(data: bytes) -> Image:
+    """An input image as RGB, or RGBA where it has transparency for the engine to respect."""
     with PILImage.open(io.BytesIO(data)) as image:
-        return image.convert("RGB")
+        transparent = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+        return image.convert("RGBA" if transparent else "RGB")
 
 
 def finished_image_bytes(image: Image, fmt: OutputFormat, metadata: dict[str, str]) -> bytes:

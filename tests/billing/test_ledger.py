@@ -231,6 +231,16 @@ def _park_earlier_examples_jobs(session: Session) -> None:
     )
 
 
+async def test_a_deleted_jobs_idempotency_key_is_free_again(books: Books) -> None:
+    principal = await books.account(credits=1000)
+    first = await books.submit(principal, key="reused-after-delete")
+    await books.jobs.delete(first.id, principal.account_id)
+    second = await books.submit(principal, key="reused-after-delete")
+    assert second.id != first.id
+    assert await books.entries(first.id) == {"reserve": -100, "refund": 100}
+    await books.check_invariants(principal)
+
+
 class LedgerMachine(RuleBasedStateMachine):
     """Random interleavings of grant, submit, claim, complete, fail, retry, cancel and dying
     workers, with every invariant checked after each step."""

@@ -170,3 +170,40 @@ async def update_account(
         return _account_info(account)
 
     return await db.write(work)
+
+
+_NO_SUCH_KEY_HASH = hash_secret("no such key")
+
+
+async def authenticate_pair(db: Database, key_id: str, secret: str) -> Principal:
+    """The account behind the live key ``key_id`` whose secret is ``secret``.
+
+    For APIs that send a key id and its secret separately (the asset generator's
+    ``X-API-ID`` + ``X-API-KEY``). Both must belong to one key: a secret of another key, an
+    unknown id and a wrong secret are the same 401, and the secret is compared in constant
+    time (against a dummy digest when the id is unknown). A revoked key is a 401 saying so,
+    told only to a caller who holds its secret.
+    """
+
+    def read(session: Session) -> tuple[ApiKey, Account] | None:
+        key = session.get(ApiKey, key_id)
+        if key is None:
+            return None
+        account = session.get(Account, key.account_id)
+        return None if account is None else (key, account)
+
+    found = await db.read(read) if key_id else None
+    expected = found[0].secret_hash if found is not None else _NO_SUCH_KEY_HASH
+    matches = hmac.compare_digest(expected, hash_secret(secret))
+    if found is None or not matches:
+        raise Unauthorized("Incorrect API ID or API key provided.")
+    key, account = found
+    if key.revoked_at is not None:
+        raise Unauthorized("This API key has been revoked.")
+    return Principal(
+        account_id=account.id,
+        account_name=account.name,
+        plan=account.plan,
+        key_id=key.id,
+        unlimited=account.unlimited,
+    )

@@ -1,18 +1,93 @@
-"""The asset generator (``/api/asset_generator/...``), as creatify-asset-generator.txt has it."""
+"""The asset generator (``/api/asset_generator/...``), as creatify-asset-generator.txt has it.
+
+Three steps: ``GET /schemas/`` lists the image models with the JSON Schema of their
+``input_params`` (made from the catalog by ``api/asset_schemas.py``); ``POST /`` validates
+``input_params`` with that same schema and queues a job; ``GET /{id}/`` (or the webhook) tells
+how it went. Jobs run asynchronously: the create answers at once with the task as ``GET``
+shows it.
+
+Wire → canonical: ``aspect_ratio`` shapes a 1024×1024 pixel budget (``media.sizing``),
+``num_images`` is ``n``, a missing ``seed`` is drawn at random, a price table's parameters
+become ``ImageSpec.engine_params``, and ``image_url`` is imported as one of the account's
+uploads whose path becomes ``ImageSpec.input_image``.
+
+Credentials are ``X-API-ID`` (a key's id) and ``X-API-KEY`` (its secret). Errors are
+``{"error": code, "detail": message}``, plus ``field`` and ``fields`` (each failing field with
+what is wrong with it) for a 400 about the request, and ``request_id`` for a 5xx.
+See docs/api/asset-generator.md.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+import json
+import secrets
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from creatix.api.asset_schemas import (
+    BUDGET_SIDE,
+    DEFAULT_ASPECT_RATIO,
+    image_models,
+    input_params_errors,
+    input_params_schema,
+)
+from creatix.api.assets import asset_url
+from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key, require_json
 from creatix.api.routing import dialect_route
-from creatix.kit.errors import CreatixError
+from creatix.catalog.schemas import Catalog, ModelEntry
+from creatix.jobs.specs import Asset, ImageSpec, Job, JobStatus
+from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
+from creatix.media.sizing import dimensions
+from creatix.runtime import Runtime
+from creatix.uploads import service as uploads
+from creatix.webhooks import payloads
+from creatix.webhooks.ssrf import UnsafeUrl, check_url
+
+SOURCE = "asset_generator"
+"""``Job.source`` of the jobs this dialect creates: it renders their webhook bodies."""
+
+BODY_FIELDS = ("model_name", "input_params", "webhook_url")
+IMAGE_URL = "input_params.image_url"
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+class InvalidFields(InvalidRequest):
+    """A 400 naming every failing field of the request (``input_params.<name>`` inside
+    ``input_params``), each with what is wrong with it."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        assert fields, "name at least one field"
+        code = (
+            "invalid_input_params"
+            if any(name.startswith("input_params") for name in fields)
+            else "invalid_request"
+        )
+        detail = "; ".join(f"{name} {message.rstrip('.')}" for name, message in fields.items())
+        super().__init__(f"Invalid request: {detail}.", code=code, param=next(iter(fields)))
+        self.fields = fields
+
+
+def _about(param: str, message: str) -> str:
+    """What a message says about ``param``, without the name it may start with."""
+    return message.removeprefix(param).lstrip(": ") if message.startswith(param) else message
 
 
 def render_error(error: CreatixError, request_id: str | None) -> Response:
     body: dict[str, object] = {"error": error.code, "detail": error.message}
     if error.param:
         body["field"] = error.param
+    if error.param and error.status == 400:
+        body["fields"] = (
+            error.fields
+            if isinstance(error, InvalidFields)
+            else {error.param: _about(error.param, error.message)}
+        )
     if error.status >= 500:
         body["request_id"] = request_id
     return JSONResponse(body, status_code=error.status, headers=error.headers)
@@ -21,3 +96,335 @@ def render_error(error: CreatixError, request_id: str | None) -> Response:
 router = APIRouter(
     prefix="/api/asset_generator", tags=["Asset generator"], route_class=dialect_route(render_error)
 )
+
+
+# -- the task, as GET and the webhook show it ------------------------------------------------
+
+TaskStatus = Literal["pending", "running", "done", "failed"]
+
+STATUSES: dict[JobStatus, TaskStatus] = {
+    JobStatus.QUEUED: "pending",
+    JobStatus.RUNNING: "running",
+    JobStatus.SUCCEEDED: "done",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELED: "failed",
+}
+
+
+class TaskAsset(BaseModel):
+    id: str
+    type: Literal["image", "video", "text"]
+    url: str = Field(description="A signed link to the file on this server; it expires.")
+    thumbnail_url: str = Field(description="The same link as url until thumbnails exist.")
+    name: str = Field(description="'Image-' and 8 characters of the asset id.")
+
+
+class Task(BaseModel):
+    id: str
+    status: TaskStatus
+    failed_reason: str = Field(description="Why the task failed; empty unless it did.")
+    assets: list[TaskAsset]
+
+
+def _failed_reason(job: Job) -> str:
+    # A job requeued after a retryable error keeps that error while it waits: only a job
+    # that ended failed or canceled has a reason.
+    if STATUSES[job.status] != "failed":
+        return ""
+    if job.error is not None:
+        return job.error.message
+    if job.status is JobStatus.CANCELED:
+        return "The task was canceled."
+    return "The task failed."
+
+
+def asset_name(asset: Asset) -> str:
+    random_part = asset.id.split("_", 1)[-1]
+    return f"{asset.kind.capitalize()}-{random_part[:8]}"
+
+
+def task(job: Job, url_for: Callable[[Asset], str]) -> Task:
+    assets = []
+    for asset in job.assets:
+        url = url_for(asset)
+        assets.append(
+            TaskAsset(
+                id=asset.id, type=asset.kind, url=url, thumbnail_url=url, name=asset_name(asset)
+            )
+        )
+    return Task(
+        id=job.id, status=STATUSES[job.status], failed_reason=_failed_reason(job), assets=assets
+    )
+
+
+def webhook_body(job: Job, url_for: payloads.UrlFor) -> dict[str, Any]:
+    """What a finished job's ``webhook_url`` receives: the task as ``GET /{id}/`` shows it."""
+    return task(job, url_for).model_dump(mode="json")
+
+
+payloads.register(SOURCE, webhook_body)
+
+
+# -- step 1: models and their input schemas --------------------------------------------------
+
+
+class ModelSchema(BaseModel):
+    model_name: str
+    input_params_schema: dict[str, Any] = Field(
+        description="A JSON Schema (draft 2020-12) that input_params must satisfy."
+    )
+
+
+def _requested_models(catalog: Catalog, model_name: list[str] | None) -> list[ModelEntry]:
+    models = image_models(catalog)
+    names = [
+        name.strip() for value in model_name or [] for name in value.split(",") if name.strip()
+    ]
+    if not names:
+        return models
+    by_id = {m.id: m for m in models}
+    unknown = [name for name in names if name not in by_id]
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown model_name {', '.join(repr(n) for n in unknown)}; "
+            f"models: {', '.join(by_id)}.",
+            param="model_name",
+            code="model_not_found",
+        )
+    return [by_id[name] for name in dict.fromkeys(names)]
+
+
+@router.get("/schemas/")
+async def list_schemas(
+    _: ApiIdPrincipal,
+    runtime: RuntimeDep,
+    model_name: Annotated[
+        list[str] | None,
+        Query(description="Model names, comma-separated; all image models when left out."),
+    ] = None,
+) -> list[ModelSchema]:
+    """The models and the JSON Schema of each one's ``input_params``."""
+    catalog = runtime.catalog
+    return [
+        ModelSchema(model_name=entry.id, input_params_schema=input_params_schema(entry, catalog))
+        for entry in _requested_models(catalog, model_name)
+    ]
+
+
+router.add_api_route("/schemas", list_schemas, methods=["GET"], include_in_schema=False)
+
+
+# -- step 2: create a task -------------------------------------------------------------------
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    require_json(request)
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"The request body is not valid JSON: {exc}.", code="invalid_json"
+        ) from None
+    if not isinstance(body, dict):
+        raise InvalidRequest(
+            "Send a JSON object with model_name, input_params and optionally webhook_url.",
+            code="invalid_body",
+        )
+    return body
+
+
+def _model_problem(model_name: object, models: dict[str, ModelEntry]) -> str | None:
+    if model_name is None:
+        return f"is required: one of {', '.join(models)}."
+    if not isinstance(model_name, str):
+        return "must be a string."
+    if model_name not in models:
+        return f"'{model_name}' is not a model of this API; models: {', '.join(models)}."
+    return None
+
+
+async def _url_problem(url: object, param: str, runtime: Runtime) -> str | None:
+    """Why the SSRF guard refuses ``url``, if it does."""
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        return "must be a string URL."
+    try:
+        await check_url(url, param=param, allow_private=runtime.settings.allow_private_urls)
+    except UnsafeUrl as exc:
+        return _about(param, exc.message)
+    return None
+
+
+async def _checked(
+    body: dict[str, Any], runtime: Runtime
+) -> tuple[ModelEntry, dict[str, Any], str | None]:
+    """The model, its input_params and the webhook URL (``""`` and ``null`` are none);
+    ``InvalidFields`` naming every failing field otherwise."""
+    fields: dict[str, str] = {}
+    catalog = runtime.catalog
+    models = {m.id: m for m in image_models(catalog)}
+    model_name = body.get("model_name")
+    problem = _model_problem(model_name, models)
+    if problem is not None:
+        fields["model_name"] = problem
+    entry = models[str(model_name)] if problem is None else None
+    params = body.get("input_params")
+    if params is None:
+        fields["input_params"] = (
+            "is required: a JSON object (see GET /api/asset_generator/schemas/)."
+        )
+    elif not isinstance(params, dict):
+        fields["input_params"] = "must be a JSON object."
+    elif entry is not None:
+        fields.update(input_params_errors(input_params_schema(entry, catalog), params, entry.id))
+        if "image_url" in params and IMAGE_URL not in fields:
+            problem = await _url_problem(params["image_url"], IMAGE_URL, runtime)
+            if problem is not None:
+                fields[IMAGE_URL] = problem
+    webhook_url = body.get("webhook_url") if body.get("webhook_url") != "" else None
+    problem = await _url_problem(webhook_url, "webhook_url", runtime)
+    if problem is not None:
+        fields["webhook_url"] = problem
+    for name in body:
+        if name not in BODY_FIELDS:
+            fields[name] = f"is not a parameter; send {', '.join(BODY_FIELDS)}."
+    if fields:
+        raise InvalidFields(fields)
+    assert entry is not None
+    assert isinstance(params, dict)
+    return entry, params, webhook_url
+
+
+def _spec(entry: ModelEntry, params: dict[str, Any], input_image: str | None) -> ImageSpec:
+    width, height = dimensions(BUDGET_SIDE, params.get("aspect_ratio", DEFAULT_ASPECT_RATIO))
+    seed = params.get("seed")
+    engine_params: dict[str, str | int | float | bool] = {}
+    if entry.price_table is not None:
+        for name in entry.price_table.by:
+            engine_params[name] = params.get(name, entry.price_table.defaults.get(name, ""))
+    return ImageSpec(
+        prompt=params["prompt"],
+        negative_prompt=params.get("negative_prompt") or None,
+        width=width,
+        height=height,
+        n=int(params.get("num_images", 1)),
+        seed=int(seed) if seed is not None else secrets.randbelow(2**32),
+        style=params.get("style"),
+        input_image=input_image,
+        engine_params=engine_params,
+    )
+
+
+_CORE_PARAMS = {
+    "model": "model_name",
+    "n": "input_params.num_images",
+    "prompt": "input_params.prompt",
+    "negative_prompt": "input_params.negative_prompt",
+    "style": "input_params.style",
+    "seed": "input_params.seed",
+    "size": "input_params.aspect_ratio",
+    "width": "input_params.aspect_ratio",
+    "height": "input_params.aspect_ratio",
+    "input_image": IMAGE_URL,
+}
+
+
+def _wire_param(param: str | None, entry: ModelEntry) -> str | None:
+    """The job core's name for a parameter, as this API names it."""
+    if param is None:
+        return None
+    if param in _CORE_PARAMS:
+        return _CORE_PARAMS[param]
+    if entry.price_table is not None and param in entry.price_table.by:
+        return f"input_params.{param}"
+    return param
+
+
+def _location(job: Job) -> str:
+    return f"{router.prefix}/{job.id}/"
+
+
+@router.post(
+    "/",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["model_name", "input_params"],
+                        "properties": {
+                            "model_name": {"type": "string"},
+                            "input_params": {
+                                "type": "object",
+                                "description": "Must satisfy the model's input_params_schema.",
+                            },
+                            "webhook_url": {"type": "string", "format": "uri"},
+                        },
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        }
+    },
+)
+async def create_task(
+    principal: ApiIdPrincipal, runtime: RuntimeDep, request: Request, response: Response
+) -> Task:
+    """Queue a generation; the answer is the task as ``GET /{id}/`` shows it (200)."""
+    body = await _json_object(request)
+    entry, params, webhook_url = await _checked(body, runtime)
+    idempotency = idempotency_key(request, body)
+    input_image = None
+    image_url = params.get("image_url")
+    if image_url is not None:
+        upload = await uploads.import_url(
+            runtime.db,
+            runtime.storage,
+            principal.account_id,
+            image_url,
+            allow_private=runtime.settings.allow_private_urls,
+            param=IMAGE_URL,
+        )
+        input_image = upload.path
+    try:
+        job = await runtime.jobs.submit_image(
+            principal,
+            entry.id,
+            _spec(entry, params, input_image),
+            source=SOURCE,
+            webhook_url=webhook_url,
+            idempotency=idempotency,
+        )
+    except InvalidRequest as exc:
+        exc.param = _wire_param(exc.param, entry)
+        raise
+    response.headers["Location"] = _location(job)
+    return task(job, lambda asset: asset_url(runtime, asset, request))
+
+
+router.add_api_route("", create_task, methods=["POST"], include_in_schema=False)
+
+
+# -- step 3: the task ------------------------------------------------------------------------
+
+
+@router.get("/{task_id}/")
+async def get_task(
+    task_id: Annotated[str, Path(description="The id the create returned.")],
+    principal: ApiIdPrincipal,
+    runtime: RuntimeDep,
+    request: Request,
+) -> Task:
+    """The task's status and, once it is done, its assets."""
+    try:
+        job = await runtime.jobs.get(task_id, principal.account_id)
+    except NotFound:
+        raise NotFound(f"No task found with id '{task_id}'.", param="id") from None
+    return task(job, lambda asset: asset_url(runtime, asset, request))
+
+
+router.add_api_route("/{task_id}", get_task, methods=["GET"], include_in_schema=False)

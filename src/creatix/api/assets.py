@@ -10,12 +10,17 @@ from creatix.jobs.specs import Asset
 from creatix.runtime import Runtime
 
 
-def asset_url(runtime: Runtime, asset: Asset, request: Request) -> str:
-    url = runtime.storage.url(asset.storage_key, runtime.settings.file_url_ttl_seconds)
+def file_url(runtime: Runtime, key: str, request: Request) -> str:
+    """A signed, absolute link to a stored file, based on the URL the request came in on."""
+    url = runtime.storage.url(key, runtime.settings.file_url_ttl_seconds)
     if url.startswith("/"):
         base = runtime.settings.public_url or str(request.base_url)
         return base.rstrip("/") + url
     return url
+
+
+def asset_url(runtime: Runtime, asset: Asset, request: Request) -> str:
+    return file_url(runtime, asset.storage_key, request)
 
 
 async def asset_b64(runtime: Runtime, asset: Asset) -> str:

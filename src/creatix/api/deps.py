@@ -67,5 +67,31 @@ def idempotency_key(request: Request, body: Any) -> IdempotencyKey | None:
             "Idempotency-Key must be 1 to 255 characters.", param="Idempotency-Key"
         )
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    material = f"{request.method} {request.url.path}\n{canonical}".encode()
+    path = request.url.path.rstrip("/")
+    material = f"{request.method} {path}\n{canonical}".encode()
     return IdempotencyKey(key=key, fingerprint=hashlib.sha256(material).hexdigest())
+
+
+async def api_id_principal(request: Request, response: Response, runtime: RuntimeDep) -> Principal:
+    """A key sent as ``X-API-ID`` (its key id) and ``X-API-KEY`` (its secret), both of one live
+    key, counted against that key's rate limit like ``authorize`` does."""
+    key_id = request.headers.get("x-api-id", "").strip()
+    secret = request.headers.get("x-api-key", "").strip()
+    if not key_id or not secret:
+        missing = " and ".join(
+            name for name, value in (("X-API-ID", key_id), ("X-API-KEY", secret)) if not value
+        )
+        raise Unauthorized(
+            f"You didn't provide {missing}. Send your API ID as 'X-API-ID' and your API key "
+            "as 'X-API-KEY'."
+        )
+    principal = await accounts.authenticate_pair(runtime.db, key_id, secret)
+    plan = runtime.catalog.plan(principal.plan)
+    if plan is None:
+        raise Unavailable(f"The account's plan '{principal.plan}' is not in the catalog.")
+    state = await runtime.rate_limiter.hit(principal.key_id, plan.requests_per_minute)
+    response.headers.update(state.headers)
+    return principal
+
+
+ApiIdPrincipal = Annotated[Principal, Depends(api_id_principal)]

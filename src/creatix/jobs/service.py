@@ -296,7 +296,10 @@ class JobService:
         record = session.get(IdempotencyRecord, (principal.account_id, idempotency.key))
         if record is None:
             return None
-        if record.created_at < now - IDEMPOTENCY_WINDOW:
+        earlier = repository.job(session, record.job_id)
+        expired = record.created_at < now - IDEMPOTENCY_WINDOW
+        if expired or earlier is None or earlier.deleted_at is not None:
+            # The key is free again: its window passed, or its job was deleted by its owner.
             session.delete(record)
             session.flush()
             return None
@@ -305,9 +308,6 @@ class JobService:
                 "This Idempotency-Key was already used with a different request.",
                 code="idempotency_key_reused",
             )
-        earlier = repository.job(session, record.job_id)
-        if earlier is None:
-            return None
         assets = repository.assets_of(session, earlier.id)
         return _to_job(earlier, [Asset.model_validate(a, from_attributes=True) for a in assets])
 

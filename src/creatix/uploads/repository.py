@@ -13,3 +13,9 @@ def by_path(session: Session, account_id: str, path: str) -> UploadRow | None:
     return session.execute(
         select(UploadRow).where(UploadRow.path == path, UploadRow.account_id == account_id)
     ).scalar_one_or_none()
+
+
+def add(session: Session, row: UploadRow) -> None:
+    """Insert a new upload; the unique ``path`` makes a second row for one key impossible."""
+    session.add(row)
+    session.flush()

@@ -6,9 +6,9 @@ link-local (169.254/16 — cloud metadata — and fe80::/10), carrier-grade NAT,
 reserved and unspecified addresses are refused, unless the operator allows private URLs
 (``CREATIX_ALLOW_PRIVATE_URLS=true``).
 
-Known gap: the check resolves the name, and the HTTP client resolves it again to connect, so
-a DNS answer that changes in between (rebinding) is not caught yet; ``CheckedUrl.address`` is
-there for a transport that connects to the checked address.
+Every fetch of a checked URL goes through ``pinned_target``: it connects to the address the
+check approved, not to a second resolution of the name, so a DNS answer that changes in
+between (rebinding) cannot slip past the guard.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpx
 
 from creatix.kit.errors import InvalidRequest
 
@@ -70,3 +73,15 @@ async def check_url(url: str, *, param: str, allow_private: bool) -> CheckedUrl:
                     param=param,
                 )
     return CheckedUrl(url=url, host=parts.hostname, port=port, address=addresses[0])
+
+
+def pinned_target(checked: CheckedUrl) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """The URL rewritten to connect to the checked address, with the original's Host header
+    and, for https, its TLS server name: what the request should be sent to."""
+    url = httpx.URL(checked.url)
+    if "%" in checked.address:  # a zoned link-local IPv6 address is only reachable by name
+        return url, {}, {}
+    extensions: dict[str, Any] = {}
+    if url.scheme == "https":
+        extensions["sni_hostname"] = url.host
+    return url.copy_with(host=checked.address), {"Host": url.netloc.decode("ascii")}, extensions

@@ -5,7 +5,8 @@ and its first words (the headline), then paints a poster-like placeholder with c
 operations: a gradient backdrop whose glows are drawn and blurred at 1/8 scale, crisp shapes
 drawn with alpha at full scale, and the headline set as type. The prompt, model, style and
 quality fix the palette and the scene; the seed (and the image's index) only moves the
-composition. A small "PREVIEW" label, top-left, says what the picture is.
+composition. A small "PREVIEW" label, top-left, says what the picture is. A spec's input
+image (an upload) is drawn on a framed card in the rows the headline leaves free (``input.py``).
 """
 
 from creatix.engines.preview.brief import Brief, Roles, image_rng, prompt_digest, read_brief

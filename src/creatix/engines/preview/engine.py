@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from creatix.engines.base import EngineRejected
+from creatix.engines.base import EngineError, EngineRejected
 from creatix.engines.preview.brief import image_rng, prompt_digest, read_brief
+from creatix.engines.preview.input import card_area, compose_input, prepare_input
 from creatix.engines.preview.paint import Plan, finish
 from creatix.engines.preview.scenes import SCENE_PAINTERS, text_at_top
 from creatix.engines.preview.typography import draw_preview_label, draw_typography
@@ -18,20 +19,40 @@ MIN_SIDE = 64
 MAX_SIDE = 4096
 
 
-def render(model: str, spec: ImageSpec, index: int = 0) -> Image.Image:
-    """Image ``index`` of ``spec``: an RGB image of exactly ``spec.width x spec.height``."""
+def render(
+    model: str, spec: ImageSpec, index: int = 0, input_image: Image.Image | None = None
+) -> Image.Image:
+    """Image ``index`` of ``spec``: an RGB image of exactly ``spec.width x spec.height``.
+
+    ``input_image`` (from ``prepare_input``) is drawn into the picture on a framed card.
+    """
     brief = read_brief(model, spec)
     rng = image_rng(prompt_digest(model, spec), spec.seed, index)
     plan = Plan(size=(spec.width, spec.height), text_at_top=text_at_top(brief.scene, rng))
     image = SCENE_PAINTERS[brief.scene](plan, brief, rng)
     image = finish(image, brief, rng)
+    if input_image is not None:
+        compose_input(image, input_image, card_area(plan.size, brief, plan), brief)
     draw_typography(image, brief, plan, rng)
     draw_preview_label(image)
     return image
 
 
-def render_batch(model: str, specs: Sequence[ImageSpec]) -> list[list[Image.Image]]:
-    return [[render(model, spec, i) for i in range(spec.n)] for spec in specs]
+def render_batch(
+    model: str,
+    specs: Sequence[ImageSpec],
+    input_images: Sequence[Image.Image | None] | None = None,
+) -> list[list[Image.Image]]:
+    sources = list(input_images) if input_images is not None else [None] * len(specs)
+    if len(sources) != len(specs):
+        raise EngineError(f"{len(sources)} input images were given for {len(specs)} specs.")
+    batch = []
+    for spec, source in zip(specs, sources, strict=True):
+        # The card is never larger than the picture: reduce a big input once, not per image.
+        bound = max(spec.width, spec.height)
+        prepared = prepare_input(source, bound) if source is not None else None
+        batch.append([render(model, spec, i, prepared) for i in range(spec.n)])
+    return batch
 
 
 class PreviewEngine:
@@ -63,7 +84,7 @@ class PreviewEngine:
     ) -> list[list[Image.Image]]:
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
-        return await asyncio.to_thread(render_batch, model, specs)
+        return await asyncio.to_thread(render_batch, model, specs, input_images)
 
     async def close(self) -> None:
         return None

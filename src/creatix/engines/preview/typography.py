@@ -103,6 +103,20 @@ def draw_typography(image: Image.Image, brief: Brief, plan: Plan, rng: Random) -
         draw.text((anchor_x, caption_y), block.caption, ink, block.caption_font, anchor)
 
 
+def type_band(size: tuple[int, int], brief: Brief, plan: Plan) -> tuple[float, float]:
+    """The rows ``draw_typography`` will set the headline block in: (top, bottom)."""
+    unit = min(size)
+    margin = unit * 0.06
+    block = _type_block(brief, size[0] - 2 * margin, unit)
+    top = _typography_top(size, block.height, margin, brief.look, plan.text_at_top)
+    return top, top + block.height
+
+
+def label_bottom(size: tuple[int, int]) -> float:
+    """The lowest row of the PREVIEW label."""
+    return _label_box(size)[0][3]
+
+
 def _type_block(brief: Brief, max_width: float, unit: int) -> TypeBlock:
     largest = unit * (0.062 if brief.look.sparse else 0.082)
     lines, font = _headline_lines(brief.headline, max_width, largest)

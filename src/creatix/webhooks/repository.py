@@ -1,0 +1,122 @@
+"""All SQL of delivering the outbox: lease due deliveries, record attempts, list them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, or_, select, update
+from sqlalchemy.orm import Session
+
+from creatix.webhooks.models import WebhookAttempt, WebhookDelivery
+
+DELIVERIES: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A pending delivery leased to one deliverer for one attempt."""
+
+    id: str
+    account_id: str
+    job_id: str
+    url: str
+    event_type: str
+    attempts: int
+    """Attempts made before this one."""
+
+
+def lease_due(
+    session: Session, *, owner: str, now: datetime, lease_until: datetime, limit: int
+) -> list[DueDelivery]:
+    """Lease up to ``limit`` pending deliveries due by ``now`` that nobody holds a live lease
+    on, oldest due first. PostgreSQL picks them ``FOR UPDATE SKIP LOCKED`` so deliverers never
+    wait on one another; on SQLite the write transaction already holds the database lock."""
+    due = (
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.status == PENDING,
+            WebhookDelivery.next_attempt_at <= now,
+            or_(
+                WebhookDelivery.lease_expires_at.is_(None),
+                WebhookDelivery.lease_expires_at < now,
+            ),
+        )
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(
+        update(DELIVERIES)
+        .where(WebhookDelivery.id.in_(due.scalar_subquery()))
+        .values(lease_owner=owner, lease_expires_at=lease_until)
+        .returning(
+            WebhookDelivery.id,
+            WebhookDelivery.account_id,
+            WebhookDelivery.job_id,
+            WebhookDelivery.url,
+            WebhookDelivery.event_type,
+            WebhookDelivery.attempts,
+            WebhookDelivery.next_attempt_at,
+        )
+    ).all()
+    return [
+        DueDelivery(
+            id=row.id,
+            account_id=row.account_id,
+            job_id=row.job_id,
+            url=row.url,
+            event_type=row.event_type,
+            attempts=row.attempts,
+        )
+        for row in sorted(rows, key=lambda row: row.next_attempt_at)
+    ]
+
+
+def record_attempt(
+    session: Session, attempt: WebhookAttempt, owner: str, values: Mapping[str, Any]
+) -> bool:
+    """Keep the attempt, and move the delivery to ``values`` if ``owner`` still leases it;
+    False when the lease was lost (the attempt is kept all the same)."""
+    session.add(attempt)
+    moved = session.execute(
+        update(DELIVERIES)
+        .where(
+            WebhookDelivery.id == attempt.delivery_id,
+            WebhookDelivery.status == PENDING,
+            WebhookDelivery.lease_owner == owner,
+        )
+        .values(
+            **values,
+            attempts=WebhookDelivery.attempts + 1,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .returning(WebhookDelivery.id)
+    ).scalar_one_or_none()
+    return moved is not None
+
+
+def deliveries_of_job(session: Session, job_id: str) -> list[WebhookDelivery]:
+    return list(
+        session.execute(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.job_id == job_id)
+            .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+        ).scalars()
+    )
+
+
+def attempts_of(session: Session, delivery_ids: Sequence[str]) -> dict[str, list[WebhookAttempt]]:
+    found: dict[str, list[WebhookAttempt]] = {delivery_id: [] for delivery_id in delivery_ids}
+    rows = session.execute(
+        select(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id.in_(list(delivery_ids)))
+        .order_by(WebhookAttempt.attempted_at, WebhookAttempt.id)
+    ).scalars()
+    for row in rows:
+        found[row.delivery_id].append(row)
+    return found
