@@ -118,12 +118,8 @@ async def revoke_key(db: Database, key_id: str) -> None:
         raise NotFound(f"no active key {key_id!r}", param="key_id")
 
 
-async def authenticate(db: Database, secret: str) -> Principal:
-    digest = hash_secret(secret)
-    found = await db.read(lambda session: repository.key_with_account(session, digest))
-    if found is None or not hmac.compare_digest(found[0].secret_hash, digest):
-        raise Unauthorized("Incorrect API key provided.")
-    key, account = found
+def _principal(key: ApiKey, account: Account) -> Principal:
+    """Who a live key acts for; ``Unauthorized`` for a revoked one."""
     if key.revoked_at is not None:
         raise Unauthorized("This API key has been revoked.")
     return Principal(
@@ -133,6 +129,14 @@ async def authenticate(db: Database, secret: str) -> Principal:
         key_id=key.id,
         unlimited=account.unlimited,
     )
+
+
+async def authenticate(db: Database, secret: str) -> Principal:
+    digest = hash_secret(secret)
+    found = await db.read(lambda session: repository.key_with_account(session, digest))
+    if found is None or not hmac.compare_digest(found[0].secret_hash, digest):
+        raise Unauthorized("Incorrect API key provided.")
+    return _principal(*found)
 
 
 async def create_account(db: Database, name: str, plan: str, *, unlimited: bool) -> AccountInfo:
@@ -197,13 +201,4 @@ async def authenticate_pair(db: Database, key_id: str, secret: str) -> Principal
     matches = hmac.compare_digest(expected, hash_secret(secret))
     if found is None or not matches:
         raise Unauthorized("Incorrect API ID or API key provided.")
-    key, account = found
-    if key.revoked_at is not None:
-        raise Unauthorized("This API key has been revoked.")
-    return Principal(
-        account_id=account.id,
-        account_name=account.name,
-        plan=account.plan,
-        key_id=key.id,
-        unlimited=account.unlimited,
-    )
+    return _principal(*found)
