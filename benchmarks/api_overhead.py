@@ -12,6 +12,7 @@ auth, database, queue hand-off, watermark, encoding and storage.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import socket
@@ -24,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import yaml
@@ -74,21 +76,33 @@ def _start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
 
 
 def _drive(url: str, secret: str, response_format: str, clients: int, total: int) -> dict[str, Any]:
+    """Each client thread keeps one connection open and sends its share of the requests.
+
+    The client is the standard library's ``http.client``: it costs the client process ~0.6 ms
+    less per request than httpx on this machine, time that is not Creatix's.
+    """
     latencies: list[tuple[str, float]] = []
     lock = threading.Lock()
     per_client = total // clients
+    address = urlsplit(url)
+    body = json.dumps({**PAYLOAD, "response_format": response_format})
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
 
     def client_loop() -> None:
-        headers = {"Authorization": f"Bearer {secret}"}
-        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-            body = {**PAYLOAD, "response_format": response_format}
+        connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=60)
+        try:
             for _ in range(per_client):
                 started = time.perf_counter()
-                response = client.post("/v1/images/generations", json=body)
+                connection.request("POST", "/v1/images/generations", body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
                 elapsed = time.perf_counter() - started
-                response.raise_for_status()
+                if response.status != 200:
+                    raise RuntimeError(f"request failed with {response.status}")
                 with lock:
                     latencies.append((response.headers["X-Creatix-Job-Id"], elapsed))
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=client_loop) for _ in range(clients)]
     started = time.perf_counter()

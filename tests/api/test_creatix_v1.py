@@ -52,6 +52,8 @@ def test_curl_example_returns_two_signed_urls_to_1344x768_images(api: httpx.Clie
     assert isinstance(body["created"], int)
     assert len(body["data"]) == 2
     assert response.headers["X-Creatix-Engine"] == "preview"
+    assert response.headers["X-RateLimit-Limit"] == "600"
+    assert response.headers["content-type"] == "application/json"
     for item in body["data"]:
         assert set(item) == {"url", "b64_json"}
         assert item["b64_json"] is None

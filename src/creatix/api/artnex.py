@@ -25,7 +25,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from creatix.api.assets import asset_url, engine_header
 from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key, require_json
-from creatix.api.routing import dialect_route
+from creatix.api.routing import dialect_route, model_response
 from creatix.catalog.schemas import Catalog, ModelEntry
 from creatix.jobs.specs import ImageSpec, Job, JobKind, JobStatus
 from creatix.kit.errors import CreatixError, GenerationFailed, InvalidRequest
@@ -346,6 +346,7 @@ _REQUEST_SCHEMA["properties"].update(
 
 @router.post(
     PATH,
+    response_model=GenerateResponse,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -358,7 +359,7 @@ async def generate(
     runtime: RuntimeDep,
     request: Request,
     response: Response,
-) -> GenerateResponse:
+) -> Response:
     """Generate 1–4 images from a prompt with a credit-priced model, and wait for them."""
     body = await _json_object(request)
     entry, spec = parse(body, runtime.catalog)
@@ -368,8 +369,9 @@ async def generate(
     _ensure_succeeded(job)
     response.headers.update(engine_header(runtime, job.engine))
     response.headers["X-Creatix-Job-Id"] = job.id
-    return GenerateResponse(
+    rendered = GenerateResponse(
         images=[GeneratedImage(url=asset_url(runtime, asset, request)) for asset in job.assets],
         request_id=job.id,
         credits_used=job.credits_charged or 0,
     )
+    return model_response(rendered, response)

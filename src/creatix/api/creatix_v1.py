@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from creatix.api.assets import asset_b64, asset_url, engine_header
 from creatix.api.deps import BearerPrincipal, JsonBody, RuntimeDep, idempotency_key
-from creatix.api.routing import dialect_route
+from creatix.api.routing import dialect_route, model_response
 from creatix.jobs.specs import ImageSpec, Job, JobStatus
 from creatix.kit.errors import CreatixError, GenerationFailed, NotFound
 from creatix.media.sizing import ASPECT_RATIOS, SIZE_SIDES, dimensions
@@ -129,14 +129,14 @@ def _ensure_succeeded(job: Job) -> None:
     )
 
 
-@router.post("/images/generations", dependencies=[JsonBody])
+@router.post("/images/generations", dependencies=[JsonBody], response_model=ImagesResponse)
 async def create_images(
     body: ImageGenerationRequest,
     principal: BearerPrincipal,
     runtime: RuntimeDep,
     request: Request,
     response: Response,
-) -> ImagesResponse:
+) -> Response:
     """Generate 1–4 images from a prompt and wait for them."""
     idempotency = idempotency_key(request, body.model_dump(exclude_unset=True))
     job = await runtime.jobs.submit_image(
@@ -150,7 +150,9 @@ async def create_images(
         data = [ImageData(url=None, b64_json=await asset_b64(runtime, a)) for a in job.assets]
     else:
         data = [ImageData(url=asset_url(runtime, a, request), b64_json=None) for a in job.assets]
-    return ImagesResponse(created=int(job.created_at.timestamp()), data=data)
+    return model_response(
+        ImagesResponse(created=int(job.created_at.timestamp()), data=data), response
+    )
 
 
 def _model_object(listed: ListedModel) -> ModelObject:
