@@ -35,7 +35,11 @@ def require_json(request: Request) -> None:
 
 async def authorize(runtime: Runtime, secret: str, response: Response) -> Principal:
     """Resolve a key to its account and count the request against the key's rate limit."""
-    principal = await accounts.authenticate(runtime.db, secret)
+    return await _admit(runtime, await accounts.authenticate(runtime.db, secret), response)
+
+
+async def _admit(runtime: Runtime, principal: Principal, response: Response) -> Principal:
+    """Count the request against the key's per-plan rate limit; say so in the headers."""
     plan = runtime.catalog.plan(principal.plan)
     if plan is None:
         raise Unavailable(f"The account's plan '{principal.plan}' is not in the catalog.")
@@ -86,12 +90,7 @@ async def api_id_principal(request: Request, response: Response, runtime: Runtim
             "as 'X-API-KEY'."
         )
     principal = await accounts.authenticate_pair(runtime.db, key_id, secret)
-    plan = runtime.catalog.plan(principal.plan)
-    if plan is None:
-        raise Unavailable(f"The account's plan '{principal.plan}' is not in the catalog.")
-    state = await runtime.rate_limiter.hit(principal.key_id, plan.requests_per_minute)
-    response.headers.update(state.headers)
-    return principal
+    return await _admit(runtime, principal, response)
 
 
 ApiIdPrincipal = Annotated[Principal, Depends(api_id_principal)]
