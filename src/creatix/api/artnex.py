@@ -14,7 +14,6 @@ carry the ``request_id`` the log has. See docs/api/artnex.md.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -27,7 +26,7 @@ from creatix.api.assets import asset_url, engine_header
 from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key, require_json
 from creatix.api.routing import dialect_route, model_response
 from creatix.catalog.schemas import Catalog, ModelEntry
-from creatix.jobs.specs import ImageSpec, Job, JobKind, JobStatus
+from creatix.jobs.specs import ImageSpec, Job, JobKind, JobStatus, seed_or_random
 from creatix.kit.errors import CreatixError, GenerationFailed, InvalidRequest
 
 PATH = "/v1/generate"
@@ -269,7 +268,7 @@ def parse(body: Mapping[str, Any], catalog: Catalog) -> tuple[ModelEntry, ImageS
         width=request.width,
         height=request.height,
         n=request.num_images,
-        seed=secrets.randbelow(2**32),
+        seed=seed_or_random(None),
         engine_params=_engine_params(entry, body),
     )
     return entry, spec

@@ -20,7 +20,6 @@ See docs/api/asset-generator.md.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -39,7 +38,7 @@ from creatix.api.assets import asset_url
 from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key, require_json
 from creatix.api.routing import dialect_route
 from creatix.catalog.schemas import Catalog, ModelEntry
-from creatix.jobs.specs import Asset, ImageSpec, Job, JobStatus
+from creatix.jobs.specs import Asset, ImageSpec, Job, JobStatus, seed_or_random
 from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
 from creatix.media.sizing import dimensions
 from creatix.runtime import Runtime
@@ -310,7 +309,7 @@ def _spec(entry: ModelEntry, params: dict[str, Any], input_image: str | None) ->
         width=width,
         height=height,
         n=int(params.get("num_images", 1)),
-        seed=int(seed) if seed is not None else secrets.randbelow(2**32),
+        seed=seed_or_random(None if seed is None else int(seed)),
         style=params.get("style"),
         input_image=input_image,
         engine_params=engine_params,

@@ -6,7 +6,6 @@ Errors use OpenAI's envelope ``{"error": {"message", "type", "param", "code"}}``
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response
@@ -16,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from creatix.api.assets import asset_b64, asset_url, engine_header
 from creatix.api.deps import BearerPrincipal, JsonBody, RuntimeDep, idempotency_key
 from creatix.api.routing import dialect_route, model_response
-from creatix.jobs.specs import ImageSpec, Job, JobStatus
+from creatix.jobs.specs import ImageSpec, Job, JobStatus, seed_or_random
 from creatix.kit.errors import CreatixError, GenerationFailed, NotFound
 from creatix.media.sizing import ASPECT_RATIOS, SIZE_SIDES, dimensions
 from creatix.runtime import ListedModel, Runtime
@@ -112,7 +111,7 @@ def _spec(body: ImageGenerationRequest) -> ImageSpec:
         width=width,
         height=height,
         n=body.n,
-        seed=body.seed if body.seed is not None else secrets.randbelow(2**32),
+        seed=seed_or_random(body.seed),
         style=body.style,
         quality=body.quality,
         output_format=body.output_format,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -41,7 +40,7 @@ from creatix.api.platform_schemas import (
 from creatix.api.routing import dialect_route
 from creatix.billing import service as billing
 from creatix.catalog.schemas import Catalog, ModelEntry
-from creatix.jobs.specs import ImageSpec, Job, JobKind, JobStatus
+from creatix.jobs.specs import ImageSpec, Job, JobKind, JobStatus, seed_or_random
 from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
 from creatix.media.sizing import ASPECT_RATIOS, SIZE_SIDES, dimensions
 from creatix.runtime import Runtime
@@ -208,7 +207,7 @@ def _spec(body: GenerateRequest, model: ModelEntry, catalog: Catalog) -> ImageSp
         width=width,
         height=height,
         n=body.batch_count,
-        seed=secrets.randbelow(2**32),
+        seed=seed_or_random(None),
         style=body.style_preset,
         input_image=body.input_image_path,
         engine_params=dict(table.defaults) if table is not None else {},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -9,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 OutputFormat = Literal["png", "jpeg", "webp"]
+SEED_LIMIT = 2**32
 
 MIME_TYPES: dict[str, str] = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
@@ -41,13 +43,19 @@ class ImageSpec(BaseModel):
     width: int = Field(gt=0)
     height: int = Field(gt=0)
     n: int = Field(default=1, ge=1)
-    seed: int = Field(ge=0, lt=2**32)
+    seed: int = Field(ge=0, lt=SEED_LIMIT)
     style: str | None = None
     quality: Literal["standard", "hd"] = "standard"
     output_format: OutputFormat = "png"
     input_image: str | None = None
     """The path of one of the account's uploads to compose into the picture."""
     engine_params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+def seed_or_random(seed: int | None) -> int:
+    """The caller's seed, or a fresh random one: a stored spec always has its seed, so a retry
+    draws the same picture."""
+    return seed if seed is not None else secrets.randbelow(SEED_LIMIT)
 
 
 class JobError(BaseModel):
