@@ -76,7 +76,7 @@ class Runtime:
         )
 
     def models(self) -> list[ListedModel]:
-        return [ListedModel(m, self.engines.status(m.engine)) for m in self.catalog.models]
+        return [ListedModel(m, self.engines.model_status(m)) for m in self.catalog.models]
 
     async def close(self) -> None:
         await self.engines.close()

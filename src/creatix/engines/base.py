@@ -43,6 +43,10 @@ class ImageEngine(Protocol):
         """Specs with equal keys may share one ``generate`` call."""
         ...
 
+    def unavailable_reason(self, model: str) -> str | None:
+        """Why this engine cannot serve ``model`` now (its weights are missing, say), or None."""
+        ...
+
     def validate(self, model: str, spec: ImageSpec) -> None:
         """Raise ``EngineRejected`` for a spec this engine cannot serve; called at submit."""
         ...

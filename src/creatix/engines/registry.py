@@ -74,7 +74,23 @@ class EngineRegistry:
         return engine
 
     def engine_for(self, model: ModelEntry) -> ImageEngine:
-        return self.engine(model.engine)
+        """The engine serving ``model``; ``Unavailable`` if it, or the model, cannot run now."""
+        engine = self.engine(model.engine)
+        reason = engine.unavailable_reason(model.engine_model or model.id)
+        if reason is not None:
+            raise Unavailable(f"Model '{model.id}' is not available: {reason}")
+        return engine
+
+    def model_status(self, model: ModelEntry) -> EngineStatus:
+        """The engine's status, narrowed to this model (whose weights may be missing)."""
+        status = self.status(model.engine)
+        engine = self._engines.get(model.engine)
+        if engine is None:
+            return status
+        reason = engine.unavailable_reason(model.engine_model or model.id)
+        if reason is None:
+            return status
+        return EngineStatus(status.instance, status.type, False, reason)
 
     def max_batch_by_engine(self) -> dict[str, int]:
         return {instance: engine.max_batch for instance, engine in self._engines.items()}

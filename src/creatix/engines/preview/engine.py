@@ -69,6 +69,9 @@ class PreviewEngine:
     def batch_key(self, model: str, spec: ImageSpec) -> str:
         return f"preview:{model}"
 
+    def unavailable_reason(self, model: str) -> str | None:
+        return None
+
     def validate(self, model: str, spec: ImageSpec) -> None:
         for side_name, side in (("width", spec.width), ("height", spec.height)):
             if not MIN_SIDE <= side <= MAX_SIDE:
