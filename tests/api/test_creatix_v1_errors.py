@@ -195,6 +195,7 @@ def test_unavailable_engine_is_listed_and_refused(crashing_server: LiveServer) -
     with crashing_server.client(crashing_server.key()) as client:
         models = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
         assert models["ghost"]["available"] is False
+        assert "no-such-engine" in models["ghost"]["unavailable_reason"]
         assert models["crashy"]["available"] is True
         response = client.post(GENERATIONS, json={"prompt": "x", "model": "ghost"})
         assert _error(response, 503)["code"] == "unavailable"

@@ -95,6 +95,7 @@ class ModelObject(BaseModel):
     kind: str
     engine: str
     available: bool
+    unavailable_reason: str | None = None
     limits: ModelLimits
 
 
@@ -163,6 +164,7 @@ def _model_object(listed: ListedModel) -> ModelObject:
         kind=entry.kind,
         engine=listed.engine.type,
         available=listed.engine.available,
+        unavailable_reason=listed.engine.reason,
         limits=ModelLimits(
             max_n=entry.limits.max_n,
             max_prompt_chars=entry.limits.max_prompt_chars,

@@ -26,7 +26,16 @@ def _preview(options: EngineOptions) -> ImageEngine:
     return PreviewEngine(delay_seconds=float(options.get("delay_seconds", 0.0)))
 
 
-FACTORIES: dict[str, Callable[[EngineOptions], ImageEngine]] = {"preview": _preview}
+def _diffusers(options: EngineOptions) -> ImageEngine:
+    from creatix.engines.diffusers import DiffusersEngine
+
+    return DiffusersEngine.from_options(options)
+
+
+FACTORIES: dict[str, Callable[[EngineOptions], ImageEngine]] = {
+    "preview": _preview,
+    "diffusers": _diffusers,
+}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,316 @@
+"""``DiffusersEngine``: local diffusers pipelines, one call per batch of compatible requests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL.Image import Image
+
+from creatix.engines.base import EngineError, EngineRejected
+from creatix.engines.diffusers import batching, loading
+from creatix.engines.diffusers.batching import Item
+from creatix.engines.diffusers.config import DiffusersOptions, OptionValue, model_dir
+from creatix.engines.diffusers.config import weights_problem as _weights_problem
+from creatix.engines.diffusers.residency import Residency, Resident
+from creatix.jobs.specs import ImageSpec
+
+log = logging.getLogger(__name__)
+
+IMAGE_TO_IMAGE = "img2img"
+MESSAGE_CHARS = 240
+KEPT_CALLS = 1000
+
+
+@dataclass(frozen=True)
+class PipelineCall:
+    """One call into a pipeline, as logged."""
+
+    model: str
+    specs: int
+    images: int
+    seconds: float
+
+
+def _short(exc: BaseException, path: Path | None = None, model: str = "") -> str:
+    """An exception as one short line for a job's message (the log has the full story)."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    if path is not None:
+        text = text.replace(str(path), model)
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
+
+
+class _PipelineLoader:
+    """Loads a model folder for ``Residency``, mapping failures to ``EngineError``s."""
+
+    def __init__(self, device: torch.device, dtype: torch.dtype, compile_model: bool) -> None:
+        self.device = device
+        self.dtype = dtype
+        self.compile_model = compile_model
+
+    def load(self, key: str) -> Any:
+        path = Path(key)
+        try:
+            return loading.load_pipeline(path, self.dtype)
+        except Exception as exc:
+            raise self._error(exc, path, "loading") from exc
+
+    def nbytes(self, pipeline: Any) -> int:
+        return loading.parameter_bytes(pipeline)
+
+    def place(self, pipeline: Any) -> Any:
+        try:
+            return loading.place(pipeline, self.device, self.compile_model)
+        except Exception as exc:
+            raise self._error(exc, None, f"moving to {self.device}") from exc
+
+    def release(self) -> None:
+        loading.free_memory(self.device)
+
+    def _error(self, exc: Exception, path: Path | None, doing: str) -> EngineError:
+        if loading.is_out_of_memory(exc):
+            loading.free_memory(self.device)
+            log.warning("out of memory %s a pipeline", doing, extra={"path": str(path)})
+            return EngineError(
+                f"Out of memory on {self.device.type} while {doing} the model.",
+                code="out_of_memory",
+                retryable=False,
+            )
+        log.exception("pipeline failed to load", extra={"path": str(path)})
+        name = path.name if path is not None else "model"
+        return EngineError(
+            f"The model could not be loaded ({_short(exc, path, name)}).",
+            code="model_load_failed",
+            retryable=False,
+        )
+
+
+class DiffusersEngine:
+    """Text-to-image (and image-to-image) with local diffusers pipelines.
+
+    Specs with one batch key become one pipeline call (up to ``max_batch`` images); loaded
+    pipelines stay resident within a memory budget. See ``config.py`` for the options.
+    """
+
+    name = "diffusers"
+
+    def __init__(self, options: DiffusersOptions | None = None) -> None:
+        self.options = options or DiffusersOptions()
+        self.max_batch = self.options.max_batch
+        self.device = loading.pick_device(self.options.requested_device())
+        self.dtype = loading.pick_dtype(self.options.dtype, self.device)
+        budget = (
+            self.options.budget_bytes()
+            if self.options.vram_budget_gb is not None
+            else loading.default_budget_bytes(self.device)
+        )
+        self.residency = Residency(
+            _PipelineLoader(self.device, self.dtype, self.options.compile), budget
+        )
+        self.calls: deque[PipelineCall] = deque(maxlen=KEPT_CALLS)
+        """The latest pipeline calls, oldest first."""
+        self._multiples: dict[Path, int] = {}
+        log.info(
+            "diffusers engine ready",
+            extra={
+                "device": str(self.device),
+                "dtype": str(self.dtype).removeprefix("torch."),
+                "budget_gb": loading.gigabytes(budget),
+                "max_batch": self.max_batch,
+                "steps": self.options.steps,
+            },
+        )
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, OptionValue]) -> DiffusersEngine:
+        return cls(DiffusersOptions.parse(options))
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def model_dir(self, model: str) -> Path:
+        return model_dir(model, self.options.models_dir)
+
+    def batch_key(self, model: str, spec: ImageSpec) -> str:
+        return batching.batch_key(
+            model,
+            spec,
+            steps=self.options.steps,
+            guidance_scale=self.options.guidance_scale,
+            strength=self.options.strength,
+        )
+
+    def unavailable_reason(self, model: str) -> str | None:
+        return _weights_problem(self.model_dir(model))
+
+    def size_multiple(self, model: str) -> int:
+        """What width and height must be multiples of: from the loaded pipeline, else from
+        the folder's configs."""
+        path = self.model_dir(model)
+        resident = self.residency.get(str(path))
+        if resident is not None and resident.pipeline is not None:
+            return loading.size_multiple(resident.pipeline)
+        if path not in self._multiples:
+            self._multiples[path] = loading.size_multiple_on_disk(path)
+        return self._multiples[path]
+
+    def validate(self, model: str, spec: ImageSpec) -> None:
+        multiple = self.size_multiple(model)
+        if spec.width % multiple or spec.height % multiple:
+            raise EngineRejected(
+                f"width and height must be multiples of {multiple} for this model; "
+                f"{spec.width}x{spec.height} is not.",
+                param="size",
+            )
+
+    async def generate(
+        self,
+        model: str,
+        specs: Sequence[ImageSpec],
+        input_images: Sequence[Image | None] | None = None,
+    ) -> list[list[Image]]:
+        if not specs:
+            return []
+        sources = list(input_images) if input_images is not None else [None] * len(specs)
+        if len(sources) != len(specs):
+            raise EngineError(f"{len(sources)} input images were given for {len(specs)} specs.")
+        path = self.model_dir(model)
+        problem = _weights_problem(path)
+        if problem is not None:  # removed since the job was submitted
+            log.warning("model weights missing", extra={"model": model, "reason": problem})
+            raise EngineError("The model's weights are no longer there.", code="model_load_failed")
+        items = await asyncio.to_thread(batching.flatten, specs, sources)
+        drawn: list[tuple[Item, Image]] = []
+        async with self.residency.use(str(path)) as resident:
+            for call in batching.calls(items, self.max_batch):
+                images = await self._call(model, resident, call)
+                drawn.extend(zip(call, images, strict=True))
+        return batching.split(specs, drawn)
+
+    async def close(self) -> None:
+        await self.residency.close()
+
+    # -- one pipeline call -------------------------------------------------------------------
+
+    def _pipeline_for(self, resident: Resident, image_to_image: bool) -> Any:
+        if not image_to_image:
+            return resident.pipeline
+        if IMAGE_TO_IMAGE not in resident.derived:
+            try:
+                resident.derived[IMAGE_TO_IMAGE] = loading.image_to_image(resident.pipeline)
+            except Exception as exc:
+                log.exception("no image-to-image pipeline", extra={"model": resident.key})
+                raise EngineError(
+                    "This model cannot start from an input image "
+                    f"({type(resident.pipeline).__name__} has no image-to-image variant).",
+                    code="unsupported_input_image",
+                ) from exc
+        return resident.derived[IMAGE_TO_IMAGE]
+
+    def _arguments(self, pipeline: Any, items: Sequence[Item]) -> dict[str, Any]:
+        accepted = loading.accepts(pipeline)
+        first = items[0]
+        steps = self.options.steps
+        arguments: dict[str, Any] = {"prompt": [item.prompt for item in items]}
+        if first.input_image is not None:
+            arguments["image"] = [item.input_image for item in items]
+            arguments["strength"] = self.options.strength
+            # Image-to-image runs steps × strength steps; at least one.
+            steps = max(steps, math.ceil(1 / self.options.strength))
+        if "height" in accepted:
+            arguments["height"] = first.height
+            arguments["width"] = first.width
+        if "negative_prompt" in accepted and any(item.negative_prompt for item in items):
+            arguments["negative_prompt"] = [item.negative_prompt or "" for item in items]
+        arguments["num_inference_steps"] = steps
+        if "guidance_scale" in accepted:
+            arguments["guidance_scale"] = self.options.guidance_scale
+        arguments["output_type"] = "pil"
+        return arguments
+
+    def _run(
+        self, resident: Resident, pipeline: Any, arguments: dict[str, Any], seeds: list[int]
+    ) -> list[Image]:
+        """The blocking call, in a worker thread."""
+        with resident.thread_lock, torch.inference_mode():
+            output = pipeline(generator=loading.generators(self.device, seeds), **arguments)
+        images: list[Image] = list(output.images)
+        return images
+
+    async def _call(self, model: str, resident: Resident, items: Sequence[Item]) -> list[Image]:
+        pipeline = self._pipeline_for(resident, items[0].input_image is not None)
+        arguments = self._arguments(pipeline, items)
+        seeds = [item.seed for item in items]
+        async with resident.lock:
+            started = time.perf_counter()
+            try:
+                images = await asyncio.to_thread(self._run, resident, pipeline, arguments, seeds)
+            except Exception as exc:
+                raise await self._failure(exc, model, resident, len(items)) from exc
+            seconds = time.perf_counter() - started
+        if len(images) != len(items):
+            raise EngineError(
+                f"The pipeline made {len(images)} images where {len(items)} were asked.",
+                code="engine_error",
+                retryable=True,
+            )
+        call = PipelineCall(
+            model=model,
+            specs=len({item.spec_index for item in items}),
+            images=len(items),
+            seconds=round(seconds, 4),
+        )
+        self.calls.append(call)
+        log.info(
+            "pipeline call",
+            extra={
+                "engine": self.name,
+                "model": model,
+                "specs": call.specs,
+                "images": call.images,
+                "seconds": call.seconds,
+            },
+        )
+        return [
+            _exact(image, item.width, item.height)
+            for image, item in zip(images, items, strict=True)
+        ]
+
+    async def _failure(
+        self, exc: Exception, model: str, resident: Resident, images: int
+    ) -> EngineError:
+        if loading.is_out_of_memory(exc):
+            log.warning(
+                "out of memory in a pipeline call",
+                extra={"engine": self.name, "model": model, "images": images},
+            )
+            await self.residency.unload_idle(keep=resident.key)
+            await asyncio.to_thread(loading.free_memory, self.device)
+            return EngineError(
+                f"Out of memory on {self.device.type} drawing {images} images at once.",
+                code="out_of_memory",
+                retryable=False,
+            )
+        log.exception("pipeline call failed", extra={"engine": self.name, "model": model})
+        return EngineError(
+            f"The pipeline failed ({_short(exc, Path(resident.key), Path(resident.key).name)}).",
+            code="engine_error",
+            retryable=True,
+        )
+
+
+def _exact(image: Image, width: int, height: int) -> Image:
+    """The image as RGB at exactly the asked size (image-to-image may round the size)."""
+    image = image.convert("RGB") if image.mode != "RGB" else image
+    if image.size != (width, height):
+        image = image.resize((width, height))
+    return image
