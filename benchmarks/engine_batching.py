@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "engines"))  # the tiny pipeline builders
+sys.path.insert(0, str(ROOT / "tests"))  # the tiny pipeline builders
 
 from creatix.engines.diffusers import DiffusersEngine  # noqa: E402
 from creatix.jobs.specs import ImageSpec  # noqa: E402
@@ -134,8 +134,9 @@ def build_full_sd_turbo(path: Path) -> Path:
         StableDiffusionPipeline,
         UNet2DConditionModel,
     )
-    from tiny_diffusers import write_clip_tokenizer_files
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    from tiny_diffusers import write_clip_tokenizer_files
 
     tokenizer_dir = write_clip_tokenizer_files(path.parent / "sd-turbo-tokenizer")
     tokenizer = CLIPTokenizer.from_pretrained(str(tokenizer_dir), model_max_length=77)

@@ -36,8 +36,8 @@ from creatix.jobs.models import JobRow
 from creatix.jobs.specs import ImageSpec, JobStatus
 from creatix.media.encoding import read_metadata
 from creatix.media.watermark import apply_watermark, watermark_box
-from engines.tiny_diffusers import build_tiny_sd
 from support import LiveServer, make_settings
+from tiny_diffusers import build_tiny_sd
 
 pytestmark = pytest.mark.slow
 

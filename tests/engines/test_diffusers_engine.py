@@ -20,7 +20,6 @@ import numpy as np
 import torch
 import transformers
 from PIL import Image
-from tiny_diffusers import build_tiny_flux, build_tiny_sd, build_tiny_sdxl
 
 from creatix.catalog.schemas import EngineEntry
 from creatix.engines.base import EngineError, EngineRejected
@@ -28,6 +27,7 @@ from creatix.engines.diffusers import DiffusersEngine, DiffusersOptions
 from creatix.engines.diffusers.config import GB, model_dir
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs.specs import ImageSpec
+from tiny_diffusers import build_tiny_flux, build_tiny_sd, build_tiny_sdxl
 
 STEPS = 2
 TOLERANCE = 1

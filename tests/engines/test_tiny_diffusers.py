@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from PIL import Image, ImageChops
+
 from tiny_diffusers import (
     BOS,
     CLIP_VOCAB_SIZE,
