@@ -9,6 +9,10 @@ import pytest
 
 from support import LiveServer, make_settings
 
+# The tiny diffusers pipelines' fixtures (tiny_sd, one_torch_thread); the module imports
+# torch only inside them, so this costs nothing where the diffusers extra is absent.
+pytest_plugins = ["tiny_diffusers"]
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:

@@ -20,6 +20,7 @@ import uvicorn
 
 from creatix.accounts import service as accounts
 from creatix.app import create_app
+from creatix.billing import service as billing
 from creatix.config import Settings
 from creatix.runtime import Runtime
 
@@ -75,6 +76,25 @@ class LiveServer:
         db = self.runtime.db
         self.call(accounts.ensure_account(db, name, plan, "free"))
         return self.call(accounts.create_key(db, name)).secret
+
+    def funded_account(self, credits: int = 0, plan: str = "paid") -> tuple[str, str]:
+        """A fresh account on ``plan`` with ``credits`` granted, and a key: (name, secret)."""
+        name = f"acct-{uuid.uuid4().hex[:10]}"
+        secret = self.key(plan=plan, account=name)
+        if credits:
+            assert self.runtime is not None
+            self.call(billing.grant(self.runtime.db, name, credits, None))
+        return name, secret
+
+    def balance(self, account: str) -> int:
+        assert self.runtime is not None
+        return self.call(billing.statement(self.runtime.db, account)).balance
+
+    def ledger_kinds(self, account: str) -> list[str]:
+        """The kinds of the account's ledger entries, sorted."""
+        assert self.runtime is not None
+        statement = self.call(billing.statement(self.runtime.db, account, limit=100))
+        return sorted(entry.kind for entry in statement.entries)
 
     def client(self, secret: str | None = None, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {secret}"} if secret else {}

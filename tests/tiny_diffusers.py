@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 TEXT_MAX_LENGTH = 77
 """The CLIP tokenizer's ``model_max_length`` and the text model's position count."""
@@ -336,3 +339,21 @@ def build_tiny_flux(path: Path) -> Path:
         transformer=transformer,
     )
     return _save(pipeline, path)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """The models are tiny: one thread is as fast, and torch's spinning OpenMP threads make
+    a 10 s run take 80 s when another torch process shares the two cores. A module asks for
+    it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")

@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from creatix.accounts.models import Account
-from creatix.billing import service as billing_service
 from creatix.catalog.loader import load_catalog
 from creatix.engines import registry
 from creatix.engines.preview import PreviewEngine
@@ -38,27 +37,6 @@ EXAMPLE = {
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _account(server: LiveServer, credits: int = 0, plan: str = "paid") -> tuple[str, str]:
-    """A fresh account with ``credits`` granted, and a key for it: (name, secret)."""
-    name = f"artnex-{uuid.uuid4().hex[:10]}"
-    secret = server.key(plan=plan, account=name)
-    if credits:
-        assert server.runtime is not None
-        server.call(billing_service.grant(server.runtime.db, name, credits, note=None))
-    return name, secret
-
-
-def _balance(server: LiveServer, name: str) -> int:
-    assert server.runtime is not None
-    return server.call(billing_service.statement(server.runtime.db, name)).balance
-
-
-def _ledger_kinds(server: LiveServer, name: str) -> list[str]:
-    assert server.runtime is not None
-    statement = server.call(billing_service.statement(server.runtime.db, name, limit=100))
-    return sorted(entry.kind for entry in statement.entries)
 
 
 def _job_rows(server: LiveServer, name: str) -> int:
@@ -112,7 +90,7 @@ def _error(response: httpx.Response, status: int, code: str) -> dict[str, object
 @pytest.fixture
 def rich(server: LiveServer) -> Iterator[tuple[str, httpx.Client]]:
     """An account on the paid plan with plenty of credits, and a client with its key."""
-    name, secret = _account(server, credits=100_000)
+    name, secret = server.funded_account(credits=100_000)
     with server.client(secret) as client:
         yield name, client
 
@@ -121,7 +99,7 @@ def rich(server: LiveServer) -> Iterator[tuple[str, httpx.Client]]:
 
 
 def test_doc_example_returns_one_1024_png_and_charges_250(server: LiveServer) -> None:
-    name, secret = _account(server, credits=1000)
+    name, secret = server.funded_account(credits=1000)
     with server.client(secret) as client:
         response = client.post(GENERATE, json=EXAMPLE)
     body = _ok(response)
@@ -136,11 +114,11 @@ def test_doc_example_returns_one_1024_png_and_charges_250(server: LiveServer) ->
     image = _download(images[0]["url"])
     assert image.format == "PNG"
     assert image.size == (1024, 1024)
-    assert _balance(server, name) == 750
+    assert server.balance(name) == 750
 
 
 def test_doc_example_with_the_curl_headers(server: LiveServer) -> None:
-    _, secret = _account(server, credits=1000)
+    _, secret = server.funded_account(credits=1000)
     response = httpx.post(
         server.url + GENERATE,
         headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
@@ -151,7 +129,7 @@ def test_doc_example_with_the_curl_headers(server: LiveServer) -> None:
 
 
 def test_three_z_image_turbo_images_charge_300(server: LiveServer) -> None:
-    name, secret = _account(server, credits=1000)
+    name, secret = server.funded_account(credits=1000)
     with server.client(secret) as client:
         body = _ok(
             client.post(
@@ -163,7 +141,7 @@ def test_three_z_image_turbo_images_charge_300(server: LiveServer) -> None:
     assert isinstance(images, list)
     assert len(images) == 3
     assert len({item["url"] for item in images}) == 3
-    assert _balance(server, name) == 700
+    assert server.balance(name) == 700
 
 
 def test_width_and_height_shape_the_image(rich: tuple[str, httpx.Client]) -> None:
@@ -186,7 +164,7 @@ def test_defaults_are_1024_square_and_one_image(rich: tuple[str, httpx.Client]) 
 
 
 def test_gpt_image_2_is_priced_by_resolution_and_quality(server: LiveServer) -> None:
-    name, secret = _account(server, credits=5000)
+    name, secret = server.funded_account(credits=5000)
     base = {"prompt": "a product shot", "model": "gpt-image-2", "width": 512, "height": 512}
     with server.client(secret) as client:
         priced = _ok(client.post(GENERATE, json={**base, "resolution": "2k", "quality": "high"}))
@@ -201,7 +179,7 @@ def test_gpt_image_2_is_priced_by_resolution_and_quality(server: LiveServer) -> 
         assert default["credits_used"] == 150
         low = _ok(client.post(GENERATE, json={**base, "quality": "low"}))
         assert low["credits_used"] == 50
-    assert _balance(server, name) == 5000 - 800 - 1600 - 150 - 50
+    assert server.balance(name) == 5000 - 800 - 1600 - 150 - 50
     assert server.runtime is not None
     job = server.call(server.runtime.jobs.get(str(priced["request_id"])))
     assert job.spec.engine_params == {"resolution": "2k", "quality": "high"}
@@ -233,7 +211,7 @@ def test_price_fields_are_ignored_on_models_without_a_price_table(
 def test_every_catalog_image_model_is_served(server: LiveServer) -> None:
     assert server.runtime is not None
     catalog = server.runtime.catalog
-    _, secret = _account(server, credits=100_000)
+    _, secret = server.funded_account(credits=100_000)
     with server.client(secret) as client:
         for entry in catalog.models:
             payload = {"prompt": "catalog", "model": entry.id, "width": 256, "height": 256}
@@ -288,10 +266,10 @@ def test_bad_fields_are_400_with_artnex_codes(
     server: LiveServer, rich: tuple[str, httpx.Client], payload: dict[str, object], code: str
 ) -> None:
     name, client = rich
-    balance = _balance(server, name)
+    balance = server.balance(name)
     _error(client.post(GENERATE, json=payload), 400, code)
     assert _job_rows(server, name) == 0
-    assert _balance(server, name) == balance
+    assert server.balance(name) == balance
 
 
 def test_error_messages_name_the_field(rich: tuple[str, httpx.Client]) -> None:
@@ -372,29 +350,29 @@ def test_the_key_is_checked_before_the_body(server: LiveServer) -> None:
 
 
 def test_zero_balance_is_402_with_no_job_and_no_ledger_change(server: LiveServer) -> None:
-    name, secret = _account(server)
+    name, secret = server.funded_account()
     with server.client(secret) as client:
         error = _error(client.post(GENERATE, json=EXAMPLE), 402, "insufficient_credits")
     assert "250" in str(error["message"])
     assert _job_rows(server, name) == 0
-    assert _balance(server, name) == 0
-    assert _ledger_kinds(server, name) == []
+    assert server.balance(name) == 0
+    assert server.ledger_kinds(name) == []
 
 
 def test_a_short_balance_is_402_and_keeps_every_credit(server: LiveServer) -> None:
-    name, secret = _account(server, credits=400)
+    name, secret = server.funded_account(credits=400)
     with server.client(secret) as client:
         two = {**EXAMPLE, "num_images": 2}
         _error(client.post(GENERATE, json=two), 402, "insufficient_credits")
         assert _job_rows(server, name) == 0
-        assert _balance(server, name) == 400
-        assert _ledger_kinds(server, name) == ["grant"]
+        assert server.balance(name) == 400
+        assert server.ledger_kinds(name) == ["grant"]
         assert _ok(client.post(GENERATE, json=EXAMPLE))["credits_used"] == 250
-    assert _balance(server, name) == 150
+    assert server.balance(name) == 150
 
 
 def test_plan_quota_is_rate_limit_exceeded_with_retry_after(server: LiveServer) -> None:
-    name, secret = _account(server, plan="free")
+    name, secret = server.funded_account(plan="free")
     payload = {"prompt": "quota", "model": "creatix-flash", "width": 256, "height": 256}
     with server.client(secret) as client:
         for _ in range(12):
@@ -424,7 +402,7 @@ def test_unknown_methods_and_subpaths_answer_in_the_artnex_envelope(
 
 
 def test_same_key_and_body_replays_the_job_and_charges_once(server: LiveServer) -> None:
-    name, secret = _account(server, credits=1000)
+    name, secret = server.funded_account(credits=1000)
     headers = {"Idempotency-Key": f"order-{uuid.uuid4().hex}"}
     with server.client(secret) as client:
         first = _ok(client.post(GENERATE, json=EXAMPLE, headers=headers))
@@ -443,12 +421,12 @@ def test_same_key_and_body_replays_the_job_and_charges_once(server: LiveServer) 
     assert isinstance(first_images, list)
     assert isinstance(again_images, list)
     assert _download(again_images[0]["url"]).size == (1024, 1024)
-    assert _balance(server, name) == 750
+    assert server.balance(name) == 750
     assert _job_rows(server, name) == 1
 
 
 def test_same_key_different_body_is_409(server: LiveServer) -> None:
-    name, secret = _account(server, credits=1000)
+    name, secret = server.funded_account(credits=1000)
     headers = {"Idempotency-Key": f"order-{uuid.uuid4().hex}"}
     with server.client(secret) as client:
         _ok(client.post(GENERATE, json=EXAMPLE, headers=headers))
@@ -456,23 +434,23 @@ def test_same_key_different_body_is_409(server: LiveServer) -> None:
         _error(client.post(GENERATE, json=changed, headers=headers), 409, "idempotency_key_reused")
         extra = {**EXAMPLE, "sdk": "1.0"}
         _error(client.post(GENERATE, json=extra, headers=headers), 409, "idempotency_key_reused")
-    assert _balance(server, name) == 750
+    assert server.balance(name) == 750
     assert _job_rows(server, name) == 1
 
 
 def test_without_a_key_each_request_is_a_new_job(server: LiveServer) -> None:
-    name, secret = _account(server, credits=1000)
+    name, secret = server.funded_account(credits=1000)
     with server.client(secret) as client:
         first = _ok(client.post(GENERATE, json=EXAMPLE))
         second = _ok(client.post(GENERATE, json=EXAMPLE))
     assert first["request_id"] != second["request_id"]
-    assert _balance(server, name) == 500
+    assert server.balance(name) == 500
 
 
 def test_keys_are_per_account(server: LiveServer) -> None:
     key = {"Idempotency-Key": f"shared-{uuid.uuid4().hex}"}
-    _, one = _account(server, credits=1000)
-    _, two = _account(server, credits=1000)
+    _, one = server.funded_account(credits=1000)
+    _, two = server.funded_account(credits=1000)
     with server.client(one) as first, server.client(two) as second:
         a = _ok(first.post(GENERATE, json=EXAMPLE, headers=key))
         b = _ok(second.post(GENERATE, json=EXAMPLE, headers=key))
@@ -525,7 +503,7 @@ def odd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]
 
 
 def test_rate_limit_is_429_with_retry_after(odd_server: LiveServer) -> None:
-    _, secret = _account(odd_server, credits=10_000)
+    _, secret = odd_server.funded_account(credits=10_000)
     payload = {"prompt": "x", "model": "z-image-turbo", "width": 256, "height": 256}
     with odd_server.client(secret) as client:
         for _ in range(3):
@@ -536,21 +514,21 @@ def test_rate_limit_is_429_with_retry_after(odd_server: LiveServer) -> None:
 
 
 def test_engine_failure_is_500_generation_failed_and_refunded(odd_server: LiveServer) -> None:
-    name, secret = _account(odd_server, credits=1000)
+    name, secret = odd_server.funded_account(credits=1000)
     with odd_server.client(secret) as client:
         response = client.post(GENERATE, json={"prompt": "x", "model": "crashy"})
     error = _error(response, 500, "generation_failed")
     assert error["request_id"] == response.headers["X-Request-ID"]
     assert "secret internal detail" not in response.text
     assert "Traceback" not in response.text
-    assert _balance(odd_server, name) == 1000, "a failed generation charges nothing"
+    assert odd_server.balance(name) == 1000, "a failed generation charges nothing"
 
 
 def test_absent_engine_is_503_unavailable(odd_server: LiveServer) -> None:
-    name, secret = _account(odd_server, credits=1000)
+    name, secret = odd_server.funded_account(credits=1000)
     with odd_server.client(secret) as client:
         response = client.post(GENERATE, json={"prompt": "x", "model": "ghost"})
     error = _error(response, 503, "unavailable")
     assert error["request_id"] == response.headers["X-Request-ID"]
     assert _job_rows(odd_server, name) == 0
-    assert _balance(odd_server, name) == 1000
+    assert odd_server.balance(name) == 1000

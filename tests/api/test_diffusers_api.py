@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import io
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,14 +21,12 @@ pytest.importorskip("transformers")
 
 import httpx
 import numpy as np
-import torch
 import yaml
 from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from creatix.accounts.models import Account
-from creatix.billing import service as billing_service
 from creatix.catalog.loader import load_catalog
 from creatix.engines.diffusers import DiffusersEngine
 from creatix.jobs.models import JobRow
@@ -37,29 +34,13 @@ from creatix.jobs.specs import ImageSpec, JobStatus
 from creatix.media.encoding import read_metadata
 from creatix.media.watermark import apply_watermark, watermark_box
 from support import LiveServer, make_settings
-from tiny_diffusers import build_tiny_sd
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 GENERATE = "/v1/generate"
 PRICE = 10
 TOLERANCE = 2
 """Most a pixel channel may differ between two runs of one seed in different batches."""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """The model is tiny: one thread is as fast, and spinning OpenMP threads slow everything
-    down when another torch process shares the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
 
 
 @pytest.fixture(scope="module")
@@ -139,25 +120,6 @@ def worker(server: LiveServer) -> Iterator[None]:
         yield
 
 
-def _account(server: LiveServer, credits: int) -> tuple[str, str]:
-    name = f"diffusers-{uuid.uuid4().hex[:10]}"
-    secret = server.key(plan="paid", account=name)
-    assert server.runtime is not None
-    server.call(billing_service.grant(server.runtime.db, name, credits, note=None))
-    return name, secret
-
-
-def _balance(server: LiveServer, name: str) -> int:
-    assert server.runtime is not None
-    return server.call(billing_service.statement(server.runtime.db, name)).balance
-
-
-def _ledger_kinds(server: LiveServer, name: str) -> list[str]:
-    assert server.runtime is not None
-    statement = server.call(billing_service.statement(server.runtime.db, name, limit=100))
-    return sorted(entry.kind for entry in statement.entries)
-
-
 def _jobs(server: LiveServer, name: str, status: JobStatus | None = None) -> int:
     assert server.runtime is not None
 
@@ -211,13 +173,13 @@ def _pixels(image: Image.Image) -> np.ndarray:
 def test_a_request_is_drawn_watermarked_stored_and_charged(
     server: LiveServer, worker: None
 ) -> None:
-    name, secret = _account(server, credits=1000)
+    name, secret = server.funded_account(credits=1000)
     with server.client(secret) as client:
         response = client.post(GENERATE, json=_body(num_images=2, width=96))
     body = _ok(response)
     assert response.headers["X-Creatix-Engine"] == "diffusers"
     assert body["credits_used"] == 2 * PRICE
-    assert _balance(server, name) == 1000 - 2 * PRICE
+    assert server.balance(name) == 1000 - 2 * PRICE
     assert len(body["images"]) == 2
     for image in body["images"]:
         data = _download(image["url"])
@@ -246,11 +208,11 @@ def test_a_request_is_drawn_watermarked_stored_and_charged(
 def test_sizes_outside_the_models_limits_are_refused_before_charging(
     server: LiveServer,
 ) -> None:
-    name, secret = _account(server, credits=1000)
+    name, secret = server.funded_account(credits=1000)
     with server.client(secret) as client:
         too_big = client.post(GENERATE, json=_body(width=256))
         _error(too_big, 400, "invalid_dimensions")
-    assert _balance(server, name) == 1000
+    assert server.balance(name) == 1000
     assert _jobs(server, name) == 0
 
 
@@ -258,7 +220,7 @@ def test_sizes_outside_the_models_limits_are_refused_before_charging(
 
 
 def test_four_concurrent_requests_are_one_pipeline_call(server: LiveServer) -> None:
-    name, secret = _account(server, credits=1000)
+    name, secret = server.funded_account(credits=1000)
     engine = _engine(server)
     calls_before = len(engine.calls)
 
@@ -282,7 +244,7 @@ def test_four_concurrent_requests_are_one_pipeline_call(server: LiveServer) -> N
     new_calls = list(engine.calls)[calls_before:]
     assert [(call.specs, call.images) for call in new_calls] == [(4, 4)]
     assert new_calls[0].model == _engine_model(server)
-    assert _balance(server, name) == 1000 - 4 * PRICE
+    assert server.balance(name) == 1000 - 4 * PRICE
     pictures = [Image.open(io.BytesIO(_download(b["images"][0]["url"]))) for b in bodies]
     assert all(picture.size == (64, 64) for picture in pictures)
 
@@ -293,7 +255,7 @@ def test_four_concurrent_requests_are_one_pipeline_call(server: LiveServer) -> N
 def test_missing_weights_list_the_model_unavailable_and_refuse_with_503(
     server: LiveServer,
 ) -> None:
-    name, secret = _account(server, credits=1000)
+    name, secret = server.funded_account(credits=1000)
     with server.client(secret) as client:
         listed = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
         assert listed["tiny-missing"]["available"] is False
@@ -302,9 +264,9 @@ def test_missing_weights_list_the_model_unavailable_and_refuse_with_503(
         response = client.post(GENERATE, json=_body(model="tiny-missing"))
     error = _error(response, 503, "unavailable")
     assert "weights not found at" in error["message"]
-    assert _balance(server, name) == 1000
+    assert server.balance(name) == 1000
     assert _jobs(server, name) == 0
-    assert _ledger_kinds(server, name) == ["grant"]
+    assert server.ledger_kinds(name) == ["grant"]
     assert server.runtime is not None
     entry = server.runtime.catalog.model("tiny-missing")
     assert entry is not None
@@ -316,10 +278,10 @@ def test_missing_weights_list_the_model_unavailable_and_refuse_with_503(
 def test_out_of_memory_fails_the_request_and_refunds_it(
     server: LiveServer, worker: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    name, secret = _account(server, credits=1000)
+    name, secret = server.funded_account(credits=1000)
     with server.client(secret) as client:
         _ok(client.post(GENERATE, json=_body()))  # loaded and resident
-        assert _balance(server, name) == 1000 - PRICE
+        assert server.balance(name) == 1000 - PRICE
         resident = _engine(server).residency.get(_engine_model(server))
         assert resident is not None
 
@@ -331,8 +293,8 @@ def test_out_of_memory_fails_the_request_and_refunds_it(
         error = _error(response, 500, "generation_failed")
         assert "out_of_memory" in error["message"]
         assert error["request_id"] == response.headers["X-Request-ID"]
-        assert _balance(server, name) == 1000 - PRICE, "the failed request is refunded in full"
-        assert _ledger_kinds(server, name) == [
+        assert server.balance(name) == 1000 - PRICE, "the failed request is refunded in full"
+        assert server.ledger_kinds(name) == [
             "charge",
             "grant",
             "refund",

@@ -18,7 +18,6 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from creatix.accounts.service import account_named
-from creatix.billing import service as billing
 from creatix.kit.clock import utcnow
 from creatix.kit.ids import new_id
 from creatix.uploads.models import UploadRow
@@ -55,20 +54,10 @@ GENERATION_FIELDS = {
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _account(server: LiveServer, credits: int = 0) -> tuple[str, str]:
-    """A fresh paid account with ``credits`` granted, and a key for it: (name, secret)."""
-    name = f"platform-{uuid.uuid4().hex[:10]}"
-    secret = server.key(plan="paid", account=name)
-    if credits:
-        assert server.runtime is not None
-        server.call(billing.grant(server.runtime.db, name, credits, None))
-    return name, secret
-
-
 @pytest.fixture
 def client(server: LiveServer) -> Iterator[httpx.Client]:
     """A client with a fresh key of a fresh account."""
-    with server.client(_account(server)[1]) as client:
+    with server.client(server.funded_account()[1]) as client:
         yield client
 
 
@@ -144,7 +133,7 @@ def _assert_error(response: httpx.Response, status: int, param: str | None = Non
 
 
 def test_the_generate_example_runs_with_a_catalog_model(server: LiveServer) -> None:
-    _, secret = _account(server, credits=1000)
+    _, secret = server.funded_account(credits=1000)
     with server.client(secret) as client:
         response = client.post(f"{API}/generate", json=EXAMPLE)
         assert response.status_code == 202, response.text
@@ -225,7 +214,7 @@ def test_a_style_preset_is_echoed_and_the_prompt_kept_as_sent(client: httpx.Clie
 
 
 def test_a_reference_image_of_ones_own_is_used(server: LiveServer) -> None:
-    name, secret = _account(server)
+    name, secret = server.funded_account()
     path = _upload(server, name)
     with server.client(secret) as client:
         generation = _poll(client, _generate(client, modelId="creatix-pro", inputImagePath=path))
@@ -237,8 +226,8 @@ def test_upload_then_generate_from_it(server: LiveServer) -> None:
     """The reference's flow: POST /upload, then its path as inputImagePath; it is the
     uploader's alone."""
     with (
-        server.client(_account(server)[1]) as owner,
-        server.client(_account(server)[1]) as stranger,
+        server.client(server.funded_account()[1]) as owner,
+        server.client(server.funded_account()[1]) as stranger,
     ):
         uploaded = owner.post(f"{API}/upload", files={"file": ("product.png", _png(), "image/png")})
         assert uploaded.status_code == 201, uploaded.text
@@ -252,7 +241,7 @@ def test_upload_then_generate_from_it(server: LiveServer) -> None:
 
 
 def test_a_failed_generation_says_why(server: LiveServer) -> None:
-    name, secret = _account(server)
+    name, secret = server.funded_account()
     path = _upload(server, name, stored=False)  # recorded, but its file is gone
     with server.client(secret) as client:
         generation = _poll(client, _generate(client, modelId="creatix-pro", inputImagePath=path))
@@ -421,8 +410,8 @@ def test_delete_removes_the_record_and_its_files(client: httpx.Client) -> None:
 
 def test_accounts_never_see_each_others_generations(server: LiveServer) -> None:
     with (
-        server.client(_account(server)[1]) as owner,
-        server.client(_account(server)[1]) as stranger,
+        server.client(server.funded_account()[1]) as owner,
+        server.client(server.funded_account()[1]) as stranger,
     ):
         generation = _poll(owner, _generate(owner))
         path = f"{API}/generations/{generation['id']}"
@@ -494,9 +483,9 @@ def test_limits_at_the_edges_are_accepted(client: httpx.Client) -> None:
 
 
 def test_another_accounts_upload_is_a_400_naming_input_image_path(server: LiveServer) -> None:
-    owner, _ = _account(server)
+    owner, _ = server.funded_account()
     path = _upload(server, owner)
-    with server.client(_account(server)[1]) as stranger:
+    with server.client(server.funded_account()[1]) as stranger:
         response = stranger.post(
             f"{API}/generate", json={**VALID, "modelId": "creatix-pro", "inputImagePath": path}
         )
@@ -504,7 +493,7 @@ def test_another_accounts_upload_is_a_400_naming_input_image_path(server: LiveSe
 
 
 def test_an_input_image_on_a_model_without_image_input_is_a_400(server: LiveServer) -> None:
-    name, secret = _account(server)
+    name, secret = server.funded_account()
     path = _upload(server, name)
     with server.client(secret) as client:
         response = client.post(f"{API}/generate", json={**VALID, "inputImagePath": path})

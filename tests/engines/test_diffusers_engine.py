@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
-
 import numpy as np
 import torch
 import transformers
@@ -27,27 +26,16 @@ from creatix.engines.diffusers import DiffusersEngine, DiffusersOptions
 from creatix.engines.diffusers.config import GB, model_dir
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs.specs import ImageSpec
-from tiny_diffusers import build_tiny_flux, build_tiny_sd, build_tiny_sdxl
+from tiny_diffusers import (
+    build_tiny_flux,
+    build_tiny_sdxl,
+)
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 STEPS = 2
 TOLERANCE = 1
 """Most a pixel channel may differ between a batched and a lone run: CPU kernels block
 differently for different batch sizes (the tiny pipelines' author measured at most 1)."""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """The models are tiny: one thread is as fast, and spinning OpenMP threads slow everything
-    down when another torch process shares the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
 
 
 @pytest.fixture
@@ -389,7 +377,6 @@ def test_options_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_cpu_defaults_to_float32() -> None:
-    import torch
 
     engine = DiffusersEngine.from_options({"device": "cpu"})
     assert engine.device == torch.device("cpu")

@@ -8,7 +8,7 @@ batch test asserts exactly that, so a real seeding bug (different noise per imag
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from tiny_diffusers import (
 diffusers = pytest.importorskip("diffusers")
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TRANSFORMERS_5 = int(transformers.__version__.split(".")[0]) >= 5
 MAX_SAVED_BYTES = 16 * 1024 * 1024
@@ -73,16 +74,6 @@ FAMILIES = {
         odd_size=(36, 20),
     ),
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """The models are tiny: one thread is as fast, and torch's spinning OpenMP threads make
-    a 10 s run take 80 s when another torch process shares the two cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
