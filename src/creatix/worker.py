@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from PIL import Image as PILImage
 from PIL.Image import Image
 
-from creatix.engines.base import EngineError
+from creatix.engines.base import EngineError, ProgressCallback
+from creatix.jobs.progress import ProgressReporter
 from creatix.jobs.service import Claim, JobService
 from creatix.jobs.specs import MIME_TYPES, Job, JobError, OutputFormat, StoredOutput
 from creatix.media.encoding import encode
@@ -150,13 +151,20 @@ class Worker:
             self._slots.release()
 
     async def process(self, batch: Sequence[Job]) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat([job.id for job in batch]))
+        job_ids = [job.id for job in batch]
+        progress = ProgressReporter(self.jobs, job_ids, self.id)
+        helpers = [
+            asyncio.create_task(self._heartbeat(job_ids)),
+            asyncio.create_task(progress.run()),
+        ]
         try:
-            await self._run_batch(batch)
+            await self._run_batch(batch, progress)
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            for helper in helpers:
+                helper.cancel()
+            for helper in helpers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await helper
 
     async def _heartbeat(self, job_ids: list[str]) -> None:
         while True:
@@ -166,7 +174,7 @@ class Worker:
             except Exception:
                 log.exception("heartbeat failed", extra={"jobs": job_ids})
 
-    async def _run_batch(self, batch: Sequence[Job]) -> None:
+    async def _run_batch(self, batch: Sequence[Job], progress: ProgressCallback) -> None:
         engine = self.jobs.engines.engine(batch[0].engine)
         model = self.jobs.catalog.model(batch[0].model)
         engine_model = (model.engine_model if model else None) or batch[0].model
@@ -179,7 +187,8 @@ class Worker:
             return
         started = time.perf_counter()
         try:
-            outputs = await engine.generate(engine_model, [job.spec for job in batch], input_images)
+            specs = [job.spec for job in batch]
+            outputs = await engine.generate(engine_model, specs, input_images, progress)
         except EngineError as exc:
             log.warning("engine error", extra={"engine": engine.name, "error": str(exc)})
             error = JobError(code=exc.code, message=str(exc))

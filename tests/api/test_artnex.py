@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from creatix.accounts.models import Account
 from creatix.catalog.loader import load_catalog
 from creatix.engines import registry
+from creatix.engines.base import ProgressCallback
 from creatix.engines.preview import PreviewEngine
 from creatix.jobs.models import JobRow
 from creatix.jobs.specs import ImageSpec
@@ -473,6 +474,7 @@ class CrashingEngine(PreviewEngine):
         model: str,
         specs: Sequence[ImageSpec],
         input_images: Sequence[Image.Image | None] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[list[Image.Image]]:
         raise RuntimeError("secret internal detail: /opt/weights missing")
 

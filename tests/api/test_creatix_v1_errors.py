@@ -13,6 +13,7 @@ from PIL.Image import Image
 from creatix.accounts import service as accounts
 from creatix.catalog.loader import load_catalog
 from creatix.engines import registry
+from creatix.engines.base import ProgressCallback
 from creatix.engines.preview import PreviewEngine
 from creatix.jobs.specs import ImageSpec
 from support import LiveServer, make_settings
@@ -159,6 +160,7 @@ class CrashingEngine(PreviewEngine):
         model: str,
         specs: Sequence[ImageSpec],
         input_images: Sequence[Image | None] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[list[Image]]:
         raise RuntimeError("secret internal detail: /opt/weights missing")
 

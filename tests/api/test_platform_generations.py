@@ -14,10 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from PIL import Image
 from sqlalchemy.orm import Session
 
 from creatix.accounts.service import account_named
+from creatix.catalog.loader import load_catalog
 from creatix.kit.clock import utcnow
 from creatix.kit.ids import new_id
 from creatix.uploads.models import UploadRow
@@ -38,6 +40,7 @@ CATALOG_MODEL_PRICE = 400
 GENERATION_FIELDS = {
     "id",
     "status",
+    "progress",
     "prompt",
     "image_url",
     "image_urls",
@@ -283,6 +286,30 @@ def test_a_queued_generation_is_processing_until_a_worker_takes_it(tmp_path: Pat
             _assert_error(client.get(f"{API}/generations/{generation_id}"), 404)
     finally:
         idle.stop()
+
+
+def test_progress_rises_while_processing_and_is_100_when_completed(tmp_path: Path) -> None:
+    catalog = load_catalog().model_dump(mode="json")
+    catalog["engines"]["preview"]["options"] = {"delay_seconds": 2.0}
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    slow = LiveServer(make_settings(tmp_path / "data", catalog=tmp_path / "catalog.yaml")).start()
+    try:
+        with slow.client(slow.key(plan="paid")) as client:
+            generation_id = _generate(client)
+            seen: list[int] = []
+            while True:
+                generation = client.get(f"{API}/generations/{generation_id}").json()["generation"]
+                if generation["status"] != "processing":
+                    break
+                seen.append(generation["progress"])
+                time.sleep(0.1)
+    finally:
+        slow.stop()
+    assert generation["status"] == "completed"
+    assert generation["progress"] == 100
+    during = [percent for percent in seen if 0 < percent < 100]
+    assert len(set(during)) >= 3, f"progress seen while processing: {seen}"
+    assert seen == sorted(seen), "progress never goes back"
 
 
 # -- models and styles -----------------------------------------------------------------------

@@ -131,6 +131,19 @@ async def test_a_batch_larger_than_max_batch_is_split_into_calls(tiny_sd: Path) 
     assert [c.images for c in engine.calls] == [3, 3]
 
 
+async def test_progress_is_reported_per_denoising_step_across_calls(tiny_sd: Path) -> None:
+    engine = DiffusersEngine.from_options({"steps": 4, "device": "cpu", "max_batch": 2})
+    reported: list[float] = []
+    try:
+        await engine.generate(
+            str(tiny_sd), [_spec(seed=s) for s in (1, 2, 3)], progress=reported.append
+        )
+    finally:
+        await engine.close()
+    assert len(engine.calls) == 2
+    assert reported == [step / 8 for step in range(1, 9)], "4 steps in each of 2 calls"
+
+
 async def test_image_to_image_keeps_the_asked_size(engine: DiffusersEngine, tiny_sd: Path) -> None:
     source = Image.new("RGBA", (120, 40), (200, 30, 30, 128))
     specs = [_spec(input_image="uploads/a.png", n=2), _spec(input_image="uploads/b.png", seed=1)]

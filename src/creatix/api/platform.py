@@ -264,6 +264,12 @@ def _error(job: Job) -> str | None:
     return None
 
 
+def _percent_done(job: Job) -> int:
+    if job.status is JobStatus.SUCCEEDED:
+        return 100
+    return math.floor((job.progress or 0.0) * 100)
+
+
 def _generation(job: Job, runtime: Runtime, request: Request) -> Generation:
     status = STATUSES[job.status]
     urls = (
@@ -274,6 +280,7 @@ def _generation(job: Job, runtime: Runtime, request: Request) -> Generation:
     return Generation(
         id=job.id,
         status=status,
+        progress=_percent_done(job),
         prompt=_caller_prompt(job.spec, runtime.catalog),
         image_url=urls[0] if urls else None,
         image_urls=urls,

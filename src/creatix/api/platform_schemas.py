@@ -98,6 +98,12 @@ class GenerateAccepted(BaseModel):
 class Generation(BaseModel):
     id: str
     status: GenerationStatus
+    progress: int = Field(
+        ge=0,
+        le=100,
+        description="Percent done: the engine's denoising steps while processing, 100 once "
+        "completed.",
+    )
     prompt: str = Field(description="The prompt as sent, without the style's suffix.")
     image_url: str | None = Field(description="The first image; null until completed.")
     image_urls: list[str] = Field(description="Every image, in order.")

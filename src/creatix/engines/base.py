@@ -7,12 +7,16 @@ and stored on the job row) and hands up to ``max_batch`` of them to one ``genera
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from PIL.Image import Image
 
 from creatix.jobs.specs import ImageSpec
+
+ProgressCallback = Callable[[float], None]
+"""Told the fraction (0..1) of a ``generate`` call done so far; may be called from any thread."""
 
 
 class EngineError(Exception):
@@ -56,12 +60,30 @@ class ImageEngine(Protocol):
         model: str,
         specs: Sequence[ImageSpec],
         input_images: Sequence[Image | None] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> Sequence[Sequence[Image]]:
         """One list of ``spec.n`` images for each spec, in order.
 
         ``input_images`` holds, for each spec, the decoded image its ``input_image`` names
         (None where it names none); the worker loads them, engines never touch storage.
+        ``progress``, when given, is told how far the call is (per denoising step, say).
         """
         ...
 
     async def close(self) -> None: ...
+
+
+class PullError(Exception):
+    """Weights could not be fetched; the message says why and what to do, in a user's words."""
+
+
+@runtime_checkable
+class PullsWeights(Protocol):
+    """An engine whose models' weights live on disk and can be fetched ahead of serving."""
+
+    def pull(self, model: str) -> Path:
+        """Fetch ``model``'s weights to where this engine finds them, and return that folder.
+
+        Raises ``PullError`` with a message for a person when they cannot be fetched.
+        """
+        ...

@@ -109,6 +109,23 @@ def extend_leases(
     return set(result.scalars())
 
 
+def set_progress(
+    session: Session, job_ids: Sequence[str], worker_id: str, fraction: float
+) -> set[str]:
+    """Record the engine's progress on this worker's leased jobs; the ids it still holds."""
+    result = session.execute(
+        update(JobRow)
+        .where(
+            JobRow.id.in_(job_ids),
+            JobRow.status == JobStatus.RUNNING,
+            JobRow.lease_owner == worker_id,
+        )
+        .values(progress=fraction)
+        .returning(JobRow.id)
+    )
+    return set(result.scalars())
+
+
 def finish_leased(
     session: Session, job_id: str, worker_id: str, values: Mapping[str, Any]
 ) -> JobRecord | None:

@@ -105,6 +105,7 @@ def _to_job(row: JobRecord, assets: Sequence[Asset] = ()) -> Job:
         started_at=row.started_at,
         finished_at=row.finished_at,
         engine_seconds=row.engine_seconds,
+        progress=row.progress,
         error=error,
         credits_reserved=row.credits_reserved,
         credits_charged=row.credits_charged,
@@ -419,6 +420,14 @@ class JobService:
             )
         )
 
+    async def report_progress(
+        self, job_ids: Sequence[str], worker_id: str, fraction: float
+    ) -> set[str]:
+        """Record how far the engine is with these jobs; the ids this worker still holds."""
+        return await self.db.write(
+            lambda session: repository.set_progress(session, job_ids, worker_id, fraction)
+        )
+
     async def complete(
         self,
         job_id: str,
@@ -432,6 +441,7 @@ class JobService:
             "status": JobStatus.SUCCEEDED,
             "finished_at": now,
             "engine_seconds": engine_seconds,
+            "progress": 1.0,
             "credits_charged": JobRow.credits_per_output * len(outputs),
         }
 
@@ -482,6 +492,7 @@ class JobService:
             if retryable and current.attempts < current.max_attempts:
                 requeue = {
                     "status": JobStatus.QUEUED,
+                    "progress": None,
                     "error_code": error.code,
                     "error_message": error.message,
                 }
@@ -535,6 +546,7 @@ class JobService:
             for row in expired:
                 row.lease_owner = None
                 row.lease_expires_at = None
+                row.progress = None
                 if row.attempts < row.max_attempts:
                     row.status = JobStatus.QUEUED
                     continue

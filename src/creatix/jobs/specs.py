@@ -100,6 +100,8 @@ class Job(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     engine_seconds: float | None = None
+    progress: float | None = None
+    """The running engine's fraction done (0..1), as its worker last reported it."""
     error: JobError | None = None
     credits_reserved: int = 0
     credits_charged: int | None = None

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from PIL.Image import Image
 
-from creatix.engines.base import EngineError, EngineRejected
+from creatix.engines.base import EngineError, EngineRejected, ProgressCallback
 from creatix.engines.diffusers import batching, loading
 from creatix.engines.diffusers.batching import Item
 from creatix.engines.diffusers.config import DiffusersOptions, OptionValue, model_dir
@@ -177,6 +177,7 @@ class DiffusersEngine:
         model: str,
         specs: Sequence[ImageSpec],
         input_images: Sequence[Image | None] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[list[Image]]:
         if not specs:
             return []
@@ -190,9 +191,11 @@ class DiffusersEngine:
             raise EngineError("The model's weights are no longer there.", code="model_load_failed")
         items = await asyncio.to_thread(batching.flatten, specs, sources)
         drawn: list[tuple[Item, Image]] = []
+        calls = list(batching.calls(items, self.max_batch))
         async with self.residency.use(str(path)) as resident:
-            for call in batching.calls(items, self.max_batch):
-                images = await self._call(model, resident, call)
+            for done, call in enumerate(calls):
+                steps = _StepReporter(progress, done, len(calls))
+                images = await self._call(model, resident, call, steps)
                 drawn.extend(zip(call, images, strict=True))
         return batching.split(specs, drawn)
 
@@ -246,9 +249,13 @@ class DiffusersEngine:
         images: list[Image] = list(output.images)
         return images
 
-    async def _call(self, model: str, resident: Resident, items: Sequence[Item]) -> list[Image]:
+    async def _call(
+        self, model: str, resident: Resident, items: Sequence[Item], steps: _StepReporter
+    ) -> list[Image]:
         pipeline = self._pipeline_for(resident, items[0].input_image is not None)
         arguments = self._arguments(pipeline, items)
+        if steps.wanted and "callback_on_step_end" in loading.accepts(pipeline):
+            arguments["callback_on_step_end"] = steps
         seeds = [item.seed for item in items]
         async with resident.lock:
             started = time.perf_counter()
@@ -306,6 +313,28 @@ class DiffusersEngine:
             code="engine_error",
             retryable=True,
         )
+
+
+class _StepReporter:
+    """A pipeline's ``callback_on_step_end``: reports call ``done`` of ``calls`` per step."""
+
+    def __init__(self, progress: ProgressCallback | None, done: int, calls: int) -> None:
+        self.progress = progress
+        self.done = done
+        self.calls = calls
+
+    @property
+    def wanted(self) -> bool:
+        return self.progress is not None
+
+    def __call__(
+        self, pipeline: Any, step: int, timestep: Any, tensors: dict[str, Any]
+    ) -> dict[str, Any]:
+        if self.progress is not None:
+            # Image-to-image runs fewer steps than asked; the pipeline knows how many.
+            total = max(1, int(getattr(pipeline, "num_timesteps", 0) or step + 1))
+            self.progress((self.done + min(1.0, (step + 1) / total)) / self.calls)
+        return tensors
 
 
 def _exact(image: Image, width: int, height: int) -> Image:

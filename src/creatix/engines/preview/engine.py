@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from creatix.engines.base import EngineError, EngineRejected
+from creatix.engines.base import EngineError, EngineRejected, ProgressCallback
 from creatix.engines.preview.brief import image_rng, prompt_digest, read_brief
 from creatix.engines.preview.input import card_area, compose_input, prepare_input
 from creatix.engines.preview.paint import Plan, finish
@@ -17,6 +17,7 @@ from creatix.jobs.specs import ImageSpec
 
 MIN_SIDE = 64
 MAX_SIDE = 4096
+DELAY_TICKS = 10
 
 
 def render(
@@ -84,10 +85,18 @@ class PreviewEngine:
         model: str,
         specs: Sequence[ImageSpec],
         input_images: Sequence[Image.Image | None] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> list[list[Image.Image]]:
         if self.delay_seconds:
-            await asyncio.sleep(self.delay_seconds)
+            await self._wait(progress)
         return await asyncio.to_thread(render_batch, model, specs, input_images)
+
+    async def _wait(self, progress: ProgressCallback | None) -> None:
+        """The configured delay, in ticks that report progress as a real engine's steps do."""
+        for tick in range(1, DELAY_TICKS + 1):
+            await asyncio.sleep(self.delay_seconds / DELAY_TICKS)
+            if progress is not None:
+                progress(tick / DELAY_TICKS)
 
     async def close(self) -> None:
         return None

@@ -1,0 +1,63 @@
+"""How far a running batch is, from the engine to the job rows."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from creatix.jobs.service import JobService
+
+log = logging.getLogger(__name__)
+
+
+class ProgressReporter:
+    """An engine's ``ProgressCallback`` for one batch: records the latest fraction on the
+    batch's jobs, at most once per ``interval`` seconds.
+
+    Engines report from their inference threads; the reporter hops to the event loop and
+    writes from there, so a pipeline step never waits on the database.
+    """
+
+    def __init__(
+        self,
+        jobs: JobService,
+        job_ids: Sequence[str],
+        worker_id: str,
+        *,
+        interval: float = 0.25,
+    ) -> None:
+        self._jobs = jobs
+        self._job_ids = list(job_ids)
+        self._worker_id = worker_id
+        self._interval = interval
+        self._loop = asyncio.get_running_loop()
+        self._latest: float | None = None
+        self._written: float | None = None
+        self._reported = asyncio.Event()
+
+    def __call__(self, fraction: float) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed under a finishing thread
+            self._loop.call_soon_threadsafe(self._note, min(1.0, max(0.0, fraction)))
+
+    def _note(self, fraction: float) -> None:
+        self._latest = fraction
+        self._reported.set()
+
+    async def run(self) -> None:
+        """Write reports until cancelled."""
+        while True:
+            await self._reported.wait()
+            self._reported.clear()
+            fraction = self._latest
+            if fraction is not None and fraction != self._written:
+                await self._write(fraction)
+            await asyncio.sleep(self._interval)
+
+    async def _write(self, fraction: float) -> None:
+        try:
+            await self._jobs.report_progress(self._job_ids, self._worker_id, fraction)
+        except Exception:
+            log.exception("recording progress failed", extra={"jobs": self._job_ids})
+        self._written = fraction
