@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import time
 
+ROUNDING = 60
+
 
 class UrlSigner:
     def __init__(self, secret: str) -> None:
@@ -17,7 +19,11 @@ class UrlSigner:
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
     def sign(self, key: str, expires_in: int) -> tuple[int, str]:
-        expires = int(time.time()) + expires_in
+        """An expiry ``expires_in`` seconds away and its signature. Lifetimes of ten minutes
+        or more are rounded down to the minute: links to one file made within a minute are
+        then the same link, so pollers and caches see a stable URL."""
+        step = ROUNDING if expires_in >= 10 * ROUNDING else 1
+        expires = (int(time.time()) + expires_in) // step * step
         return expires, self.signature(key, expires)
 
     def verify(self, key: str, expires: int, signature: str) -> bool:
