@@ -1,4 +1,5 @@
-"""The ``creatix`` command: serve, manage keys, accounts and credits, migrate.
+"""The ``creatix`` command: serve, manage keys, accounts and credits, list and pull models,
+migrate.
 
 Scripts rely on this contract: every command exits 2 with ``error: …`` when it is refused,
 and with ``--json`` prints exactly one JSON document on stdout.
@@ -7,8 +8,10 @@ and with ``--json`` prints exactly one JSON document on stdout.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -25,13 +28,15 @@ from creatix.app import create_app
 from creatix.billing import service as billing
 from creatix.billing.schemas import CreditStatement
 from creatix.catalog.loader import CatalogError, load_catalog
-from creatix.catalog.schemas import Catalog
+from creatix.catalog.schemas import Catalog, ModelEntry, Route
 from creatix.config import Settings
+from creatix.engines.base import ImageEngine, PullError, PullsWeights
+from creatix.engines.registry import TAKES_MODELS_DIR, EngineRegistry
 from creatix.kit.db import Database
-from creatix.kit.errors import CreatixError
+from creatix.kit.errors import CreatixError, Unavailable
 from creatix.kit.logging import configure_logging
 from creatix.kit.migrate import upgrade_database
-from creatix.runtime import Runtime
+from creatix.runtime import Runtime, engine_context
 from creatix.webhooks import service as webhooks
 from creatix.webhooks.schemas import DeliveryInfo
 
@@ -41,11 +46,15 @@ accounts_app = typer.Typer(no_args_is_help=True, help="Create, list and change a
 credits_app = typer.Typer(no_args_is_help=True, help="Grant credits and show balances.")
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 webhooks_app = typer.Typer(no_args_is_help=True, help="Webhook signing secrets and delivery logs.")
+models_app = typer.Typer(
+    no_args_is_help=True, help="List the catalog's models and pull their weights."
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(credits_app, name="credits")
 app.add_typer(db_app, name="db")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(models_app, name="models")
 console = Console(soft_wrap=True)
 T = TypeVar("T")
 
@@ -424,6 +433,189 @@ def webhooks_deliveries(
         console.print(f"Job {job_id} has no webhook deliveries.", highlight=False)
     for delivery in deliveries:
         _print_delivery(delivery)
+
+
+WEIGHTS_MISSING = "missing"
+WEIGHTS_PRESENT = "present"
+WEIGHTS_UNKNOWN = "unknown"
+
+
+def _error(message: str) -> typer.Exit:
+    """A command that could not do its work (not a refusal): ``error: …`` and exit 1."""
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def _engines(
+    settings: Settings, loaded: Catalog, only: Collection[str] | None = None
+) -> EngineRegistry:
+    """The catalog's engines (or only the instances ``only``) started as ``serve`` starts
+    them; an engine that fails to start is reported in the output, not as a logged traceback."""
+    logging.getLogger("creatix.engines.registry").setLevel(logging.CRITICAL)
+    engines = {
+        instance: entry
+        for instance, entry in loaded.engines.items()
+        if only is None or instance in only
+    }
+    return EngineRegistry(engines, engine_context(settings))
+
+
+def _running(registry: EngineRegistry, instance: str) -> ImageEngine | None:
+    try:
+        return registry.engine(instance)
+    except Unavailable:
+        return None
+
+
+def _weights(registry: EngineRegistry, route: Route) -> str | None:
+    """present / missing for an engine that keeps weights (unknown when it did not start);
+    None for an engine that has none."""
+    engine = _running(registry, route.engine)
+    if engine is None:
+        kind = registry.status(route.engine).type
+        return WEIGHTS_UNKNOWN if kind in TAKES_MODELS_DIR else None
+    if not isinstance(engine, PullsWeights):
+        return None
+    problem = engine.unavailable_reason(route.engine_model)
+    return WEIGHTS_PRESENT if problem is None else WEIGHTS_MISSING
+
+
+def _listed_model(registry: EngineRegistry, entry: ModelEntry) -> dict[str, Any]:
+    """A model as ``models list`` shows it: the route a new job would take (the primary one
+    when none can), its weights, and whether the model can be served now."""
+    status = registry.model_status(entry)
+    routes = entry.routes()
+    route = next((r for r in routes if r.engine == status.instance), routes[0])
+    return {
+        "id": entry.id,
+        "kind": entry.kind.value,
+        "engine": route.engine,
+        "engine_type": status.type,
+        "engine_model": route.engine_model,
+        "weights": _weights(registry, route),
+        "available": status.available,
+        "reason": status.reason,
+    }
+
+
+@models_app.command("list")
+def models_list(
+    as_json: AsJson = False, data_dir: DataDir = None, catalog: CatalogFile = None
+) -> None:
+    """The catalog's models: engine, weights, and whether each can be served now (and why not)."""
+    settings = _settings(data_dir=data_dir, catalog=catalog)
+    loaded = _catalog(settings)
+    registry = _engines(settings, loaded)
+    try:
+        rows = [_listed_model(registry, entry) for entry in loaded.models]
+    finally:
+        asyncio.run(registry.close())
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table()
+    for column in ("model", "kind", "engine", "engine model", "weights", "available", "reason"):
+        # Ids and paths are long words: folded onto more lines, never cut short.
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            escape(row["id"]),
+            row["kind"],
+            escape(f"{row['engine']} ({row['engine_type']})"),
+            escape(row["engine_model"]),
+            row["weights"] or "—",
+            "yes" if row["available"] else "[red]no[/red]",
+            escape(row["reason"] or ""),
+        )
+    console.print(table)
+    console.print(f"  model cache  {settings.models_dir.resolve()}", highlight=False)
+    if any(row["weights"] == WEIGHTS_MISSING for row in rows):
+        flag = f" --catalog {catalog}" if catalog else ""
+        console.print(f"  fetch missing weights  creatix models pull MODEL{flag}", highlight=False)
+
+
+def _pullable(registry: EngineRegistry, entry: ModelEntry) -> list[tuple[Route, PullsWeights]]:
+    """The model's routes whose engines keep weights, with those engines; exit 1 when none
+    does (or the one that would is not running)."""
+    found: list[tuple[Route, PullsWeights]] = []
+    down: list[str] = []
+    for route in entry.routes():
+        engine = _running(registry, route.engine)
+        status = registry.status(route.engine)
+        if isinstance(engine, PullsWeights):
+            found.append((route, engine))
+        elif engine is None and status.type in TAKES_MODELS_DIR:
+            down.append(
+                f"engine {route.engine!r} ({status.type}) is not available: {status.reason}"
+            )
+    if found:
+        return found
+    if down:
+        raise _error("; ".join(down))
+    status = registry.status(entry.engine)
+    raise _error(
+        f"model {entry.id!r} runs on engine {entry.engine!r} ({status.type}), "
+        "which has no weights to pull."
+    )
+
+
+@models_app.command("pull")
+def models_pull(
+    model: Annotated[str, typer.Argument(help="A catalog model id, as `models list` shows it.")],
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    catalog: CatalogFile = None,
+) -> None:
+    """Download a model's weights into the model cache (DATA_DIR/models) ahead of serving.
+
+    Its engine_model must be a Hugging Face hub id (org/name); HF_TOKEN is used for gated and
+    private repositories, HF_ENDPOINT names another hub.
+    """
+    settings = _settings(data_dir=data_dir, catalog=catalog)
+    loaded = _catalog(settings)
+    entry = loaded.model(model)
+    if entry is None:
+        close = difflib.get_close_matches(model, [m.id for m in loaded.models], n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise _fail(
+            f"unknown model {model!r}{hint}; `creatix models list` shows the catalog's models"
+        )
+    registry = _engines(settings, loaded, only={route.engine for route in entry.routes()})
+    pulled: list[dict[str, str]] = []
+    try:
+        for route, engine in _pullable(registry, entry):
+            if not as_json:
+                console.print(
+                    f"Pulling {escape(route.engine_model)} for {escape(entry.id)}…",
+                    highlight=False,
+                )
+            try:
+                path = engine.pull(route.engine_model)
+            except PullError as exc:
+                raise _error(str(exc)) from exc
+            pulled.append(
+                {"engine": route.engine, "engine_model": route.engine_model, "path": str(path)}
+            )
+            if not as_json:
+                console.print(
+                    f"Weights of {escape(route.engine_model)} are at {escape(str(path))}.",
+                    highlight=False,
+                )
+        status = registry.model_status(entry)
+    finally:
+        asyncio.run(registry.close())
+    if as_json:
+        body = {
+            "model": entry.id,
+            "pulled": pulled,
+            "available": status.available,
+            "reason": status.reason,
+        }
+        print(json.dumps(body))
+        raise typer.Exit(code=0 if status.available else 1)
+    if not status.available:
+        raise _error(f"{entry.id} is still unavailable: {status.reason}")
+    console.print(f"{escape(entry.id)} is available: creatix serve serves it.", highlight=False)
 
 
 @db_app.command("upgrade")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,29 @@ class Settings(BaseSettings):
         description="Let webhooks and image URLs reach private, loopback and link-local hosts",
     )
 
+    # Upstream providers: each one's key and API root (overridable per engine in the catalog).
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    fal_key: SecretStr | None = None
+    fal_base_url: str = "https://queue.fal.run"
+    replicate_api_token: SecretStr | None = None
+    replicate_base_url: str = "https://api.replicate.com/v1"
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str = "https://generativelanguage.googleapis.com/v1beta"
+
+    def provider_access(self) -> dict[str, tuple[str, str | None]]:
+        """Each provider's (base URL, key), for the engines that call them."""
+        pairs = {
+            "openai": (self.openai_base_url, self.openai_api_key),
+            "fal": (self.fal_base_url, self.fal_key),
+            "replicate": (self.replicate_base_url, self.replicate_api_token),
+            "gemini": (self.gemini_base_url, self.gemini_api_key),
+        }
+        return {
+            name: (url, key.get_secret_value() if key else None)
+            for name, (url, key) in pairs.items()
+        }
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'creatix.db'}"
@@ -54,6 +77,12 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
+
+    @property
+    def models_dir(self) -> Path:
+        """The model cache: where ``creatix models pull`` puts weights and engines find them
+        when the catalog names no ``models_dir`` of its own."""
+        return self.data_dir / "models"
 
     def resolved_secret_key(self) -> str:
         """The configured key, else one generated on first use and kept in the data dir."""

@@ -8,7 +8,7 @@ from creatix.billing.ratelimit import RateLimiter
 from creatix.catalog.loader import load_catalog
 from creatix.catalog.schemas import Catalog, ModelEntry
 from creatix.config import Settings
-from creatix.engines.registry import EngineRegistry, EngineStatus
+from creatix.engines.registry import EngineContext, EngineRegistry, EngineStatus
 from creatix.jobs.events import JobEvents
 from creatix.jobs.service import JobService, QueueSettings
 from creatix.kit.db import Database
@@ -17,6 +17,11 @@ from creatix.storage.local import LocalStorage
 from creatix.storage.signing import UrlSigner
 from creatix.webhooks.delivery import Deliverer
 from creatix.worker import Worker
+
+
+def engine_context(settings: Settings) -> EngineContext:
+    """What engines take from settings: the model cache and the providers' URLs and keys."""
+    return EngineContext(models_dir=settings.models_dir, providers=settings.provider_access())
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         catalog = load_catalog(settings.catalog)
         db = Database(settings.resolved_database_url)
-        engines = EngineRegistry.from_catalog(catalog)
+        engines = EngineRegistry.from_catalog(catalog, engine_context(settings))
         signer = UrlSigner(settings.resolved_secret_key())
         queue = QueueSettings(
             lease_seconds=settings.lease_seconds,

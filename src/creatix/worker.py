@@ -15,12 +15,16 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from PIL import Image as PILImage
 from PIL.Image import Image
 
+from creatix.catalog.schemas import Route
 from creatix.engines.base import EngineError, ProgressCallback
+from creatix.engines.registry import ResolvedRoute
 from creatix.jobs.progress import ProgressReporter
 from creatix.jobs.service import Claim, JobService
 from creatix.jobs.specs import MIME_TYPES, Job, JobError, OutputFormat, StoredOutput
@@ -29,6 +33,7 @@ from creatix.media.watermark import apply_watermark
 from creatix.storage.base import ObjectNotFound, Storage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def decode_image(data: bytes) -> Image:
@@ -43,27 +48,41 @@ def finished_image_bytes(image: Image, fmt: OutputFormat, metadata: dict[str, st
     return encode(apply_watermark(image), fmt, metadata)
 
 
-class Slots:
-    """A count of free processing slots that can also be taken without waiting."""
+class SlotPools:
+    """Free processing slots. An engine that declares its own ``concurrency`` (an upstream
+    provider, mostly waiting on the network) has a pool of that many; the others share one
+    of the worker's ``concurrency``."""
 
-    def __init__(self, count: int) -> None:
-        self.free = count
+    SHARED = ""
+
+    def __init__(self, shared: int, own: Mapping[str, int]) -> None:
+        self._free = {self.SHARED: shared, **own}
         self._freed = asyncio.Event()
 
-    def try_take(self) -> bool:
-        if self.free == 0:
+    def pool(self, engine: str) -> str:
+        return engine if engine in self._free else self.SHARED
+
+    def try_take(self, engine: str) -> bool:
+        pool = self.pool(engine)
+        if self._free[pool] == 0:
             return False
-        self.free -= 1
+        self._free[pool] -= 1
         return True
 
-    async def take(self) -> None:
-        while not self.try_take():
-            self._freed.clear()
-            await self._freed.wait()
-
-    def release(self) -> None:
-        self.free += 1
+    def release(self, engine: str) -> None:
+        self._free[self.pool(engine)] += 1
         self._freed.set()
+
+    def take_one_of_each(self) -> set[str]:
+        """One slot from every pool that has one free; the pools."""
+        pools = {pool for pool, free in self._free.items() if free}
+        for pool in pools:
+            self._free[pool] -= 1
+        return pools
+
+    async def wait_freed(self) -> None:
+        self._freed.clear()
+        await self._freed.wait()
 
 
 class Worker:
@@ -82,8 +101,8 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.poll_interval_seconds = poll_interval_seconds
         self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._slots = Slots(concurrency)
         self._engines = set(jobs.engines.max_batch_by_engine())
+        self._slots = SlotPools(concurrency, jobs.engines.concurrency_by_engine())
         self._group: asyncio.TaskGroup | None = None
 
     async def run(self) -> None:
@@ -100,22 +119,27 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         while True:
-            await self._slots.take()
-            claim = await self._claim()
+            pools = self._slots.take_one_of_each()
+            if not pools:
+                await self._slots.wait_freed()
+                continue
+            engines = [engine for engine in self._engines if self._slots.pool(engine) in pools]
+            claim = await self._claim(engines)
+            used = self._slots.pool(claim.jobs[0].engine) if claim.jobs else None
+            for pool in pools - {used}:
+                self._slots.release(pool)
             if claim.jobs:
                 self._start(claim.jobs)
-            else:
-                self._slots.release()
             if not claim.more_queued:
                 await self.jobs.events.wait_for_work(self.poll_interval_seconds)
 
     # DirectDispatch: the job core hands over a job it has already leased to this worker.
 
     def try_reserve(self, engine: str) -> bool:
-        return engine in self._engines and self._slots.try_take()
+        return engine in self._engines and self._slots.try_take(engine)
 
-    def release(self) -> None:
-        self._slots.release()
+    def release(self, engine: str) -> None:
+        self._slots.release(engine)
 
     def deliver(self, job: Job) -> None:
         self._start([job])
@@ -134,9 +158,9 @@ class Worker:
                 log.exception("requeueing expired leases failed")
             await asyncio.sleep(max(0.2, self.lease_seconds / 2))
 
-    async def _claim(self) -> Claim:
+    async def _claim(self, engines: Sequence[str]) -> Claim:
         try:
-            return await self.jobs.claim(self.id)
+            return await self.jobs.claim(self.id, engines)
         except Exception:
             log.exception("claiming jobs failed")
             return Claim(jobs=[], more_queued=False)
@@ -148,17 +172,18 @@ class Worker:
             # The batch's leases expire and its jobs are retried; this worker goes on.
             log.exception("processing a batch failed", extra={"jobs": [j.id for j in batch]})
         finally:
-            self._slots.release()
+            self._slots.release(batch[0].engine)
 
     async def process(self, batch: Sequence[Job]) -> None:
         job_ids = [job.id for job in batch]
         progress = ProgressReporter(self.jobs, job_ids, self.id)
+        lost = asyncio.Event()
         helpers = [
-            asyncio.create_task(self._heartbeat(job_ids)),
+            asyncio.create_task(self._heartbeat(job_ids, lost)),
             asyncio.create_task(progress.run()),
         ]
         try:
-            await self._run_batch(batch, progress)
+            await self._run_batch(batch, _Running(progress, lost))
         finally:
             for helper in helpers:
                 helper.cancel()
@@ -166,18 +191,21 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await helper
 
-    async def _heartbeat(self, job_ids: list[str]) -> None:
+    async def _heartbeat(self, job_ids: list[str], lost: asyncio.Event) -> None:
+        """Extend the batch's leases until cancelled; set ``lost`` once none is held any more
+        (the jobs were canceled, or their leases expired and went to another worker)."""
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
-                await self.jobs.heartbeat(job_ids, self.id)
+                held = await self.jobs.heartbeat(job_ids, self.id)
             except Exception:
                 log.exception("heartbeat failed", extra={"jobs": job_ids})
+                continue
+            if not held:
+                lost.set()
 
-    async def _run_batch(self, batch: Sequence[Job], progress: ProgressCallback) -> None:
-        engine = self.jobs.engines.engine(batch[0].engine)
-        model = self.jobs.catalog.model(batch[0].model)
-        engine_model = (model.engine_model if model else None) or batch[0].model
+    async def _run_batch(self, batch: Sequence[Job], running: _Running) -> None:
+        routes = self._routes(batch[0])
         try:
             input_images = await self._input_images(batch)
         except ObjectNotFound as exc:
@@ -187,21 +215,87 @@ class Worker:
             return
         started = time.perf_counter()
         try:
-            specs = [job.spec for job in batch]
-            outputs = await engine.generate(engine_model, specs, input_images, progress)
+            made = await self._unless_ended_elsewhere(
+                batch, running.lost, self._generate(batch, routes, input_images, running.progress)
+            )
         except EngineError as exc:
-            log.warning("engine error", extra={"engine": engine.name, "error": str(exc)})
+            log.warning("engine error", extra={"engine": batch[0].engine, "error": str(exc)})
             error = JobError(code=exc.code, message=str(exc))
             await self._fail_all(batch, error, exc.retryable, time.perf_counter() - started)
             return
         except Exception:
-            log.exception("engine crashed", extra={"engine": engine.name})
+            log.exception("engine crashed", extra={"engine": batch[0].engine})
             error = JobError(code="engine_error", message="The engine failed unexpectedly.")
             await self._fail_all(batch, error, True, time.perf_counter() - started)
             return
+        if made is None:
+            log.info(
+                "batch ended elsewhere; its engine call was stopped",
+                extra={"jobs": [j.id for j in batch]},
+            )
+            return
+        outputs, route = made
         engine_seconds = time.perf_counter() - started
         for job, images in zip(batch, outputs, strict=True):
-            await self._finish(job, images, engine_seconds, engine.name)
+            await self._finish(job, images, engine_seconds, route)
+
+    def _routes(self, job: Job) -> list[ResolvedRoute]:
+        """The job's own route, then the model's other available routes in catalog order."""
+        registry = self.jobs.engines
+        model = self.jobs.catalog.model(job.model)
+        routes = registry.available_routes(model) if model is not None else []
+        own = [route for route in routes if route.instance == job.engine]
+        if not own:  # the catalog changed since the job was submitted
+            own = [registry.resolve(Route(engine=job.engine, engine_model=job.model))]
+        return own + [route for route in routes if route.instance != job.engine]
+
+    async def _generate(
+        self,
+        batch: Sequence[Job],
+        routes: Sequence[ResolvedRoute],
+        input_images: Sequence[Image | None] | None,
+        progress: ProgressCallback,
+    ) -> tuple[Sequence[Sequence[Image]], ResolvedRoute]:
+        """The batch's images from the first route that is not out, and that route."""
+        specs = [job.spec for job in batch]
+        for index, route in enumerate(routes):
+            try:
+                outputs = await route.engine.generate(
+                    route.engine_model, specs, input_images, progress, route.params
+                )
+            except EngineError as exc:
+                if not exc.fallback or index == len(routes) - 1:
+                    raise
+                log.warning(
+                    "route out, trying the next",
+                    extra={
+                        "engine": route.instance,
+                        "next": routes[index + 1].instance,
+                        "error": str(exc),
+                    },
+                )
+                continue
+            return outputs, route
+        raise EngineError("The model has no route to serve it.", retryable=True)
+
+    async def _unless_ended_elsewhere(
+        self, batch: Sequence[Job], lost: asyncio.Event, work: Coroutine[Any, Any, T]
+    ) -> T | None:
+        """``work``'s result; or None, with ``work`` cancelled (and with it a provider's job),
+        once every job of the batch was ended by someone else (canceled) or its lease lost."""
+        task = asyncio.ensure_future(work)
+        with contextlib.ExitStack() as stack:
+            ended = [stack.enter_context(self.jobs.events.watch(job.id)) for job in batch]
+            elsewhere = asyncio.ensure_future(_first(_all(ended), lost.wait()))
+            try:
+                await asyncio.wait({task, elsewhere}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                elsewhere.cancel()
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+            return None if task.cancelled() else task.result()
 
     async def _input_images(self, batch: Sequence[Job]) -> list[Image | None] | None:
         if all(job.spec.input_image is None for job in batch):
@@ -223,7 +317,7 @@ class Worker:
             )
 
     async def _finish(
-        self, job: Job, images: Sequence[Image], engine_seconds: float, engine_name: str
+        self, job: Job, images: Sequence[Image], engine_seconds: float, route: ResolvedRoute
     ) -> None:
         if len(images) != job.spec.n:
             error = JobError(
@@ -232,9 +326,10 @@ class Worker:
             )
             await self.jobs.fail(job.id, self.id, error, retryable=False)
             return
-        metadata = {"engine": engine_name, "model": job.model, "seed": str(job.spec.seed)}
+        metadata = {"engine": route.engine.name, "model": job.model, "seed": str(job.spec.seed)}
         stored = [await self._store(job, image, metadata) for image in images]
-        if not await self.jobs.complete(job.id, self.id, stored, engine_seconds):
+        engine = route.instance if route.instance != job.engine else None
+        if not await self.jobs.complete(job.id, self.id, stored, engine_seconds, engine):
             log.warning("lost the lease before completing", extra={"job": job.id})
             for output in stored:
                 await self.storage.delete(output.storage_key)
@@ -253,3 +348,26 @@ class Worker:
             width=image.width,
             height=image.height,
         )
+
+
+@dataclass(frozen=True)
+class _Running:
+    """What a batch's engine call reports to, and what tells it to stop."""
+
+    progress: ProgressCallback
+    lost: asyncio.Event
+
+
+async def _all(futures: Sequence[asyncio.Future[Job]]) -> None:
+    for future in futures:
+        await future
+
+
+async def _first(*waits: Awaitable[Any]) -> None:
+    """Return when the first of ``waits`` does; cancel the rest."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

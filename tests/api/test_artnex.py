@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from creatix.accounts.models import Account
 from creatix.catalog.loader import load_catalog
 from creatix.engines import registry
-from creatix.engines.base import ProgressCallback
+from creatix.engines.base import EngineParams, ProgressCallback
 from creatix.engines.preview import PreviewEngine
 from creatix.jobs.models import JobRow
 from creatix.jobs.specs import ImageSpec
@@ -475,6 +475,7 @@ class CrashingEngine(PreviewEngine):
         specs: Sequence[ImageSpec],
         input_images: Sequence[Image.Image | None] | None = None,
         progress: ProgressCallback | None = None,
+        params: EngineParams | None = None,
     ) -> list[list[Image.Image]]:
         raise RuntimeError("secret internal detail: /opt/weights missing")
 
@@ -497,7 +498,7 @@ def odd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(yaml.safe_dump(data))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(registry.FACTORIES, "crashing", lambda options: CrashingEngine())
+        patch.setitem(registry.FACTORIES, "crashing", lambda options, context: CrashingEngine())
         live = LiveServer(make_settings(tmp_path / "data", catalog=catalog, max_attempts=2))
         live.start()
         yield live

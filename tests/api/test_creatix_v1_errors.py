@@ -13,7 +13,7 @@ from PIL.Image import Image
 from creatix.accounts import service as accounts
 from creatix.catalog.loader import load_catalog
 from creatix.engines import registry
-from creatix.engines.base import ProgressCallback
+from creatix.engines.base import EngineParams, ProgressCallback
 from creatix.engines.preview import PreviewEngine
 from creatix.jobs.specs import ImageSpec
 from support import LiveServer, make_settings
@@ -161,13 +161,14 @@ class CrashingEngine(PreviewEngine):
         specs: Sequence[ImageSpec],
         input_images: Sequence[Image | None] | None = None,
         progress: ProgressCallback | None = None,
+        params: EngineParams | None = None,
     ) -> list[list[Image]]:
         raise RuntimeError("secret internal detail: /opt/weights missing")
 
 
 @pytest.fixture
 def crashing_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
-    monkeypatch.setitem(registry.FACTORIES, "crashing", lambda options: CrashingEngine())
+    monkeypatch.setitem(registry.FACTORIES, "crashing", lambda options, context: CrashingEngine())
     catalog = _catalog_with(
         tmp_path,
         engines={"broken": {"type": "crashing"}, "absent": {"type": "no-such-engine"}},

@@ -220,7 +220,7 @@ class RecordingWorker:
         self.free -= 1
         return True
 
-    def release(self) -> None:
+    def release(self, engine: str) -> None:
         self.free += 1
 
     def deliver(self, job: Job) -> None:

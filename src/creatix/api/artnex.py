@@ -27,7 +27,7 @@ from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key, requi
 from creatix.api.routing import dialect_route, model_response
 from creatix.catalog.schemas import Catalog, ModelEntry
 from creatix.jobs.specs import ImageSpec, Job, JobKind, JobStatus, seed_or_random
-from creatix.kit.errors import CreatixError, GenerationFailed, InvalidRequest
+from creatix.kit.errors import CreatixError, GenerationFailed, GenerationRejected, InvalidRequest
 
 PATH = "/v1/generate"
 MAX_PROMPT_CHARS = 4000
@@ -316,7 +316,8 @@ def _ensure_succeeded(job: Job) -> None:
     if job.status is JobStatus.SUCCEEDED:
         return
     if job.error is not None:
-        raise GenerationFailed(
+        failure = GenerationRejected if job.error.rejected else GenerationFailed
+        raise failure(
             f"The generation failed ({job.error.code}): {job.error.message} (job {job.id})",
             code=GENERATION_FAILED,
         )

@@ -16,7 +16,7 @@ from creatix.api.assets import asset_b64, asset_url, engine_header
 from creatix.api.deps import BearerPrincipal, JsonBody, RuntimeDep, idempotency_key
 from creatix.api.routing import dialect_route, model_response
 from creatix.jobs.specs import ImageSpec, Job, JobStatus, seed_or_random
-from creatix.kit.errors import CreatixError, GenerationFailed, NotFound
+from creatix.kit.errors import CreatixError, GenerationFailed, GenerationRejected, NotFound
 from creatix.media.sizing import ASPECT_RATIOS, SIZE_SIDES, dimensions
 from creatix.runtime import ListedModel, Runtime
 
@@ -26,6 +26,7 @@ _ERROR_TYPES = {
     402: "insufficient_quota",
     404: "invalid_request_error",
     409: "idempotency_error",
+    422: "invalid_request_error",
     429: "rate_limit_error",
 }
 
@@ -123,7 +124,8 @@ def _ensure_succeeded(job: Job) -> None:
     if job.status is JobStatus.SUCCEEDED:
         return
     if job.error is not None:
-        raise GenerationFailed(job.error.message, code=job.error.code)
+        failure = GenerationRejected if job.error.rejected else GenerationFailed
+        raise failure(job.error.message, code=job.error.code)
     raise GenerationFailed(
         f"The generation did not finish in time; it is still {job.status}.", code="timeout"
     )

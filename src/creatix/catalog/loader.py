@@ -1,14 +1,23 @@
-"""Reads the catalog: the YAML shipped in the package, or an operator's file replacing it."""
+"""Reads the catalog: the YAML shipped in the package, or an operator's file replacing it.
+
+An operator's file may start from another catalog with ``extends``: ``shipped`` (the package's
+own) or a path relative to the file. Each top-level section the file gives (``engines``,
+``models``, ``styles``, ``plans``, ``default_plan``) replaces the base's whole; the others are
+the base's. So a file that routes models to other engines needs no copy of the styles and plans.
+"""
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from creatix.catalog.schemas import Catalog
+
+SHIPPED = "shipped"
 
 
 class CatalogError(Exception):
@@ -16,16 +25,39 @@ class CatalogError(Exception):
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
+    source = str(path) if path is not None else "the shipped catalog"
+    try:
+        return Catalog.model_validate(_sections(path, seen=()))
+    except ValidationError as exc:
+        raise CatalogError(f"invalid catalog in {source}: {exc}") from exc
+
+
+def _sections(path: Path | None, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """The catalog's top-level sections, with those of the catalog it extends filled in."""
+    data = _read(path)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if path is None or not isinstance(base, str):
+        raise CatalogError(f"invalid catalog in {path}: extends must name a catalog")
+    base_path = None if base == SHIPPED else (path.parent / base).resolve()
+    if base_path is not None and base_path in seen:
+        raise CatalogError(f"catalog {path} extends itself through {base}")
+    return {**_sections(base_path, (*seen, path.resolve())), **data}
+
+
+def _read(path: Path | None) -> dict[str, Any]:
     if path is None:
         text = resources.files("creatix.catalog").joinpath("catalog.yaml").read_text()
-        source = "the shipped catalog"
     else:
         try:
             text = path.read_text()
         except OSError as exc:
             raise CatalogError(f"cannot read catalog {path}: {exc}") from exc
-        source = str(path)
     try:
-        return Catalog.model_validate(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise CatalogError(f"invalid catalog in {source}: {exc}") from exc
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"invalid catalog in {path or 'the shipped catalog'}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CatalogError(f"invalid catalog in {path or 'the shipped catalog'}: not a mapping")
+    return data

@@ -45,6 +45,18 @@ class PriceTable(_Strict):
         return "/".join(str(params.get(name, self.defaults.get(name, ""))) for name in self.by)
 
 
+ParamValue = str | int | float | bool
+
+
+class Route(_Strict):
+    """One way to serve a model: an engine instance, the name it knows the model by, and
+    fixed parameters for it (an upstream provider's own request fields, say)."""
+
+    engine: str
+    engine_model: str
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+
+
 class ModelEntry(_Strict):
     id: str
     kind: JobKind = JobKind.IMAGE
@@ -54,11 +66,26 @@ class ModelEntry(_Strict):
     engine_model: str | None = Field(
         default=None, description="The name the engine knows this model by; defaults to id"
     )
+    engine_params: dict[str, ParamValue] = Field(
+        default_factory=dict, description="Fixed parameters for the engine (see Route.params)"
+    )
+    fallbacks: list[Route] = Field(
+        default_factory=list,
+        description="Further routes, tried in order when the one before is out (a provider "
+        "outage); the first route is engine / engine_model / engine_params",
+    )
     credits_per_image: int = Field(default=0, ge=0)
     price_table: PriceTable | None = None
     supports_image_input: bool = False
     estimated_seconds: float = Field(default=5.0, gt=0)
     limits: ImageLimits = Field(default_factory=ImageLimits)
+
+    def routes(self) -> list[Route]:
+        """Every route, the primary first."""
+        primary = Route(
+            engine=self.engine, engine_model=self.engine_model or self.id, params=self.engine_params
+        )
+        return [primary, *self.fallbacks]
 
 
 class StyleEntry(_Strict):
@@ -93,8 +120,9 @@ class Catalog(_Strict):
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:
         for model in self.models:
-            if model.engine not in self.engines:
-                raise ValueError(f"model {model.id!r} names unknown engine {model.engine!r}")
+            for route in model.routes():
+                if route.engine not in self.engines:
+                    raise ValueError(f"model {model.id!r} names unknown engine {route.engine!r}")
         for kind, ids in (
             ("model", [m.id for m in self.models]),
             ("style", [s.id for s in self.styles]),

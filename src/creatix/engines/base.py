@@ -7,7 +7,7 @@ and stored on the job row) and hands up to ``max_batch`` of them to one ``genera
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -15,17 +15,27 @@ from PIL.Image import Image
 
 from creatix.jobs.specs import ImageSpec
 
+EngineParams = Mapping[str, str | int | float | bool]
 ProgressCallback = Callable[[float], None]
 """Told the fraction (0..1) of a ``generate`` call done so far; may be called from any thread."""
 
 
 class EngineError(Exception):
-    """An engine could not produce its output. ``retryable`` says whether trying again may help."""
+    """An engine could not produce its output. ``retryable`` says whether trying the job again
+    later may help; ``fallback`` whether another route of the model may serve it now."""
 
-    def __init__(self, message: str, *, code: str = "engine_error", retryable: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "engine_error",
+        retryable: bool = False,
+        fallback: bool = False,
+    ):
         super().__init__(message)
         self.code = code
         self.retryable = retryable
+        self.fallback = fallback
 
 
 class EngineRejected(EngineError):
@@ -61,12 +71,15 @@ class ImageEngine(Protocol):
         specs: Sequence[ImageSpec],
         input_images: Sequence[Image | None] | None = None,
         progress: ProgressCallback | None = None,
+        params: EngineParams | None = None,
     ) -> Sequence[Sequence[Image]]:
         """One list of ``spec.n`` images for each spec, in order.
 
         ``input_images`` holds, for each spec, the decoded image its ``input_image`` names
         (None where it names none); the worker loads them, engines never touch storage.
         ``progress``, when given, is told how far the call is (per denoising step, say).
+        ``params`` are the catalog route's fixed parameters for this model (an upstream
+        provider's own request fields, say).
         """
         ...
 

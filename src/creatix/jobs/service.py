@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
@@ -70,7 +70,7 @@ class DirectDispatch(Protocol):
         """Take a free slot for a job of this engine, or say there is none."""
         ...
 
-    def release(self) -> None:
+    def release(self, engine: str) -> None:
         """Give back a slot reserved for a job that was not enqueued after all."""
         ...
 
@@ -193,11 +193,10 @@ class JobService:
         transaction. With an idempotency key seen in the last 24 hours for the same request,
         the job that key created instead (finished or not), and nothing is charged again."""
         model = self._checked_model(model_id, JobKind.IMAGE)
-        engine = self.engines.engine_for(model)
+        route = self.engines.route_for(model)
         spec = self._prepared_image_spec(model, spec)
-        engine_model = model.engine_model or model.id
         try:
-            engine.validate(engine_model, spec)
+            route.engine.validate(route.engine_model, spec)
         except EngineRejected as exc:
             raise InvalidRequest(str(exc), param=exc.param, code=exc.code) from exc
         plan = self.catalog.plan(principal.plan)
@@ -210,8 +209,8 @@ class JobService:
             account_id=principal.account_id,
             kind=JobKind.IMAGE,
             model=model.id,
-            engine=model.engine,
-            batch_key=f"{model.engine}:{engine.batch_key(engine_model, spec)}",
+            engine=route.instance,
+            batch_key=f"{route.instance}:{route.engine.batch_key(route.engine_model, spec)}",
             spec=spec.model_dump(mode="json"),
             status=JobStatus.QUEUED,
             attempts=0,
@@ -223,7 +222,7 @@ class JobService:
             webhook_url=webhook_url,
             created_at=now,
         )
-        direct = self._direct if self._direct and self._direct.try_reserve(model.engine) else None
+        direct = self._direct if self._direct and self._direct.try_reserve(route.instance) else None
         if direct is not None:
             row.status = JobStatus.RUNNING
             row.lease_owner = direct.id
@@ -258,13 +257,13 @@ class JobService:
             job, created = await self._write_retrying_races(enqueue)
         except BaseException:
             if direct is not None:
-                direct.release()
+                direct.release(route.instance)
             raise
         if direct is not None:
             if created:
                 direct.deliver(job)
             else:
-                direct.release()
+                direct.release(route.instance)
         elif created:
             self.events.job_submitted()
         return job
@@ -393,9 +392,14 @@ class JobService:
     def _lease_until(self) -> datetime:
         return utcnow() + timedelta(seconds=self.settings.lease_seconds)
 
-    async def claim(self, worker_id: str) -> Claim:
-        """Lease a batch of queued jobs that one engine call can serve together."""
-        max_batch = self.engines.max_batch_by_engine()
+    async def claim(self, worker_id: str, engines: Collection[str] | None = None) -> Claim:
+        """Lease a batch of queued jobs that one engine call can serve together, of the given
+        engine instances (default: all)."""
+        max_batch = {
+            instance: size
+            for instance, size in self.engines.max_batch_by_engine().items()
+            if engines is None or instance in engines
+        }
         if not max_batch:
             return Claim(jobs=[], more_queued=False)
         now = utcnow()
@@ -434,10 +438,13 @@ class JobService:
         worker_id: str,
         outputs: Sequence[StoredOutput],
         engine_seconds: float,
+        engine: str | None = None,
     ) -> bool:
-        """Record the outputs and end the job; False when this worker no longer held it."""
+        """Record the outputs and end the job; False when this worker no longer held it.
+        ``engine`` is the instance that made them, when a fallback route did."""
         now = utcnow()
-        values = {
+        values: dict[str, object] = {"engine": engine} if engine else {}
+        values |= {
             "status": JobStatus.SUCCEEDED,
             "finished_at": now,
             "engine_seconds": engine_seconds,

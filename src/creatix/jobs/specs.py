@@ -58,9 +58,18 @@ def seed_or_random(seed: int | None) -> int:
     return seed if seed is not None else secrets.randbelow(SEED_LIMIT)
 
 
+REJECTED_CODES = frozenset({"provider_rejected", "unsupported_input_image"})
+
+
 class JobError(BaseModel):
     code: str
     message: str
+
+    @property
+    def rejected(self) -> bool:
+        """The request itself was refused (by a provider's validation, say): sending it again
+        unchanged cannot succeed, so synchronous dialects answer a 4xx, not a 5xx."""
+        return self.code in REJECTED_CODES
 
 
 class StoredOutput(BaseModel):

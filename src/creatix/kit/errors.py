@@ -6,6 +6,7 @@ CreatixError                 status, code, message, param (the offending field),
 ├── InsufficientCredits 402  the balance cannot cover the price
 ├── Forbidden           403  the credentials are valid but not for this
 ├── NotFound            404  no such resource for this account
+├── GenerationRejected  422  the engine refused the request itself (a provider's validation)
 ├── Conflict            409  the request contradicts an earlier one
 ├── TooManyRequests     429  a rate limit or a quota is exhausted; carries Retry-After
 ├── GenerationFailed    500  the engine could not produce the output
@@ -86,6 +87,11 @@ class TooManyRequests(CreatixError):
         merged = {"Retry-After": str(max(1, retry_after)), **(headers or {})}
         super().__init__(message, code=code, headers=merged)
         self.retry_after = max(1, retry_after)
+
+
+class GenerationRejected(CreatixError):
+    status = 422
+    default_code = "generation_rejected"
 
 
 class GenerationFailed(CreatixError):

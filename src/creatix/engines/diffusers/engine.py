@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from PIL.Image import Image
 
-from creatix.engines.base import EngineError, EngineRejected, ProgressCallback
+from creatix.engines.base import EngineError, EngineParams, EngineRejected, ProgressCallback
 from creatix.engines.diffusers import batching, loading
 from creatix.engines.diffusers.batching import Item
 from creatix.engines.diffusers.config import DiffusersOptions, OptionValue, model_dir
@@ -152,6 +152,13 @@ class DiffusersEngine:
     def unavailable_reason(self, model: str) -> str | None:
         return _weights_problem(self.model_dir(model))
 
+    def pull(self, model: str) -> Path:
+        """Download the hub id ``model`` into ``models_dir`` (``PullsWeights``; never called
+        at request time). Raises ``PullError`` with a message for a person."""
+        from creatix.engines.diffusers.weights import pull_pipeline  # noqa: PLC0415
+
+        return pull_pipeline(model, self.options.models_dir)
+
     def size_multiple(self, model: str) -> int:
         """What width and height must be multiples of: from the loaded pipeline, else from
         the folder's configs."""
@@ -178,6 +185,7 @@ class DiffusersEngine:
         specs: Sequence[ImageSpec],
         input_images: Sequence[Image | None] | None = None,
         progress: ProgressCallback | None = None,
+        params: EngineParams | None = None,
     ) -> list[list[Image]]:
         if not specs:
             return []

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from creatix.engines.base import EngineError, EngineRejected, ProgressCallback
+from creatix.engines.base import EngineError, EngineParams, EngineRejected, ProgressCallback
 from creatix.engines.preview.brief import image_rng, prompt_digest, read_brief
 from creatix.engines.preview.input import card_area, compose_input, prepare_input
 from creatix.engines.preview.paint import Plan, finish
@@ -86,6 +86,7 @@ class PreviewEngine:
         specs: Sequence[ImageSpec],
         input_images: Sequence[Image.Image | None] | None = None,
         progress: ProgressCallback | None = None,
+        params: EngineParams | None = None,
     ) -> list[list[Image.Image]]:
         if self.delay_seconds:
             await self._wait(progress)

@@ -1,0 +1,131 @@
+"""``UpstreamEngine``: an ``ImageEngine`` whose pictures an upstream provider makes.
+
+A provider module (``openai.py``, ``fal.py``, ``replicate.py``, ``gemini.py``) speaks one
+provider's protocol and hands back encoded image files; this module checks them, fits them to
+the asked size, and keeps everything else (HTTP, retries, errors) in ``http.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from PIL import Image as PILImage
+from PIL import ImageOps, UnidentifiedImageError
+from PIL.Image import Image
+
+from creatix.engines.base import EngineParams, EngineRejected, ProgressCallback
+from creatix.engines.upstream.errors import ProviderOutage
+from creatix.jobs.specs import ImageSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """One spec, as a provider module gets it."""
+
+    model: str
+    """The provider's own model name (the route's ``engine_model``)."""
+    spec: ImageSpec
+    input_image: bytes | None = None
+    """The reference image, as PNG."""
+    params: EngineParams = field(default_factory=dict)
+    """The catalog route's fixed fields for this provider, sent as they are (they win over
+    what the provider module derives from the spec)."""
+    progress: ProgressCallback | None = None
+
+
+class ImageProvider(Protocol):
+    name: str
+    """The provider's kind: ``openai``, ``fal``, ``replicate``, ``gemini``."""
+
+    def unavailable_reason(self) -> str | None:
+        """Why no call can be made (no key configured), or None."""
+        ...
+
+    async def images(self, request: ImageRequest) -> list[bytes]:
+        """``request.spec.n`` encoded images (PNG, JPEG or WebP)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class UpstreamEngine:
+    """Each spec is one provider call (one job per ``generate``: a provider failure fails only
+    its own job); the worker runs as many at once as the engine's ``concurrency``."""
+
+    max_batch = 1
+
+    def __init__(self, provider: ImageProvider, *, concurrency: int = 16) -> None:
+        self.provider = provider
+        self.name = provider.name
+        self.concurrency = concurrency
+
+    def batch_key(self, model: str, spec: ImageSpec) -> str:
+        return f"{self.name}:{model}"
+
+    def unavailable_reason(self, model: str) -> str | None:
+        return self.provider.unavailable_reason()
+
+    def validate(self, model: str, spec: ImageSpec) -> None:
+        if not model:
+            raise EngineRejected("This model names no provider model.", param="model")
+
+    async def generate(
+        self,
+        model: str,
+        specs: Sequence[ImageSpec],
+        input_images: Sequence[Image | None] | None = None,
+        progress: ProgressCallback | None = None,
+        params: EngineParams | None = None,
+    ) -> list[list[Image]]:
+        sources = list(input_images) if input_images is not None else [None] * len(specs)
+        outputs = []
+        for spec, source in zip(specs, sources, strict=True):
+            reference = await asyncio.to_thread(_png, source) if source is not None else None
+            request = ImageRequest(
+                model=model,
+                spec=spec,
+                input_image=reference,
+                params=dict(params or {}),
+                progress=progress,
+            )
+            files = await self.provider.images(request)
+            outputs.append(await asyncio.to_thread(_fitted_images, files, spec))
+        return outputs
+
+    async def close(self) -> None:
+        await self.provider.close()
+
+
+def _png(image: Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _fitted_images(files: Sequence[bytes], spec: ImageSpec) -> list[Image]:
+    if len(files) < spec.n:
+        raise ProviderOutage(
+            f"The model's provider returned {len(files)} images where {spec.n} were asked."
+        )
+    return [_fitted(data, spec.width, spec.height) for data in files[: spec.n]]
+
+
+def _fitted(data: bytes, width: int, height: int) -> Image:
+    """The provider's image at exactly the asked size: providers render a few fixed shapes,
+    so it is scaled to cover the asked size and centre-cropped."""
+    try:
+        with PILImage.open(io.BytesIO(data)) as opened:
+            image = opened.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        log.warning("provider returned an unreadable image", extra={"bytes": len(data)})
+        raise ProviderOutage("The model's provider returned an unreadable image.") from exc
+    if image.size == (width, height):
+        return image
+    return ImageOps.fit(image, (width, height), PILImage.Resampling.LANCZOS)
