@@ -385,3 +385,34 @@ def test_keys_reach_the_providers_and_nothing_else(
         assert key not in logged
         assert all(key not in answer for answer in answers)
         assert key not in rows
+
+
+def test_a_long_provider_job_keeps_its_lease(
+    providers: tuple[FakeFal, FakeReplicate, FakeGemini, FakeOpenAI], tmp_path: Path
+) -> None:
+    fal = providers[0]
+    fal.polls_to_finish = 60  # about 1.5 s of polling at 0.02 s, past two lease lengths
+    keyless: FakeOpenAI = providers[3].keyless  # type: ignore[attr-defined]
+    settings = make_settings(
+        tmp_path / "data",
+        catalog=_catalog(tmp_path / "catalog.yaml", f"{keyless.url}/v1"),
+        fal_key=FAL_KEY,
+        fal_base_url=fal.url,
+        lease_seconds=0.6,
+    )
+    live = LiveServer(settings).start()
+    try:
+        with live.client(live.funded_account(credits=10)[1]) as client:
+            started = time.monotonic()
+            response = client.post(
+                "/v1/images/generations",
+                json={"model": "creatix-flash", "prompt": "patience", "size": "512x512"},
+            )
+            took = time.monotonic() - started
+        assert response.status_code == 200, response.text
+        job = _job_row(live, response.headers["X-Creatix-Job-Id"])
+    finally:
+        live.stop()
+    assert took > 1.2, "the provider job outlived two leases"
+    assert job.attempts == 1, "the heartbeat kept the lease: never requeued"
+    assert len(fal.calls("^/fal-ai/flux/schnell$", "POST")) == 1

@@ -38,8 +38,10 @@ class ProgressReporter:
         self._reported = asyncio.Event()
 
     def __call__(self, fraction: float) -> None:
+        if fraction >= 1.0:
+            return  # done: the completion that follows records it, in its own write
         with contextlib.suppress(RuntimeError):  # the loop closed under a finishing thread
-            self._loop.call_soon_threadsafe(self._note, min(1.0, max(0.0, fraction)))
+            self._loop.call_soon_threadsafe(self._note, max(0.0, fraction))
 
     def _note(self, fraction: float) -> None:
         self._latest = fraction
