@@ -30,8 +30,8 @@ from creatix.billing.schemas import CreditStatement
 from creatix.catalog.loader import CatalogError, load_catalog
 from creatix.catalog.schemas import Catalog, ModelEntry, Route
 from creatix.config import Settings
-from creatix.engines.base import ImageEngine, PullError, PullsWeights
-from creatix.engines.registry import TAKES_MODELS_DIR, EngineRegistry
+from creatix.engines.base import PullError, PullsWeights
+from creatix.engines.registry import TAKES_MODELS_DIR, Engine, EngineRegistry
 from creatix.kit.db import Database
 from creatix.kit.errors import CreatixError, Unavailable
 from creatix.kit.logging import configure_logging
@@ -460,7 +460,7 @@ def _engines(
     return EngineRegistry(engines, engine_context(settings))
 
 
-def _running(registry: EngineRegistry, instance: str) -> ImageEngine | None:
+def _running(registry: EngineRegistry, instance: str) -> Engine | None:
     try:
         return registry.engine(instance)
     except Unavailable:

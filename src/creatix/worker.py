@@ -15,7 +15,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -25,9 +25,18 @@ from PIL.Image import Image
 from creatix.catalog.schemas import Route
 from creatix.engines.base import EngineError, ProgressCallback
 from creatix.engines.registry import ResolvedRoute
+from creatix.jobs import structured
 from creatix.jobs.progress import ProgressReporter
 from creatix.jobs.service import Claim, JobService
-from creatix.jobs.specs import MIME_TYPES, Job, JobError, OutputFormat, StoredOutput
+from creatix.jobs.specs import (
+    MIME_TYPES,
+    Job,
+    JobError,
+    JobKind,
+    OutputFormat,
+    StoredOutput,
+    TextResult,
+)
 from creatix.media.encoding import encode
 from creatix.media.watermark import apply_watermark
 from creatix.storage.base import ObjectNotFound, Storage
@@ -205,7 +214,9 @@ class Worker:
                 lost.set()
 
     async def _run_batch(self, batch: Sequence[Job], running: _Running) -> None:
-        routes = self._routes(batch[0])
+        if batch[0].kind is JobKind.TEXT:
+            await self._run_text(batch[0], running)
+            return
         try:
             input_images = await self._input_images(batch)
         except ObjectNotFound as exc:
@@ -213,31 +224,69 @@ class Worker:
             await self._fail_all(batch, error, False, 0.0)
             log.warning("input image missing", extra={"key": str(exc)})
             return
+        specs = [job.image_spec for job in batch]
+
+        async def draw(route: ResolvedRoute) -> Sequence[Sequence[Image]]:
+            return await route.image_engine.generate(
+                route.engine_model, specs, input_images, running.progress, route.params
+            )
+
+        made = await self._on_routes(batch, running, draw)
+        if made is None:
+            return
+        outputs, route, engine_seconds = made
+        for job, images in zip(batch, outputs, strict=True):
+            await self._finish(job, images, engine_seconds, route)
+
+    async def _run_text(self, job: Job, running: _Running) -> None:
+        spec = job.text_spec
+
+        async def answer(route: ResolvedRoute) -> TextResult:
+            engine = route.text_engine
+            return await structured.conforming_answer(
+                engine, route.engine_model, spec, route.params
+            )
+
+        made = await self._on_routes([job], running, answer)
+        if made is None:
+            return
+        result, route, engine_seconds = made
+        engine = route.instance if route.instance != job.engine else None
+        if not await self.jobs.complete_text(job.id, self.id, result, engine_seconds, engine):
+            log.warning("lost the lease before completing", extra={"job": job.id})
+
+    async def _on_routes(
+        self,
+        batch: Sequence[Job],
+        running: _Running,
+        work: Callable[[ResolvedRoute], Awaitable[T]],
+    ) -> tuple[T, ResolvedRoute, float] | None:
+        """``work``'s result on the first of the batch's routes that is not out, with that
+        route and the seconds it took; None when the batch failed (recorded here) or ended
+        elsewhere."""
         started = time.perf_counter()
         try:
             made = await self._unless_ended_elsewhere(
-                batch, running.lost, self._generate(batch, routes, input_images, running.progress)
+                batch, running.lost, _first_route_not_out(self._routes(batch[0]), work)
             )
         except EngineError as exc:
             log.warning("engine error", extra={"engine": batch[0].engine, "error": str(exc)})
             error = JobError(code=exc.code, message=str(exc))
             await self._fail_all(batch, error, exc.retryable, time.perf_counter() - started)
-            return
+            return None
         except Exception:
             log.exception("engine crashed", extra={"engine": batch[0].engine})
             error = JobError(code="engine_error", message="The engine failed unexpectedly.")
             await self._fail_all(batch, error, True, time.perf_counter() - started)
-            return
+            return None
         if made is None:
             log.info(
                 "batch ended elsewhere; its engine call was stopped",
                 extra={"jobs": [j.id for j in batch]},
             )
-            return
-        outputs, route = made
-        engine_seconds = time.perf_counter() - started
-        for job, images in zip(batch, outputs, strict=True):
-            await self._finish(job, images, engine_seconds, route)
+            return None
+        result, route = made
+        return result, route, time.perf_counter() - started
 
     def _routes(self, job: Job) -> list[ResolvedRoute]:
         """The job's own route, then the model's other available routes in catalog order."""
@@ -248,35 +297,6 @@ class Worker:
         if not own:  # the catalog changed since the job was submitted
             own = [registry.resolve(Route(engine=job.engine, engine_model=job.model))]
         return own + [route for route in routes if route.instance != job.engine]
-
-    async def _generate(
-        self,
-        batch: Sequence[Job],
-        routes: Sequence[ResolvedRoute],
-        input_images: Sequence[Image | None] | None,
-        progress: ProgressCallback,
-    ) -> tuple[Sequence[Sequence[Image]], ResolvedRoute]:
-        """The batch's images from the first route that is not out, and that route."""
-        specs = [job.spec for job in batch]
-        for index, route in enumerate(routes):
-            try:
-                outputs = await route.engine.generate(
-                    route.engine_model, specs, input_images, progress, route.params
-                )
-            except EngineError as exc:
-                if not exc.fallback or index == len(routes) - 1:
-                    raise
-                log.warning(
-                    "route out, trying the next",
-                    extra={
-                        "engine": route.instance,
-                        "next": routes[index + 1].instance,
-                        "error": str(exc),
-                    },
-                )
-                continue
-            return outputs, route
-        raise EngineError("The model has no route to serve it.", retryable=True)
 
     async def _unless_ended_elsewhere(
         self, batch: Sequence[Job], lost: asyncio.Event, work: Coroutine[Any, Any, T]
@@ -298,9 +318,9 @@ class Worker:
             return None if task.cancelled() else task.result()
 
     async def _input_images(self, batch: Sequence[Job]) -> list[Image | None] | None:
-        if all(job.spec.input_image is None for job in batch):
+        if all(job.image_spec.input_image is None for job in batch):
             return None
-        return [await self._load_image(job.spec.input_image) for job in batch]
+        return [await self._load_image(job.image_spec.input_image) for job in batch]
 
     async def _load_image(self, key: str | None) -> Image | None:
         if key is None:
@@ -319,14 +339,19 @@ class Worker:
     async def _finish(
         self, job: Job, images: Sequence[Image], engine_seconds: float, route: ResolvedRoute
     ) -> None:
-        if len(images) != job.spec.n:
+        if len(images) != job.image_spec.n:
             error = JobError(
                 code="engine_error",
-                message=f"The engine made {len(images)} images where {job.spec.n} were asked.",
+                message=f"The engine made {len(images)} images where {job.image_spec.n} "
+                "were asked.",
             )
             await self.jobs.fail(job.id, self.id, error, retryable=False)
             return
-        metadata = {"engine": route.engine.name, "model": job.model, "seed": str(job.spec.seed)}
+        metadata = {
+            "engine": route.engine.name,
+            "model": job.model,
+            "seed": str(job.image_spec.seed),
+        }
         stored = [await self._store(job, image, metadata) for image in images]
         engine = route.instance if route.instance != job.engine else None
         if not await self.jobs.complete(job.id, self.id, stored, engine_seconds, engine):
@@ -335,7 +360,7 @@ class Worker:
                 await self.storage.delete(output.storage_key)
 
     async def _store(self, job: Job, image: Image, metadata: dict[str, str]) -> StoredOutput:
-        fmt = job.spec.output_format
+        fmt = job.image_spec.output_format
         data = await asyncio.to_thread(finished_image_bytes, image, fmt, metadata)
         key = f"images/{job.account_id}/{job.id}/{secrets.token_hex(8)}.{fmt}"
         await self.storage.put(key, data, MIME_TYPES[fmt])
@@ -348,6 +373,28 @@ class Worker:
             width=image.width,
             height=image.height,
         )
+
+
+async def _first_route_not_out(
+    routes: Sequence[ResolvedRoute], work: Callable[[ResolvedRoute], Awaitable[T]]
+) -> tuple[T, ResolvedRoute]:
+    """``work`` on the first route, then on the next while a route is out (a provider
+    outage: ``EngineError.fallback``); the result and the route that gave it."""
+    for index, route in enumerate(routes):
+        try:
+            return await work(route), route
+        except EngineError as exc:
+            if not exc.fallback or index == len(routes) - 1:
+                raise
+            log.warning(
+                "route out, trying the next",
+                extra={
+                    "engine": route.instance,
+                    "next": routes[index + 1].instance,
+                    "error": str(exc),
+                },
+            )
+    raise EngineError("The model has no route to serve it.", retryable=True)
 
 
 @dataclass(frozen=True)

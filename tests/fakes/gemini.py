@@ -8,20 +8,22 @@
   ``inlineData`` PNG shaped like the asked aspect ratio (model ``snake-model`` answers in
   snake_case, ``inline_data``). A prompt containing ``BLOCK ME`` is blocked
   (``promptFeedback.blockReason``), one containing ``UNSAFE`` ends with ``IMAGE_SAFETY``.
-- Otherwise it chats: ``echo: <last user text>``, or with ``responseJsonSchema`` a JSON document
-  made to fit the schema.
+- Otherwise it chats: ``echo: <last user text>``; with ``responseMimeType: application/json``,
+  a JSON document made to fit ``responseJsonSchema``, or ``{"echo": <last user text>}`` without
+  one. More than 5 ``stopSequences`` is a 400, as it is upstream. Every chat body is in
+  ``chat_bodies``; ``invalid_json_times`` and ``off_schema_times`` spoil the next JSON answers
+  as the fake OpenAI's do.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
-from fakes.openai import schema_instance
+from fakes.openai import json_answer, schema_instance
 from fakes.server import FakeProvider, tiny_png
 
 KEY = "AIzaFakeGeminiKey-3b8e61d0c4a2"
@@ -34,7 +36,15 @@ class FakeGemini(FakeProvider):
     def __init__(self, api_key: str = KEY) -> None:
         super().__init__()
         self.api_key = api_key
+        self.chat_bodies: list[dict[str, Any]] = []
+        self.invalid_json_times = 0
+        self.off_schema_times = 0
         self.app.post("/v1beta/models/{model}:generateContent")(self._generate)
+
+    def reset(self) -> None:
+        super().reset()
+        self.chat_bodies.clear()
+        self.invalid_json_times = self.off_schema_times = 0
 
     async def _generate(self, model: str, request: Request) -> Response:
         key = request.headers.get("x-goog-api-key")
@@ -58,6 +68,11 @@ class FakeGemini(FakeProvider):
         config = body.get("generationConfig", {})
         if "IMAGE" in config.get("responseModalities", []):
             return self._image(model, prompt, config)
+        self.chat_bodies.append(body)
+        if len(config.get("stopSequences", [])) > 5:
+            return _error(
+                400, "stop_sequences: at most 5 stop sequences are allowed.", "INVALID_ARGUMENT"
+            )
         return self._chat(model, texts[-1], config)
 
     def _image(self, model: str, prompt: str, config: dict[str, Any]) -> Response:
@@ -73,13 +88,16 @@ class FakeGemini(FakeProvider):
             image = {"inline_data": {"mime_type": "image/png", "data": data}}
         else:
             image = {"inlineData": {"mimeType": "image/png", "data": data}}
-        parts = [{"text": "Here is your image."}, image]
+        parts: list[dict[str, Any]] = [{"text": "Here is your image."}, image]
         return JSONResponse(_answer(parts, _usage(prompt, "Here is your image.")))
 
     def _chat(self, model: str, last: str, config: dict[str, Any]) -> Response:
         schema = config.get("responseJsonSchema")
-        if config.get("responseMimeType") == "application/json" and schema is not None:
-            text = json.dumps(schema_instance(schema))
+        if config.get("responseMimeType") == "application/json":
+            instance = schema_instance(schema) if schema is not None else {"echo": last}
+            text, self.invalid_json_times, self.off_schema_times = json_answer(
+                instance, self.invalid_json_times, self.off_schema_times
+            )
         else:
             text = f"echo: {last}"
         return JSONResponse(_answer([{"text": text}], _usage(last, text)))

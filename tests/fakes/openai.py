@@ -5,8 +5,13 @@
   prompt or message containing ``REJECT ME`` and for a model it does not know.
 - Images are PNGs of the asked size, as ``b64_json``; model ``url-model`` answers ``url``s
   served by the fake itself, ``missing-url-model`` ``url``s that 404.
-- Chat answers ``echo: <last user message>``, or, with a ``json_schema`` response format, a
-  JSON document made to fit the (simple) schema.
+- Chat answers ``echo: <last user message>``; with a ``json_schema`` response format, a JSON
+  document made to fit the (simple) schema; with ``json_object``, ``{"echo": <last user
+  message>}``. As OpenAI does, it answers a 400 to ``json_object`` when no message says "json",
+  and to more than 4 ``stop`` sequences. Every chat body is in ``chat_bodies``.
+- ``invalid_json_times = N``: the next N JSON answers are not JSON at all; ``off_schema_times =
+  N``: the next N are JSON that does not fit the schema (for the job core's schema check).
+  ``reset()`` sets both back to 0.
 """
 
 from __future__ import annotations
@@ -44,11 +49,20 @@ class FakeOpenAI(FakeProvider):
         super().__init__()
         self.api_key = api_key
         self.edits: list[Edit] = []
+        self.chat_bodies: list[dict[str, Any]] = []
+        self.invalid_json_times = 0
+        self.off_schema_times = 0
         self._files: dict[str, bytes] = {}
         self.app.post("/v1/images/generations")(self._generations)
         self.app.post("/v1/images/edits")(self._edits)
         self.app.post("/v1/chat/completions")(self._chat)
         self.app.get("/files/{name}")(self._file)
+
+    def reset(self) -> None:
+        super().reset()
+        self.edits.clear()
+        self.chat_bodies.clear()
+        self.invalid_json_times = self.off_schema_times = 0
 
     # -- routes --------------------------------------------------------------------------------
 
@@ -75,16 +89,31 @@ class FakeOpenAI(FakeProvider):
         if refused := self._refused(request):
             return refused
         body = await request.json()
+        self.chat_bodies.append(body)
         if body["model"] not in CHAT_MODELS:
             return _unknown_model(body["model"])
         messages = body["messages"]
         if any(REJECT in message["content"] for message in messages):
             return _error(400, "Your request was rejected by the safety system.", code="rejected")
+        if len(body.get("stop") or []) > 4:
+            return _error(
+                400, "Invalid 'stop': expected an array of at most 4 items.", param="stop"
+            )
         response_format = body.get("response_format") or {}
-        if response_format.get("type") == "json_schema":
-            text = json.dumps(schema_instance(response_format["json_schema"]["schema"]))
+        kind = response_format.get("type")
+        last = [m["content"] for m in messages if m["role"] == "user"][-1]
+        if kind == "json_object" and not any("json" in m["content"].lower() for m in messages):
+            return _error(
+                400,
+                "'messages' must contain the word 'json' in some form, to use "
+                "'response_format' of type 'json_object'.",
+                param="messages",
+            )
+        if kind == "json_schema":
+            text = self._json_text(schema_instance(response_format["json_schema"]["schema"]))
+        elif kind == "json_object":
+            text = self._json_text({"echo": last})
         else:
-            last = [m["content"] for m in messages if m["role"] == "user"][-1]
             text = f"echo: {last}"
         prompt_words = sum(len(m["content"].split()) for m in messages)
         return JSONResponse(
@@ -115,6 +144,13 @@ class FakeOpenAI(FakeProvider):
         return Response(data, media_type="image/png")
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _json_text(self, instance: Any) -> str:
+        """A JSON answer, or a bad one while ``invalid_json_times``/``off_schema_times`` last."""
+        text, self.invalid_json_times, self.off_schema_times = json_answer(
+            instance, self.invalid_json_times, self.off_schema_times
+        )
+        return text
 
     def _refused(self, request: Request) -> Response | None:
         if self.api_key is None or request.headers.get("authorization") == f"Bearer {self.api_key}":
@@ -176,3 +212,19 @@ def schema_instance(schema: dict[str, Any]) -> Any:
     if kind == "array":
         return [schema_instance(schema.get("items", {}))]
     return {"integer": 1, "number": 1.5, "boolean": True, "null": None}.get(str(kind), "echo")
+
+
+NOT_JSON = "Sure! Here is the JSON you asked for: {"
+OFF_SCHEMA: list[object] = ["off", "schema"]
+"""A JSON array: off every object schema (and every schema whose type is not array)."""
+
+
+def json_answer(instance: Any, invalid_times: int, off_schema_times: int) -> tuple[str, int, int]:
+    """The text for a JSON answer and the counters left: not JSON while ``invalid_times``
+    lasts, then JSON off the schema while ``off_schema_times`` lasts, then ``instance``."""
+    if invalid_times > 0:
+        return NOT_JSON, invalid_times - 1, off_schema_times
+    if off_schema_times > 0:
+        off = OFF_SCHEMA if not isinstance(instance, list) else {"off": "schema"}
+        return json.dumps(off), invalid_times, off_schema_times - 1
+    return json.dumps(instance), invalid_times, off_schema_times

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from creatix.catalog.schemas import ModelEntry
-from creatix.jobs.specs import ImageSpec
+from creatix.jobs.specs import ImageSpec, TextResult, TextSpec
 from creatix.kit.errors import InvalidRequest
 
 
@@ -21,3 +23,26 @@ def credits_per_image(model: ModelEntry, spec: ImageSpec) -> int:
             code="invalid_value",
         )
     return table.prices[key]
+
+
+TOKENS_PER_MESSAGE = 16
+"""What a chat template may add around each message (role markers, separators)."""
+
+
+def text_charge(model: ModelEntry, result: TextResult) -> int:
+    """What an answer costs: its tokens at the model's prices per 1,000, rounded up."""
+    per_thousand = (
+        result.input_tokens * model.credits_per_1k_input_tokens
+        + result.output_tokens * model.credits_per_1k_output_tokens
+    )
+    return math.ceil(per_thousand / 1000)
+
+
+def text_reservation(model: ModelEntry, spec: TextSpec) -> int:
+    """The most an answer to ``spec`` can cost, held while it runs: every input byte counted
+    as a token (no tokenizer makes more), and the longest answer allowed."""
+    texts = [spec.system_instruction, *(turn.content for turn in spec.messages)]
+    input_bound = sum(len(text.encode()) + TOKENS_PER_MESSAGE for text in texts)
+    output_bound = spec.config.max_output_tokens or model.max_output_tokens
+    bound = TextResult(text="", input_tokens=input_bound, output_tokens=output_bound)
+    return text_charge(model, bound)

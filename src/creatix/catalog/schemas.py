@@ -76,6 +76,11 @@ class ModelEntry(_Strict):
     )
     credits_per_image: int = Field(default=0, ge=0)
     price_table: PriceTable | None = None
+    credits_per_1k_input_tokens: int = Field(default=0, ge=0, description="Text models")
+    credits_per_1k_output_tokens: int = Field(default=0, ge=0, description="Text models")
+    max_output_tokens: int = Field(
+        default=8192, gt=0, description="Text models: the most tokens one answer may have"
+    )
     supports_image_input: bool = False
     estimated_seconds: float = Field(default=5.0, gt=0)
     limits: ImageLimits = Field(default_factory=ImageLimits)

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from PIL.Image import Image
 
-from creatix.jobs.specs import ImageSpec
+from creatix.jobs.specs import ImageSpec, TextResult, TextSpec
 
 EngineParams = Mapping[str, str | int | float | bool]
 ProgressCallback = Callable[[float], None]
@@ -81,6 +81,26 @@ class ImageEngine(Protocol):
         ``params`` are the catalog route's fixed parameters for this model (an upstream
         provider's own request fields, say).
         """
+        ...
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class TextEngine(Protocol):
+    """Answers conversations. An engine instance may be an ``ImageEngine`` too (an upstream
+    provider that does both); the worker runs text jobs one per call."""
+
+    name: str
+
+    def unavailable_reason(self, model: str) -> str | None: ...
+
+    async def generate_text(
+        self, model: str, spec: TextSpec, params: EngineParams | None = None
+    ) -> TextResult:
+        """The answer to ``spec.messages``, honouring ``spec.config`` where the engine can.
+        With ``response_mime_type: application/json`` and a schema, the engine should aim at
+        an instance of it (the job core checks, and asks once more if it is not)."""
         ...
 
     async def close(self) -> None: ...

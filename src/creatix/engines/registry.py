@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from creatix.catalog.schemas import Catalog, EngineEntry, ModelEntry, ParamValue, Route
-from creatix.engines.base import ImageEngine
+from creatix.engines.base import ImageEngine, TextEngine
 from creatix.kit.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
 EngineOptions = Mapping[str, ParamValue]
+Engine = ImageEngine | TextEngine
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,8 @@ def _diffusers(options: EngineOptions, context: EngineContext) -> ImageEngine:
     return DiffusersEngine.from_options(options)
 
 
-def _upstream(provider: str) -> Callable[[EngineOptions, EngineContext], ImageEngine]:
-    def build(options: EngineOptions, context: EngineContext) -> ImageEngine:
+def _upstream(provider: str) -> Callable[[EngineOptions, EngineContext], Engine]:
+    def build(options: EngineOptions, context: EngineContext) -> Engine:
         from creatix.engines.upstream import ProviderAccess, UpstreamEngine, UpstreamOptions
         from creatix.engines.upstream.providers import PROVIDERS
 
@@ -66,7 +67,7 @@ def _upstream(provider: str) -> Callable[[EngineOptions, EngineContext], ImageEn
 TAKES_MODELS_DIR = frozenset({"diffusers"})
 """Engine types that keep weights on disk, under ``models_dir``."""
 
-FACTORIES: dict[str, Callable[[EngineOptions, EngineContext], ImageEngine]] = {
+FACTORIES: dict[str, Callable[[EngineOptions, EngineContext], Engine]] = {
     "preview": _preview,
     "diffusers": _diffusers,
     **{provider: _upstream(provider) for provider in ("openai", "fal", "replicate", "gemini")},
@@ -78,9 +79,21 @@ class ResolvedRoute:
     """A route with its running engine."""
 
     instance: str
-    engine: ImageEngine
+    engine: Engine
     engine_model: str
     params: Mapping[str, ParamValue]
+
+    @property
+    def image_engine(self) -> ImageEngine:
+        if not isinstance(self.engine, ImageEngine):
+            raise Unavailable(f"Engine '{self.instance}' does not make images.")
+        return self.engine
+
+    @property
+    def text_engine(self) -> TextEngine:
+        if not isinstance(self.engine, TextEngine):
+            raise Unavailable(f"Engine '{self.instance}' does not write text.")
+        return self.engine
 
 
 @dataclass(frozen=True)
@@ -96,7 +109,7 @@ class EngineRegistry:
         self, engines: Mapping[str, EngineEntry], context: EngineContext | None = None
     ) -> None:
         self.context = context or EngineContext()
-        self._engines: dict[str, ImageEngine] = {}
+        self._engines: dict[str, Engine] = {}
         self._status: dict[str, EngineStatus] = {}
         for instance, entry in engines.items():
             self._start(instance, entry)
@@ -123,7 +136,7 @@ class EngineRegistry:
     def status(self, instance: str) -> EngineStatus:
         return self._status[instance]
 
-    def engine(self, instance: str) -> ImageEngine:
+    def engine(self, instance: str) -> Engine:
         engine = self._engines.get(instance)
         if engine is None:
             reason = self._status[instance].reason if instance in self._status else "not configured"
@@ -171,7 +184,9 @@ class EngineRegistry:
         return EngineStatus(primary.instance, primary.type, False, self._reasons(model))
 
     def max_batch_by_engine(self) -> dict[str, int]:
-        return {instance: engine.max_batch for instance, engine in self._engines.items()}
+        return {
+            instance: getattr(engine, "max_batch", 1) for instance, engine in self._engines.items()
+        }
 
     def concurrency_by_engine(self) -> dict[str, int]:
         """Engines that declare how many jobs a worker may run on them at once."""

@@ -48,6 +48,9 @@ class JobRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     engine_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     progress: Mapped[float | None] = mapped_column(Float, default=None)
+    output_text: Mapped[str | None] = mapped_column(Text, default=None)
+    input_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    output_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     error_code: Mapped[str | None] = mapped_column(String(60), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
 

@@ -35,6 +35,8 @@ from creatix.jobs.specs import (
     JobKind,
     JobStatus,
     StoredOutput,
+    TextResult,
+    TextSpec,
 )
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
@@ -90,15 +92,26 @@ def _to_job(row: JobRecord, assets: Sequence[Asset] = ()) -> Job:
     error = (
         JobError(code=row.error_code, message=row.error_message or "") if row.error_code else None
     )
+    kind = JobKind(row.kind)
+    text = (
+        TextResult(
+            text=row.output_text,
+            input_tokens=row.input_tokens or 0,
+            output_tokens=row.output_tokens or 0,
+        )
+        if row.output_text is not None
+        else None
+    )
     return Job(
         id=row.id,
         account_id=row.account_id,
         source=row.source,
         webhook_url=row.webhook_url,
-        kind=JobKind(row.kind),
+        kind=kind,
         model=row.model,
         engine=row.engine,
-        spec=ImageSpec.model_validate(row.spec),
+        spec=(TextSpec if kind is JobKind.TEXT else ImageSpec).model_validate(row.spec),
+        text=text,
         status=JobStatus(row.status),
         attempts=row.attempts,
         created_at=row.created_at,
@@ -196,7 +209,7 @@ class JobService:
         route = self.engines.route_for(model)
         spec = self._prepared_image_spec(model, spec)
         try:
-            route.engine.validate(route.engine_model, spec)
+            route.image_engine.validate(route.engine_model, spec)
         except EngineRejected as exc:
             raise InvalidRequest(str(exc), param=exc.param, code=exc.code) from exc
         plan = self.catalog.plan(principal.plan)
@@ -210,7 +223,7 @@ class JobService:
             kind=JobKind.IMAGE,
             model=model.id,
             engine=route.instance,
-            batch_key=f"{route.instance}:{route.engine.batch_key(route.engine_model, spec)}",
+            batch_key=f"{route.instance}:{route.image_engine.batch_key(route.engine_model, spec)}",
             spec=spec.model_dump(mode="json"),
             status=JobStatus.QUEUED,
             attempts=0,
@@ -222,7 +235,68 @@ class JobService:
             webhook_url=webhook_url,
             created_at=now,
         )
-        direct = self._direct if self._direct and self._direct.try_reserve(route.instance) else None
+
+        def prepare(session: Session) -> None:
+            if spec.input_image is not None:
+                self._check_input_image(session, principal, model, spec.input_image)
+            row.quota_period = quotas.reserve(session, principal.account_id, plan, spec.n, now)
+
+        return await self._enqueue(principal, row, idempotency, prepare)
+
+    async def submit_text(
+        self,
+        principal: Principal,
+        model_id: str,
+        spec: TextSpec,
+        *,
+        source: str = "text_generator",
+        webhook_url: str | None = None,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Job:
+        """Check, reserve the most the answer can cost, and enqueue, in one transaction.
+        Text jobs count against no image quota; they settle at their tokens' exact price."""
+        model = self._checked_model(model_id, JobKind.TEXT)
+        route = self.engines.route_for(model)
+        if spec.config.max_output_tokens is not None and (
+            spec.config.max_output_tokens > model.max_output_tokens
+        ):
+            raise InvalidRequest(
+                f"max_output_tokens must be at most {model.max_output_tokens} for {model.id}.",
+                param="config.max_output_tokens",
+            )
+        reserved = 0 if principal.unlimited else prices.text_reservation(model, spec)
+        now = utcnow()
+        row = JobRow(
+            id=new_id("job"),
+            account_id=principal.account_id,
+            kind=JobKind.TEXT,
+            model=model.id,
+            engine=route.instance,
+            batch_key=f"{route.instance}:text:{new_id('call')}",
+            spec=spec.model_dump(mode="json"),
+            status=JobStatus.QUEUED,
+            attempts=0,
+            max_attempts=self.settings.max_attempts,
+            quota_images=0,
+            credits_per_output=0,
+            credits_reserved=reserved,
+            source=source,
+            webhook_url=webhook_url,
+            created_at=now,
+        )
+        return await self._enqueue(principal, row, idempotency, lambda session: None)
+
+    async def _enqueue(
+        self,
+        principal: Principal,
+        row: JobRow,
+        idempotency: IdempotencyKey | None,
+        prepare: Callable[[Session], None],
+    ) -> Job:
+        """Insert ``row`` (after ``prepare``) with its credit reservation and idempotency
+        record, in one transaction, handing it to a free local worker when there is one."""
+        now = row.created_at
+        direct = self._direct if self._direct and self._direct.try_reserve(row.engine) else None
         if direct is not None:
             row.status = JobStatus.RUNNING
             row.lease_owner = direct.id
@@ -235,9 +309,7 @@ class JobService:
                 earlier = self._idempotent_replay(session, principal, idempotency, now)
                 if earlier is not None:
                     return earlier, False
-            if spec.input_image is not None:
-                self._check_input_image(session, principal, model, spec.input_image)
-            row.quota_period = quotas.reserve(session, principal.account_id, plan, spec.n, now)
+            prepare(session)
             session.add(row)
             session.flush()
             ledger.reserve(session, principal.account_id, row.id, row.credits_reserved, now)
@@ -257,13 +329,13 @@ class JobService:
             job, created = await self._write_retrying_races(enqueue)
         except BaseException:
             if direct is not None:
-                direct.release(route.instance)
+                direct.release(row.engine)
             raise
         if direct is not None:
             if created:
                 direct.deliver(job)
             else:
-                direct.release(route.instance)
+                direct.release(row.engine)
         elif created:
             self.events.job_submitted()
         return job
@@ -474,6 +546,48 @@ class JobService:
                 ],
             )
             return _to_job(row, assets)
+
+        finished = await self.db.write(finish)
+        if finished is None:
+            return False
+        self.events.job_finished(finished)
+        return True
+
+    async def complete_text(
+        self,
+        job_id: str,
+        worker_id: str,
+        result: TextResult,
+        engine_seconds: float,
+        engine: str | None = None,
+    ) -> bool:
+        """Record a text job's answer and charge its tokens; False when this worker no longer
+        held it. ``engine`` is the instance that answered, when a fallback route did."""
+        now = utcnow()
+
+        def finish(session: Session) -> Job | None:
+            current = repository.job(session, job_id)
+            if current is None:
+                return None
+            model = self.catalog.model(current.model)
+            price = prices.text_charge(model, result) if model is not None else 0
+            values: dict[str, object] = {"engine": engine} if engine else {}
+            values |= {
+                "status": JobStatus.SUCCEEDED,
+                "finished_at": now,
+                "engine_seconds": engine_seconds,
+                "progress": 1.0,
+                "output_text": result.text,
+                "input_tokens": result.input_tokens,
+                "output_tokens": result.output_tokens,
+                # The reservation was the most the answer could cost; never charge beyond it.
+                "credits_charged": min(price, current.credits_reserved),
+            }
+            row = repository.finish_leased(session, job_id, worker_id, values)
+            if row is None:
+                return None
+            self._ended(session, row, now)
+            return _to_job(row)
 
         finished = await self.db.write(finish)
         if finished is None:

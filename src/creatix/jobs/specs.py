@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +50,51 @@ class ImageSpec(BaseModel):
     input_image: str | None = None
     """The path of one of the account's uploads to compose into the picture."""
     engine_params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class ChatTurn(BaseModel):
+    """One message of a conversation: the caller's (``user``) or the model's own (``model``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Literal["user", "model"]
+    content: str
+
+
+class TextConfig(BaseModel):
+    """Generation settings; None leaves a setting to the engine's default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
+    stop_sequences: list[str] = Field(default_factory=list)
+    response_mime_type: Literal["text/plain", "application/json"] = "text/plain"
+    response_json_schema: dict[str, Any] | None = None
+    """With ``application/json``: the answer must be a JSON instance of this schema."""
+
+
+class TextSpec(BaseModel):
+    """One text generation: a conversation to answer, in the engine's terms."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    messages: list[ChatTurn] = Field(min_length=1)
+    system_instruction: str = ""
+    config: TextConfig = Field(default_factory=TextConfig)
+
+
+class TextResult(BaseModel):
+    """What a text engine answered, and the tokens it counted."""
+
+    text: str
+    input_tokens: int = Field(ge=0)
+    output_tokens: int = Field(ge=0)
 
 
 def seed_or_random(seed: int | None) -> int:
@@ -102,7 +147,8 @@ class Job(BaseModel):
     kind: JobKind
     model: str
     engine: str
-    spec: ImageSpec
+    spec: ImageSpec | TextSpec
+    """An ``ImageSpec`` for image jobs, a ``TextSpec`` for text jobs (see ``image_spec``)."""
     status: JobStatus
     attempts: int
     created_at: datetime
@@ -116,6 +162,20 @@ class Job(BaseModel):
     credits_charged: int | None = None
     """Set when the job is settled: what it produced, at its price (0 if it failed)."""
     assets: list[Asset] = Field(default_factory=list)
+    text: TextResult | None = None
+    """A text job's answer, once it succeeded."""
+
+    @property
+    def image_spec(self) -> ImageSpec:
+        if not isinstance(self.spec, ImageSpec):
+            raise TypeError(f"job {self.id} is a {self.kind} job")
+        return self.spec
+
+    @property
+    def text_spec(self) -> TextSpec:
+        if not isinstance(self.spec, TextSpec):
+            raise TypeError(f"job {self.id} is a {self.kind} job")
+        return self.spec
 
 
 class IdempotencyKey(BaseModel):

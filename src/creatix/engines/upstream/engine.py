@@ -1,4 +1,5 @@
-"""``UpstreamEngine``: an ``ImageEngine`` whose pictures an upstream provider makes.
+"""``UpstreamEngine``: an ``ImageEngine`` whose pictures an upstream provider makes, and a
+``TextEngine`` whose answers it writes when the provider can chat (``text.TextProvider``).
 
 A provider module (``openai.py``, ``fal.py``, ``replicate.py``, ``gemini.py``) speaks one
 provider's protocol and hands back encoded image files; this module checks them, fits them to
@@ -18,9 +19,10 @@ from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 from PIL.Image import Image
 
-from creatix.engines.base import EngineParams, EngineRejected, ProgressCallback
+from creatix.engines.base import EngineError, EngineParams, EngineRejected, ProgressCallback
 from creatix.engines.upstream.errors import ProviderOutage
-from creatix.jobs.specs import ImageSpec
+from creatix.engines.upstream.text import TextProvider, chat_request
+from creatix.jobs.specs import ImageSpec, TextResult, TextSpec
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,20 @@ class UpstreamEngine:
             files = await self.provider.images(request)
             outputs.append(await asyncio.to_thread(_fitted_images, files, spec))
         return outputs
+
+    async def generate_text(
+        self, model: str, spec: TextSpec, params: EngineParams | None = None
+    ) -> TextResult:
+        """One provider chat call; a provider that cannot chat (fal, Replicate) has no text
+        models. Token counts the provider does not report are 0."""
+        if not isinstance(self.provider, TextProvider):
+            raise EngineError("This provider has no text models.", code="unsupported_model")
+        result = await self.provider.chat(chat_request(model, spec, params))
+        return TextResult(
+            text=result.text,
+            input_tokens=result.input_tokens or 0,
+            output_tokens=result.output_tokens or 0,
+        )
 
     async def close(self) -> None:
         await self.provider.close()

@@ -6,8 +6,17 @@ get logged). A call makes one image, so ``n`` images are ``n`` concurrent calls 
 the engine fits the result to the asked size. Gemini has no negative prompt: it is appended to
 the prompt as "Avoid: ...".
 
+Chat: ``contents`` with roles ``user`` and ``model`` (an ``assistant`` turn is the model's),
+the system instruction (and any ``system`` message) as ``systemInstruction``, and
+``generationConfig`` with ``temperature``, ``topP``, ``topK``, ``maxOutputTokens``,
+``presencePenalty``, ``frequencyPenalty``, ``seed`` (a 32-bit signed integer: a seed outside
+that range is taken modulo 2^31), ``stopSequences`` (the first five: Gemini takes at most 5),
+and for JSON ``responseMimeType: application/json`` with the schema as ``responseJsonSchema``.
+Only what was asked is sent (``text/plain``, Gemini's default, is not).
+
 Route params are merged into the body, winning; a dotted name reaches into nested objects:
-``generationConfig.imageConfig.imageSize: "2K"``.
+``generationConfig.imageConfig.imageSize: "2K"``,
+``generationConfig.thinkingConfig.thinkingBudget: 0``.
 
 Outcomes: ``promptFeedback.blockReason`` (the prompt itself was blocked) is a
 ``ProviderRejected``; a candidate that stopped for safety (``SAFETY``, ``IMAGE_SAFETY``,
@@ -43,6 +52,8 @@ DEFAULT_KEY_ENV = "CREATIX_GEMINI_API_KEY"
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 SEED_LIMIT = 2**31
 """Gemini's seed is a 32-bit signed integer."""
+MAX_STOP_SEQUENCES = 5
+"""Gemini takes at most five stop sequences."""
 REFUSALS = frozenset(
     {
         "SAFETY",
@@ -187,13 +198,21 @@ class GeminiProvider:
             for m in request.messages
             if m.role != "system"
         ]
-        config: dict[str, Any] = {}
-        if request.temperature is not None:
-            config["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            config["maxOutputTokens"] = request.max_tokens
-        if request.json_schema is not None:
+        optional: dict[str, object] = {
+            "temperature": request.temperature,
+            "topP": request.top_p,
+            "topK": request.top_k,
+            "maxOutputTokens": request.max_tokens,
+            "presencePenalty": request.presence_penalty,
+            "frequencyPenalty": request.frequency_penalty,
+            "seed": None if request.seed is None else _int32(request.seed),
+        }
+        config = {name: value for name, value in optional.items() if value is not None}
+        if request.stop:
+            config["stopSequences"] = list(request.stop[:MAX_STOP_SEQUENCES])
+        if request.wants_json:
             config["responseMimeType"] = "application/json"
+        if request.json_schema is not None:
             config["responseJsonSchema"] = dict(request.json_schema)
         body: dict[str, Any] = {"contents": contents}
         if system:
@@ -265,6 +284,11 @@ def _decoded(encoded: str) -> bytes:
         return base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ProviderOutage("The model's provider answered an image that is not base64.") from exc
+
+
+def _int32(seed: int) -> int:
+    """``seed`` as Gemini takes it: itself when it fits a 32-bit signed integer."""
+    return seed if -SEED_LIMIT <= seed < SEED_LIMIT else seed % SEED_LIMIT
 
 
 def _count(value: object) -> int | None:

@@ -13,7 +13,27 @@ size. ``quality`` is the request's ``engine_params["quality"]`` (low/medium/high
 seed; they are not sent. Route params are sent as they are and win over derived fields.
 
 Chat: ``POST {base}/chat/completions``. The key, when one is configured, travels as
-``Authorization: Bearer``; no other OpenAI-only header is sent.
+``Authorization: Bearer``; no other OpenAI-only header is sent. A ``ChatRequest`` maps to:
+
+- ``system`` → a first ``system`` message; ``assistant`` turns keep their role;
+- ``temperature``, ``top_p``, ``presence_penalty``, ``frequency_penalty``, ``seed`` as named;
+- ``max_tokens`` → ``max_tokens``. OpenAI deprecated it for ``max_completion_tokens`` (which its
+  reasoning models require), but the OpenAI-compatible servers this provider also speaks to
+  (llama.cpp, Ollama, LocalAI, older vLLM) know only ``max_tokens``, and OpenAI's other chat
+  models still take it. A route whose model wants the new name says
+  ``max_tokens_field: max_completion_tokens`` (a route param, not sent);
+- ``stop`` → ``stop``, its first four only: OpenAI takes at most 4 stop sequences;
+- ``top_k`` is no OpenAI parameter (OpenAI answers a 400 to it): it is dropped, unless the route
+  says ``send_top_k: true`` (not sent), for servers that take it (vLLM, llama.cpp);
+- a JSON schema → ``response_format: {"type": "json_schema", "json_schema": {"name": "output",
+  "schema": ..., "strict": false}}``. Not strict: OpenAI's strict mode refuses any schema that
+  does not set ``additionalProperties: false`` and list every property as required, which
+  users' schemas often do not; the job core checks the answer against the schema anyway;
+- JSON without a schema → ``response_format: {"type": "json_object"}``. OpenAI then requires the
+  word "JSON" somewhere in the messages: when none has it, the line "Answer with JSON only." is
+  added to the system message.
+
+Route params are merged last, verbatim, and win over every derived field.
 """
 
 from __future__ import annotations
@@ -39,6 +59,15 @@ DEFAULT_KEY_ENV = "CREATIX_OPENAI_API_KEY"
 SIZES_PARAM = "sizes"
 """A route param naming the sizes the model renders; Creatix's own, never sent."""
 _SIZE = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*$")
+MAX_TOKENS_FIELD_PARAM = "max_tokens_field"
+"""A route param naming the field for ``max_tokens``; Creatix's own, never sent."""
+MAX_TOKENS_FIELDS = ("max_tokens", "max_completion_tokens")
+SEND_TOP_K_PARAM = "send_top_k"
+"""A route param: send ``top_k`` (vLLM, llama.cpp take it; OpenAI does not). Never sent."""
+MAX_STOP_SEQUENCES = 4
+"""OpenAI takes at most four stop sequences."""
+JSON_LINE = "Answer with JSON only."
+"""Added to the system message for ``json_object`` when no message says "JSON"."""
 
 
 class OpenAIProvider:
@@ -118,23 +147,7 @@ class OpenAIProvider:
     # -- chat ----------------------------------------------------------------------------------
 
     async def chat(self, request: ChatRequest) -> ChatResult:
-        messages = [{"role": "system", "content": request.system}] if request.system else []
-        messages += [{"role": m.role, "content": m.content} for m in request.messages]
-        body: dict[str, Any] = {"model": request.model, "messages": messages}
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.max_tokens is not None:
-            body["max_tokens"] = request.max_tokens
-        if request.json_schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": "output",
-                    "schema": dict(request.json_schema),
-                    "strict": True,
-                },
-            }
-        body.update(request.params)
+        body = chat_body(request)
         answer = await self._http.json("POST", "chat/completions", json_body=body)
         return self._chat_result(answer)
 
@@ -159,6 +172,58 @@ class OpenAIProvider:
             input_tokens=_count(usage.get("prompt_tokens")),
             output_tokens=_count(usage.get("completion_tokens")),
         )
+
+
+def chat_body(request: ChatRequest) -> dict[str, Any]:
+    """The ``chat/completions`` body for ``request``, as the module describes."""
+    params = dict(request.params)
+    tokens_field = str(params.pop(MAX_TOKENS_FIELD_PARAM, "max_tokens"))
+    if tokens_field not in MAX_TOKENS_FIELDS:
+        raise ProviderRejected(
+            f"The model's route names {tokens_field!r} as its max_tokens_field; "
+            f"known: {', '.join(MAX_TOKENS_FIELDS)}."
+        )
+    send_top_k = _flag(params.pop(SEND_TOP_K_PARAM, False))
+    system = request.system
+    json_object = request.json_mode and request.json_schema is None
+    if json_object and not _says_json(system, request):
+        system = f"{system}\n\n{JSON_LINE}" if system else JSON_LINE
+    messages = [{"role": "system", "content": system}] if system else []
+    messages += [{"role": m.role, "content": m.content} for m in request.messages]
+    body: dict[str, Any] = {"model": request.model, "messages": messages}
+    optional: dict[str, object] = {
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "top_k": request.top_k if send_top_k else None,
+        tokens_field: request.max_tokens,
+        "presence_penalty": request.presence_penalty,
+        "frequency_penalty": request.frequency_penalty,
+        "seed": request.seed,
+    }
+    body.update({name: value for name, value in optional.items() if value is not None})
+    if request.stop:
+        body["stop"] = list(request.stop[:MAX_STOP_SEQUENCES])
+    if request.json_schema is not None:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": dict(request.json_schema), "strict": False},
+        }
+    elif json_object:
+        body["response_format"] = {"type": "json_object"}
+    body.update(params)
+    return body
+
+
+def _says_json(system: str | None, request: ChatRequest) -> bool:
+    texts = [system or ""] + [m.content for m in request.messages]
+    return any("json" in text.lower() for text in texts)
+
+
+def _flag(value: object) -> bool:
+    """A route param's truth: ``true``/``false`` as a boolean or as a string."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
 
 
 def pick_size(width: int, height: int, sizes: str | None) -> str:

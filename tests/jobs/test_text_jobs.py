@@ -1,0 +1,195 @@
+"""Text jobs through the real job core and worker in a live server: token pricing settles the
+exact charge, JSON answers are checked against the schema with one repair turn, a second miss
+fails the job refunded, and a provider outage falls back to the next route."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from creatix.accounts import service as accounts
+from creatix.engines import registry
+from creatix.engines.base import EngineError, EngineParams
+from creatix.jobs.specs import ChatTurn, Job, JobStatus, TextConfig, TextResult, TextSpec
+from creatix.kit.errors import InsufficientCredits, InvalidRequest
+from support import LiveServer, make_settings
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"headline": {"type": "string", "maxLength": 40}},
+    "required": ["headline"],
+    "additionalProperties": False,
+}
+
+
+class ScriptedTextEngine:
+    """Answers by its model name: ``plain``, ``json-on-second-try``, ``never-json``,
+    ``fenced-json``, ``down`` (an outage)."""
+
+    name = "scripted"
+    max_batch = 1
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, TextSpec]] = []
+
+    def unavailable_reason(self, model: str) -> str | None:
+        return None
+
+    async def generate_text(
+        self, model: str, spec: TextSpec, params: EngineParams | None = None
+    ) -> TextResult:
+        self.calls.append((model, spec))
+        tries = sum(1 for called, _ in self.calls if called == model)
+        if model == "down":
+            raise EngineError("The model's provider is unavailable.", retryable=True, fallback=True)
+        text = {
+            "plain": "Fresh coffee, delivered.",
+            "json-on-second-try": '{"headline": 7}' if tries % 2 else '{"headline": "Brew bold"}',
+            "never-json": "Sure! Here is your headline: Brew bold",
+            "fenced-json": '```json\n{"headline": "Brew bold"}\n```',
+        }[model]
+        return TextResult(text=text, input_tokens=1500, output_tokens=500)
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def scripted() -> ScriptedTextEngine:
+    return ScriptedTextEngine()
+
+
+@pytest.fixture(scope="module")
+def server(
+    scripted: ScriptedTextEngine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    patch = pytest.MonkeyPatch()
+    patch.setitem(registry.FACTORIES, "scripted", lambda options, context: scripted)
+    tmp: Path = tmp_path_factory.mktemp("text-jobs")
+    text_model = {
+        "kind": "text",
+        "engine": "scripted",
+        "display_name": "Scripted",
+        "credits_per_1k_input_tokens": 2,
+        "credits_per_1k_output_tokens": 9,
+        "max_output_tokens": 1000,
+    }
+    models = [
+        {**text_model, "id": name, "engine_model": name}
+        for name in ("plain", "json-on-second-try", "never-json", "fenced-json")
+    ]
+    models.append(
+        {
+            **text_model,
+            "id": "with-fallback",
+            "engine_model": "down",
+            "fallbacks": [{"engine": "scripted", "engine_model": "plain"}],
+        }
+    )
+    catalog = {
+        "extends": "shipped",
+        "engines": {"scripted": {"type": "scripted"}},
+        "models": models,
+    }
+    (tmp / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    live = LiveServer(make_settings(tmp / "data", catalog=tmp / "catalog.yaml")).start()
+    yield live
+    live.stop()
+    patch.undo()
+
+
+def _run(server: LiveServer, secret: str, model: str, spec: TextSpec) -> Job:
+    assert server.runtime is not None
+    jobs = server.runtime.jobs
+
+    async def submit_and_wait() -> Job:
+        principal = await accounts.authenticate(jobs.db, secret)
+        job = await jobs.submit_text(principal, model, spec)
+        return await jobs.wait(job, timeout=30)
+
+    return server.call(submit_and_wait())
+
+
+def _spec(**config: object) -> TextSpec:
+    return TextSpec(
+        # ~2,000 bytes: the reservation counts every input byte as a token (a bound the
+        # scripted engine's 1,500 input tokens stay under).
+        messages=[ChatTurn(role="user", content="A headline for a coffee subscription. " * 52)],
+        system_instruction="You write ad copy.",
+        config=TextConfig.model_validate(config),
+    )
+
+
+def test_an_answer_is_charged_its_tokens_exactly(server: LiveServer) -> None:
+    name, secret = server.funded_account(credits=100)
+    job = _run(server, secret, "plain", _spec(max_output_tokens=600))
+    assert job.status is JobStatus.SUCCEEDED
+    assert job.text is not None
+    assert job.text.text == "Fresh coffee, delivered."
+    # 1500 input tokens at 2 per 1k and 500 output tokens at 9 per 1k: 3 + 4.5 → 8 (rounded up)
+    assert job.credits_charged == 8
+    assert server.balance(name) == 92
+    assert server.ledger_kinds(name) == ["charge", "grant", "refund", "reserve"]
+
+
+def test_the_reservation_covers_the_longest_answer_allowed(server: LiveServer) -> None:
+    _, secret = server.funded_account(credits=12)  # the answer costs 8; the bound is 14
+    with pytest.raises(InsufficientCredits):
+        _run(server, secret, "plain", _spec(max_output_tokens=1000))
+
+
+def test_max_output_tokens_beyond_the_models_is_refused(server: LiveServer) -> None:
+    _, secret = server.funded_account(credits=100)
+    with pytest.raises(InvalidRequest) as refused:
+        _run(server, secret, "plain", _spec(max_output_tokens=1001))
+    assert refused.value.param == "config.max_output_tokens"
+
+
+def test_invalid_json_once_is_repaired_and_both_calls_are_charged(
+    server: LiveServer, scripted: ScriptedTextEngine
+) -> None:
+    name, secret = server.funded_account(credits=100)
+    spec = _spec(
+        response_mime_type="application/json", response_json_schema=SCHEMA, max_output_tokens=500
+    )
+    job = _run(server, secret, "json-on-second-try", spec)
+    assert job.status is JobStatus.SUCCEEDED
+    assert job.text is not None
+    assert json.loads(job.text.text) == {"headline": "Brew bold"}
+    assert (job.text.input_tokens, job.text.output_tokens) == (3000, 1000)
+    repair = scripted.calls[-1][1]
+    assert [turn.role for turn in repair.messages] == ["user", "model", "user"]
+    assert "headline" in repair.messages[-1].content, "the repair turn says what was wrong"
+    assert server.balance(name) == 100 - job.credits_charged
+
+
+def test_json_that_never_validates_fails_the_job_refunded(server: LiveServer) -> None:
+    name, secret = server.funded_account(credits=100)
+    spec = _spec(response_mime_type="application/json", response_json_schema=SCHEMA)
+    job = _run(server, secret, "never-json", spec)
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert job.error.code == "invalid_output"
+    assert "not valid JSON" in job.error.message
+    assert server.balance(name) == 100
+    assert server.ledger_kinds(name) == ["grant", "refund", "reserve"]
+
+
+def test_a_fenced_json_answer_is_stored_without_its_fence(server: LiveServer) -> None:
+    _, secret = server.funded_account(credits=100)
+    spec = _spec(response_mime_type="application/json", response_json_schema=SCHEMA)
+    job = _run(server, secret, "fenced-json", spec)
+    assert job.text is not None
+    assert job.text.text == '{"headline": "Brew bold"}'
+
+
+def test_an_outage_falls_back_to_the_next_route(server: LiveServer) -> None:
+    _, secret = server.funded_account(credits=100)
+    job = _run(server, secret, "with-fallback", _spec(max_output_tokens=100))
+    assert job.status is JobStatus.SUCCEEDED
+    assert job.text is not None
+    assert job.text.text == "Fresh coffee, delivered."
