@@ -4,7 +4,9 @@ fails the job refunded, and a provider outage falls back to the next route."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -193,3 +195,23 @@ def test_an_outage_falls_back_to_the_next_route(server: LiveServer) -> None:
     assert job.status is JobStatus.SUCCEEDED
     assert job.text is not None
     assert job.text.text == "Fresh coffee, delivered."
+
+
+def test_a_remote_ref_in_the_schema_is_never_fetched(server: LiveServer) -> None:
+    name, secret = server.funded_account(credits=100)
+    fetched: list[str] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.2)
+        port = listener.getsockname()[1]
+        schema = {"$ref": f"http://127.0.0.1:{port}/schema.json"}
+        spec = _spec(response_mime_type="application/json", response_json_schema=schema)
+        job = _run(server, secret, "fenced-json", spec)
+        with contextlib.suppress(TimeoutError):
+            fetched.append(str(listener.accept()))
+    assert fetched == [], "the server reached out for the $ref"
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert job.error.code == "invalid_output"
+    assert server.balance(name) == 100

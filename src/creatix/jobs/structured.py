@@ -16,6 +16,7 @@ from typing import Any
 
 from jsonschema import exceptions as schema_errors
 from jsonschema import validators
+from referencing import Registry
 
 from creatix.engines.base import EngineError, EngineParams, TextEngine
 from creatix.jobs.specs import ChatTurn, TextConfig, TextResult, TextSpec
@@ -50,7 +51,14 @@ def conformed(text: str, config: TextConfig) -> tuple[str, str | None]:
 
 def schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
     validator_class = validators.validator_for(schema)
-    error = schema_errors.best_match(validator_class(schema).iter_errors(value))
+    try:
+        # An empty registry: a "$ref" to a URL is never fetched (jsonschema's default would).
+        validator = validator_class(schema, registry=Registry())
+        error = schema_errors.best_match(validator.iter_errors(value))
+    except Exception as exc:  # an unresolvable $ref, say: no answer can be checked against it
+        raise InvalidOutput(
+            f"The requested schema cannot be applied ({type(exc).__name__}: {exc})."[:300]
+        ) from exc
     if error is None:
         return None
     where = "/".join(str(part) for part in error.absolute_path) or "the top level"
