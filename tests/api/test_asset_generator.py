@@ -35,6 +35,7 @@ SCHEMAS = f"{BASE}/schemas/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 CATALOG = load_catalog(None)
 IMAGE_MODELS = [m.id for m in CATALOG.models if m.kind == JobKind.IMAGE]
+LISTED_MODELS = [m.id for m in CATALOG.models if m.kind in (JobKind.IMAGE, JobKind.VIDEO)]
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -104,7 +105,7 @@ def test_the_three_steps_end_to_end(client: httpx.Client, server: LiveServer) ->
     listed = client.get(SCHEMAS)
     assert listed.status_code == 200, listed.text
     assert "X-RateLimit-Limit" in listed.headers
-    assert [entry["model_name"] for entry in listed.json()] == IMAGE_MODELS
+    assert [entry["model_name"] for entry in listed.json()] == LISTED_MODELS
     for entry in listed.json():
         assert set(entry) == {"model_name", "input_params_schema"}
         schema = entry["input_params_schema"]

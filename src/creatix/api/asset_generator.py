@@ -1,15 +1,20 @@
 """The asset generator (``/api/asset_generator/...``), as creatify-asset-generator.txt has it.
 
-Three steps: ``GET /schemas/`` lists the image models with the JSON Schema of their
+Three steps: ``GET /schemas/`` lists the image and video models with the JSON Schema of their
 ``input_params`` (made from the catalog by ``api/asset_schemas.py``); ``POST /`` validates
 ``input_params`` with that same schema and queues a job; ``GET /{id}/`` (or the webhook) tells
 how it went. Jobs run asynchronously: the create answers at once with the task as ``GET``
 shows it.
 
-Wire → canonical: ``aspect_ratio`` shapes a 1024×1024 pixel budget (``media.sizing``),
-``num_images`` is ``n``, a missing ``seed`` is drawn at random, a price table's parameters
-become ``ImageSpec.engine_params``, and ``image_url`` is imported as one of the account's
-uploads whose path becomes ``ImageSpec.input_image``.
+Wire → canonical, images: ``aspect_ratio`` shapes a 1024×1024 pixel budget
+(``media.sizing``), ``num_images`` is ``n``, a missing ``seed`` is drawn at random, a price
+table's parameters become ``ImageSpec.engine_params``, and ``image_url`` is imported as one of
+the account's uploads whose path becomes ``ImageSpec.input_image``.
+
+Videos: ``image_url`` is imported the same way and becomes ``VideoSpec.source_image``;
+``duration`` (``"5"`` or ``5``) is ``duration_seconds``; ``aspect_ratio`` shapes the pixels
+around a 720 short side. A video task's asset is the MP4, its ``thumbnail_url`` the link to
+the JPEG thumbnail the job made with it.
 
 Credentials are ``X-API-ID`` (a key's id) and ``X-API-KEY`` (its secret). Errors are
 ``{"error": code, "detail": message}``, plus ``field`` and ``fields`` (each failing field with
@@ -30,15 +35,19 @@ from pydantic import BaseModel, Field
 from creatix.api.asset_schemas import (
     BUDGET_SIDE,
     DEFAULT_ASPECT_RATIO,
-    image_models,
+    DEFAULT_VIDEO_ASPECT_RATIO,
     input_params_errors,
     input_params_schema,
+    served_models,
+    video_dimensions,
+    video_short_side,
 )
 from creatix.api.assets import asset_url
 from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key, require_json
 from creatix.api.routing import dialect_route
-from creatix.catalog.schemas import Catalog, ModelEntry
-from creatix.jobs.specs import Asset, ImageSpec, Job, JobStatus, seed_or_random
+from creatix.catalog.schemas import Catalog, ModelEntry, VideoOptions
+from creatix.jobs.service import THUMBNAIL
+from creatix.jobs.specs import Asset, ImageSpec, Job, JobKind, JobStatus, VideoSpec, seed_or_random
 from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
 from creatix.media.sizing import dimensions
 from creatix.runtime import Runtime
@@ -114,8 +123,10 @@ class TaskAsset(BaseModel):
     id: str
     type: Literal["image", "video", "text"]
     url: str = Field(description="A signed link to the file on this server; it expires.")
-    thumbnail_url: str = Field(description="The same link as url until thumbnails exist.")
-    name: str = Field(description="'Image-' and 8 characters of the asset id.")
+    thumbnail_url: str = Field(
+        description="A video's JPEG thumbnail (a signed link too); an image's own url."
+    )
+    name: str = Field(description="'Image-' or 'Video-' and 8 characters of the asset id.")
 
 
 class Task(BaseModel):
@@ -142,13 +153,36 @@ def asset_name(asset: Asset) -> str:
     return f"{asset.kind.capitalize()}-{random_part[:8]}"
 
 
+def _stem(key: str) -> str:
+    return key.rsplit(".", 1)[0]
+
+
+def _thumbnail_of(asset: Asset, thumbnails: list[Asset]) -> Asset | None:
+    """A video's thumbnail: the one stored beside it (same key but the extension), else the
+    one recorded right after it."""
+    for thumbnail in thumbnails:
+        if _stem(thumbnail.storage_key) == _stem(asset.storage_key):
+            return thumbnail
+    return next((t for t in thumbnails if t.index == asset.index + 1), None)
+
+
 def task(job: Job, url_for: Callable[[Asset], str]) -> Task:
+    """The task of ``job``: its outputs as assets, a video's thumbnail as its
+    ``thumbnail_url`` rather than an asset of its own."""
+    thumbnails = [a for a in job.assets if a.kind == THUMBNAIL]
     assets = []
     for asset in job.assets:
+        if asset.kind == THUMBNAIL:
+            continue
         url = url_for(asset)
+        thumbnail = _thumbnail_of(asset, thumbnails) if asset.kind == "video" else None
         assets.append(
             TaskAsset(
-                id=asset.id, type=asset.kind, url=url, thumbnail_url=url, name=asset_name(asset)
+                id=asset.id,
+                type=asset.kind,
+                url=url,
+                thumbnail_url=url_for(thumbnail) if thumbnail is not None else url,
+                name=asset_name(asset),
             )
         )
     return Task(
@@ -175,7 +209,7 @@ class ModelSchema(BaseModel):
 
 
 def _requested_models(catalog: Catalog, model_name: list[str] | None) -> list[ModelEntry]:
-    models = image_models(catalog)
+    models = served_models(catalog)
     names = [
         name.strip() for value in model_name or [] for name in value.split(",") if name.strip()
     ]
@@ -199,7 +233,7 @@ async def list_schemas(
     runtime: RuntimeDep,
     model_name: Annotated[
         list[str] | None,
-        Query(description="Model names, comma-separated; all image models when left out."),
+        Query(description="Model names, comma-separated; all models when left out."),
     ] = None,
 ) -> list[ModelSchema]:
     """The models and the JSON Schema of each one's ``input_params``."""
@@ -263,7 +297,7 @@ async def _checked(
     ``InvalidFields`` naming every failing field otherwise."""
     fields: dict[str, str] = {}
     catalog = runtime.catalog
-    models = {m.id: m for m in image_models(catalog)}
+    models = {m.id: m for m in served_models(catalog)}
     model_name = body.get("model_name")
     problem = _model_problem(model_name, models)
     if problem is not None:
@@ -316,6 +350,33 @@ def _spec(entry: ModelEntry, params: dict[str, Any], input_image: str | None) ->
     )
 
 
+def _video_options(entry: ModelEntry) -> VideoOptions:
+    assert entry.video is not None, "served_models pairs kind video with video options"
+    return entry.video
+
+
+def _video_spec(entry: ModelEntry, params: dict[str, Any], source_image: str) -> VideoSpec:
+    options = _video_options(entry)
+    width, height = video_dimensions(
+        params.get("aspect_ratio", DEFAULT_VIDEO_ASPECT_RATIO), video_short_side(options)
+    )
+    seed = params.get("seed")
+    cfg_scale = params.get("cfg_scale")
+    return VideoSpec(
+        prompt=params["prompt"],
+        source_image=source_image,
+        negative_prompt=params.get("negative_prompt") or None,
+        # The schema allows each duration as a string or an integer (or 5.0, equal to 5).
+        duration_seconds=int(params.get("duration", options.durations[0])),
+        width=width,
+        height=height,
+        fps=options.fps,
+        generate_audio=bool(params.get("generate_audio", False)),
+        cfg_scale=None if cfg_scale is None else float(cfg_scale),
+        seed=seed_or_random(None if seed is None else int(seed)),
+    )
+
+
 _CORE_PARAMS = {
     "model": "model_name",
     "n": "input_params.num_images",
@@ -327,6 +388,10 @@ _CORE_PARAMS = {
     "width": "input_params.aspect_ratio",
     "height": "input_params.aspect_ratio",
     "input_image": IMAGE_URL,
+    "source_image": IMAGE_URL,
+    "duration_seconds": "input_params.duration",
+    "cfg_scale": "input_params.cfg_scale",
+    "generate_audio": "input_params.generate_audio",
 }
 
 
@@ -390,14 +455,25 @@ async def create_task(
         )
         input_image = upload.path
     try:
-        job = await runtime.jobs.submit_image(
-            principal,
-            entry.id,
-            _spec(entry, params, input_image),
-            source=SOURCE,
-            webhook_url=webhook_url,
-            idempotency=idempotency,
-        )
+        if entry.kind == JobKind.VIDEO:
+            assert input_image is not None, "the video schema requires image_url"
+            job = await runtime.jobs.submit_video(
+                principal,
+                entry.id,
+                _video_spec(entry, params, input_image),
+                source=SOURCE,
+                webhook_url=webhook_url,
+                idempotency=idempotency,
+            )
+        else:
+            job = await runtime.jobs.submit_image(
+                principal,
+                entry.id,
+                _spec(entry, params, input_image),
+                source=SOURCE,
+                webhook_url=webhook_url,
+                idempotency=idempotency,
+            )
     except InvalidRequest as exc:
         exc.param = _wire_param(exc.param, entry)
         raise

@@ -6,6 +6,12 @@ with an id at once, ``GET /generations/{id}`` is polled for the result. Wire →
 ``style`` (the job core appends its suffix), ``inputImagePath`` is ``input_image``. The job's
 statuses map to ``processing | completed | failed``. Wire shapes are in ``platform_schemas``.
 
+Image-to-video the same way: ``POST /videos`` animates one of the caller's completed image
+generations (``sourceGenerationId``: its first image is ``VideoSpec.source_image``), sized to
+that image's aspect ratio with the short side of ``resolution`` (720 or 1080, both sides even);
+``GET /videos/{id}`` is polled. The video models and their prices per duration are the
+catalog's (``GET /video-models``).
+
 The reference gives no error body; this dialect answers ``{"error": {"code", "message"}}``
 with the HTTP status, plus ``param`` (the wire name of the field at fault) and ``request_id``
 for 5xx. See docs/api/platform.md.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+from fractions import Fraction
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -36,11 +43,19 @@ from creatix.api.platform_schemas import (
     PlatformModel,
     StyleList,
     StylePreset,
+    Video,
+    VideoAccepted,
+    VideoEnvelope,
+    VideoList,
+    VideoModel,
+    VideoModelList,
+    VideoRequest,
 )
 from creatix.api.routing import dialect_route
 from creatix.billing import service as billing
-from creatix.catalog.schemas import Catalog, ModelEntry
-from creatix.jobs.specs import ImageSpec, Job, JobKind, JobStatus, seed_or_random
+from creatix.catalog.schemas import Catalog, ModelEntry, Resolution, VideoOptions
+from creatix.jobs.service import THUMBNAIL
+from creatix.jobs.specs import Asset, ImageSpec, Job, JobKind, JobStatus, VideoSpec, seed_or_random
 from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
 from creatix.media.sizing import ASPECT_RATIOS, SIZE_SIDES, dimensions
 from creatix.runtime import Runtime
@@ -354,3 +369,267 @@ async def delete_generation(
             # The record is gone already; a file left behind is logged, not the caller's error.
             log.exception("could not delete a stored image", extra={"key": asset.storage_key})
     return Deleted()
+
+
+# -- videos ----------------------------------------------------------------------------------
+
+RESOLUTION_SIDES: dict[Resolution, int] = {"720p": 720, "1080p": 1080}
+"""A video's resolution is the length of its short side."""
+DEFAULT_RESOLUTION: Resolution = "720p"
+
+# The job core's names for a video's parameters, as /videos names them.
+_VIDEO_WIRE_PARAMS = {
+    "model": "modelId",
+    "source_image": "sourceGenerationId",
+    "duration_seconds": "durationSeconds",
+    "negative_prompt": "negativePrompt",
+    "cfg_scale": "cfgScale",
+    "movement": "movementAmplitude",
+    "generate_audio": "generateAudio",
+    "background_music": "bgm",
+    "width": "resolution",
+    "height": "resolution",
+    "size": "resolution",
+}
+
+
+def _video_models(catalog: Catalog) -> list[tuple[ModelEntry, VideoOptions]]:
+    return [(m, m.video) for m in catalog.models if m.kind == JobKind.VIDEO and m.video]
+
+
+@router.get("/video-models", response_model_by_alias=True)
+async def list_video_models(_: BearerPrincipal, runtime: RuntimeDep) -> VideoModelList:
+    """The video models /videos takes, with their durations and the price of each."""
+    return VideoModelList(
+        models=[
+            VideoModel(
+                id=m.id,
+                display_name=m.display_name,
+                durations=options.durations,
+                credits={str(d): options.credits_by_duration[d] for d in options.durations},
+                resolutions=list(options.resolutions),
+                supports_audio=options.supports_audio,
+                supports_negative_prompt=options.supports_negative_prompt,
+                supports_cfg_scale=options.supports_cfg_scale,
+            )
+            for m, options in _video_models(runtime.catalog)
+        ]
+    )
+
+
+def _video_model(catalog: Catalog, model_id: str) -> tuple[ModelEntry, VideoOptions]:
+    models = _video_models(catalog)
+    for model, options in models:
+        if model.id == model_id:
+            return model, options
+    known = ", ".join(m.id for m, _ in models)
+    raise InvalidRequest(
+        f"modelId '{model_id}' is not a video model of this server. "
+        f"Available (GET /api/platform/video-models): {known}.",
+        param="modelId",
+        code="model_not_found",
+    )
+
+
+def _unsupported(model: ModelEntry, param: str, what: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"{model.id} does not take {param}: it {what} (see GET /api/platform/video-models).",
+        param=param,
+        code="unsupported_parameter",
+    )
+
+
+def _checked_options(body: VideoRequest, model: ModelEntry, options: VideoOptions) -> Resolution:
+    """The resolution asked for, or the default; a 400 naming a field whose value the model
+    does not offer, or that it does not take."""
+    if body.duration_seconds not in options.credits_by_duration:
+        offered = ", ".join(str(d) for d in options.durations)
+        raise InvalidRequest(
+            f"{model.id} makes videos of {offered} seconds; "
+            f"durationSeconds {body.duration_seconds} is not one of them.",
+            param="durationSeconds",
+            code="invalid_value",
+        )
+    if body.generate_audio and not options.supports_audio:
+        raise _unsupported(model, "generateAudio", "makes no audio")
+    if body.negative_prompt is not None and not options.supports_negative_prompt:
+        raise _unsupported(model, "negativePrompt", "takes no negative prompt")
+    if body.cfg_scale is not None and not options.supports_cfg_scale:
+        raise _unsupported(model, "cfgScale", "takes no CFG scale")
+    if body.resolution is None:
+        resolutions = options.resolutions
+        return DEFAULT_RESOLUTION if DEFAULT_RESOLUTION in resolutions else resolutions[0]
+    if body.resolution not in options.resolutions:
+        raise InvalidRequest(
+            f"{model.id} makes videos of {', '.join(options.resolutions)}; "
+            f"resolution '{body.resolution}' is not one of them.",
+            param="resolution",
+            code="invalid_value",
+        )
+    return body.resolution
+
+
+def _source_problem(generation_id: str, problem: str, code: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"sourceGenerationId '{generation_id}' {problem}", param="sourceGenerationId", code=code
+    )
+
+
+async def _source_image(runtime: Runtime, account_id: str, generation_id: str) -> tuple[Asset, Job]:
+    """The first image of the account's completed image generation ``generation_id``, and
+    the generation; a 400 naming sourceGenerationId otherwise."""
+    try:
+        job: Job | None = await runtime.jobs.get(generation_id, account_id)
+    except NotFound:
+        job = None
+    if job is None or job.kind != JobKind.IMAGE:
+        raise _source_problem(
+            generation_id,
+            "is not one of your image generations (GET /api/platform/generations lists them).",
+            "source_not_found",
+        )
+    status = STATUSES[job.status]
+    if status == "processing":
+        raise _source_problem(
+            generation_id,
+            "is still processing: poll GET /api/platform/generations/{id} until it is "
+            "completed, then start the video.",
+            "source_not_ready",
+        )
+    images = sorted((a for a in job.assets if a.kind == "image"), key=lambda a: a.index)
+    if status == "failed" or not images:
+        raise _source_problem(
+            generation_id, "failed, so it has no image to animate.", "source_failed"
+        )
+    return images[0], job
+
+
+def _even(length: Fraction) -> int:
+    """``length`` rounded to the nearest even number (halves up), at least 2."""
+    return max(2, 2 * math.floor(length / 2 + Fraction(1, 2)))
+
+
+def video_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """The (width, height) of a video of a ``width``×``height`` image: the image's aspect
+    ratio with its short side ``short_side``, both sides even."""
+    if width >= height:
+        return _even(Fraction(short_side * width, height)), short_side
+    return short_side, _even(Fraction(short_side * height, width))
+
+
+@router.post("/videos", status_code=202, dependencies=[JsonBody])
+async def create_video(
+    body: VideoRequest, principal: BearerPrincipal, runtime: RuntimeDep, request: Request
+) -> VideoAccepted:
+    """Start animating one of the caller's completed image generations; poll
+    GET /videos/{id} for the video."""
+    model, options = _video_model(runtime.catalog, body.model_id)
+    resolution = _checked_options(body, model, options)
+    image, generation = await _source_image(
+        runtime, principal.account_id, body.source_generation_id
+    )
+    spec_of_image = generation.image_spec
+    width, height = video_size(
+        image.width or spec_of_image.width,
+        image.height or spec_of_image.height,
+        RESOLUTION_SIDES[resolution],
+    )
+    spec = VideoSpec(
+        prompt=body.prompt,
+        source_image=image.storage_key,
+        negative_prompt=body.negative_prompt,
+        duration_seconds=body.duration_seconds,
+        width=width,
+        height=height,
+        fps=options.fps,
+        generate_audio=bool(body.generate_audio),
+        background_music=bool(body.bgm),
+        cfg_scale=body.cfg_scale,
+        movement=body.movement_amplitude or "auto",
+        seed=seed_or_random(None),
+    )
+    idempotency = idempotency_key(request, body.model_dump(by_alias=True, exclude_unset=True))
+    try:
+        job = await runtime.jobs.submit_video(
+            principal, model.id, spec, source="platform", idempotency=idempotency
+        )
+    except InvalidRequest as exc:
+        param = _VIDEO_WIRE_PARAMS.get(exc.param or "", exc.param)
+        message = exc.message
+        if exc.param in ("width", "height", "size"):
+            message = (
+                f"A {resolution} video of this source's aspect ratio is {width}×{height} "
+                f"pixels, which {model.id} cannot make: {exc.message}."
+            )
+        raise InvalidRequest(message, param=param, code=exc.code) from exc
+    return VideoAccepted(id=job.id, status=STATUSES[job.status])
+
+
+def _resolution_of(spec: VideoSpec) -> str | None:
+    short_side = min(spec.width, spec.height)
+    return next((name for name, side in RESOLUTION_SIDES.items() if side == short_side), None)
+
+
+def _first(job: Job, kind: str) -> Asset | None:
+    return min((a for a in job.assets if a.kind == kind), key=lambda a: a.index, default=None)
+
+
+def _video(job: Job, runtime: Runtime, request: Request) -> Video:
+    spec = job.video_spec
+    status = STATUSES[job.status]
+    video = _first(job, "video") if status == "completed" else None
+    thumbnail = _first(job, THUMBNAIL) if status == "completed" else None
+    return Video(
+        id=job.id,
+        status=status,
+        progress=_percent_done(job),
+        prompt=spec.prompt,
+        video_url=asset_url(runtime, video, request) if video else None,
+        thumbnail_url=asset_url(runtime, thumbnail, request) if thumbnail else None,
+        model_id=job.model,
+        duration_seconds=spec.duration_seconds,
+        resolution=_resolution_of(spec),
+        width=spec.width,
+        height=spec.height,
+        created_at=job.created_at,
+        completed_at=job.finished_at if job.status.is_terminal else None,
+        error=_error(job),
+    )
+
+
+async def _video_job(runtime: Runtime, video_id: str, account_id: str) -> Job:
+    """The account's video job; anything else is the same 404."""
+    try:
+        job = await runtime.jobs.get(video_id, account_id)
+    except NotFound:
+        job = None
+    if job is None or job.kind != JobKind.VIDEO:
+        raise NotFound(f"No video found with id '{video_id}'.", code="not_found")
+    return job
+
+
+@router.get("/videos")
+async def list_videos(
+    principal: BearerPrincipal,
+    runtime: RuntimeDep,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> VideoList:
+    """The caller's videos, newest first."""
+    jobs = await runtime.jobs.list_jobs(
+        principal.account_id, JobKind.VIDEO, limit=limit, offset=offset
+    )
+    return VideoList(videos=[_video(job, runtime, request) for job in jobs])
+
+
+@router.get("/videos/{video_id}")
+async def get_video(
+    video_id: Annotated[str, Path(description="The id /videos answered.")],
+    principal: BearerPrincipal,
+    runtime: RuntimeDep,
+    request: Request,
+) -> VideoEnvelope:
+    """One video; poll it until its status is completed or failed."""
+    job = await _video_job(runtime, video_id, principal.account_id)
+    return VideoEnvelope(video=_video(job, runtime, request))
