@@ -81,6 +81,7 @@ def drive(
     *,
     clients: int,
     total: int,
+    expect: int = 200,
 ) -> dict[str, Any]:
     """``total`` POSTs of ``body`` from ``clients`` threads, each keeping one connection open:
     {"latencies": [(response headers, seconds)], "wall": seconds}.
@@ -104,7 +105,7 @@ def drive(
                 response = connection.getresponse()
                 response.read()
                 elapsed = time.perf_counter() - started
-                if response.status != 200:
+                if response.status != expect:
                     raise RuntimeError(f"request failed with {response.status}")
                 with lock:
                     latencies.append((response.headers, elapsed))

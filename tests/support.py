@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 import uvicorn
 
 from creatix.accounts import service as accounts
@@ -101,13 +103,33 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
 
 
+TEST_BACKEND = os.environ.get("CREATIX_TEST_BACKEND", "sqlite")
+"""``postgresql`` runs every server the tests start on a throwaway PostgreSQL database."""
+_databases: list[str] = []
+sqlite_only = pytest.mark.skipif(
+    TEST_BACKEND != "sqlite", reason="works on the embedded SQLite file itself"
+)
+
+
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    if TEST_BACKEND == "postgresql" and "database_url" not in overrides:
+        overrides["database_url"] = _throwaway_database()
     return Settings(
         data_dir=data_dir,
         secret_key="test-secret",
         poll_interval_seconds=0.2,
         **overrides,
     )
+
+
+def _throwaway_database() -> str:
+    url = postgres_database()
+    if url is None:
+        raise RuntimeError("CREATIX_TEST_BACKEND=postgresql but no PostgreSQL is reachable")
+    if not _databases:
+        atexit.register(lambda: [drop_postgres_database(url) for url in _databases])
+    _databases.append(url)
+    return url
 
 
 def free_port() -> int:
@@ -185,6 +207,18 @@ def postgres_database() -> str | None:
         return None
     base, _, _ = admin.rpartition("/")
     return f"{base}/{name}"
+
+
+def postgres_reachable() -> bool:
+    try:
+        import psycopg
+    except ImportError:
+        return False
+    try:
+        psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3).close()
+    except psycopg.Error:
+        return False
+    return True
 
 
 def drop_postgres_database(url: str) -> None:

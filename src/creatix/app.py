@@ -11,24 +11,24 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from creatix import __version__
-from creatix.api import artnex, asset_generator, creatix_v1, files, health, platform, uploads
+from creatix.api import (
+    artnex,
+    asset_generator,
+    creatix_v1,
+    files,
+    health,
+    platform,
+    text_generator,
+    uploads,
+)
 from creatix.api.middleware import RequestIdMiddleware
 from creatix.api.routing import unrouted_error_handler
+from creatix.background import BackgroundWork
 from creatix.config import Settings
 from creatix.kit.migrate import upgrade_database
 from creatix.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-def _report_worker_exit(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("the in-process worker stopped", exc_info=task.exception())
-
-
-def _report_deliverer_exit(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("the webhook deliverer stopped", exc_info=task.exception())
 
 
 def create_app(
@@ -41,22 +41,14 @@ def create_app(
         await asyncio.to_thread(upgrade_database, settings.resolved_database_url)
         runtime = Runtime.build(settings)
         app.state.runtime = runtime
-        worker_task = deliverer_task = None
-        if settings.run_worker:
-            worker_task = asyncio.create_task(runtime.worker().run())
-            worker_task.add_done_callback(_report_worker_exit)
-            deliverer_task = asyncio.create_task(runtime.deliverer().run())
-            deliverer_task.add_done_callback(_report_deliverer_exit)
+        background = BackgroundWork(runtime, worker=settings.run_worker)
+        background.start()
         if on_ready is not None:
             on_ready(runtime)
         try:
             yield
         finally:
-            for task in (deliverer_task, worker_task):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            await background.stop(settings.drain_seconds)
             await runtime.close()
 
     app = FastAPI(
@@ -73,6 +65,7 @@ def create_app(
     app.include_router(platform.router)
     app.include_router(uploads.router)
     app.include_router(asset_generator.router)
+    app.include_router(text_generator.router)
     app.add_exception_handler(
         StarletteHTTPException,
         unrouted_error_handler(
@@ -82,6 +75,7 @@ def create_app(
                 ("/files/", files.render_error),
                 ("/api/platform/", platform.render_error),
                 ("/api/asset_generator/", asset_generator.render_error),
+                ("/api/text_generator/", text_generator.render_error),
             ]
         ),
     )

@@ -11,6 +11,7 @@ import asyncio
 import difflib
 import json
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -25,6 +26,7 @@ from creatix import __version__
 from creatix.accounts import service as accounts
 from creatix.accounts.schemas import AccountInfo, NewKey
 from creatix.app import create_app
+from creatix.background import BackgroundWork
 from creatix.billing import service as billing
 from creatix.billing.schemas import CreditStatement
 from creatix.catalog.loader import CatalogError, load_catalog
@@ -160,7 +162,66 @@ def serve(
         port=settings.port,
         log_config=None,
         access_log=False,
+        timeout_graceful_shutdown=int(settings.drain_seconds),
     )
+
+
+@app.command()
+def worker(
+    models: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated catalog model ids to run (default: every model)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Batches run at once (engines with their own "
+            "concurrency, such as upstream providers, have their own).",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    catalog: CatalogFile = None,
+) -> None:
+    """Run a worker (and a webhook deliverer) without the API, e.g. on a GPU host.
+
+    SIGTERM or SIGINT drains it: it stops claiming, lets running jobs finish for up to
+    CREATIX_DRAIN_SECONDS, gives the rest back to the queue, and exits."""
+    settings = _settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        catalog=catalog,
+        worker_concurrency=concurrency,
+    )
+    configure_logging(settings.log_level)
+    loaded = _catalog(settings)
+    chosen = [model.strip() for model in models.split(",") if model.strip()] if models else None
+    unknown = [model for model in chosen or [] if loaded.model(model) is None]
+    if unknown:
+        raise _fail(f"unknown model(s) {', '.join(unknown)}")
+    upgrade_database(settings.resolved_database_url)
+    asyncio.run(_work(settings, chosen))
+
+
+async def _work(settings: Settings, models: list[str] | None) -> None:
+    runtime = Runtime.build(settings)
+    background = BackgroundWork(runtime, worker=True, models=models)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    background.start()
+    console.print(
+        f"creatix worker {background.worker.id if background.worker else ''} running "
+        f"{', '.join(models) if models else 'every model'}",
+        highlight=False,
+    )
+    try:
+        await stop.wait()
+    finally:
+        await background.stop(settings.drain_seconds)
+        await runtime.close()
 
 
 @keys_app.command("create")

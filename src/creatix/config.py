@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,10 +37,40 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = 1.0
     max_attempts: int = 3
     worker_concurrency: int = 2
-    rate_limit_storage: str = "memory://"
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live; CREATIX_REDIS_URL sets it to that Redis",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis shared by all API nodes (rate-limit counters)"
+    )
+    drain_seconds: float = Field(
+        default=30.0, description="On SIGTERM: how long running jobs and requests may finish"
+    )
     allow_private_urls: bool = Field(
         default=False,
         description="Let webhooks and image URLs reach private, loopback and link-local hosts",
+    )
+    metrics_enabled: bool = Field(
+        default=True,
+        description="Serve Prometheus metrics at /metrics, without auth: keep it internal",
+    )
+
+    # Storage: local files, or one S3-compatible bucket shared by every node.
+    storage_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix: outputs in that bucket; unset: files in DATA_DIR/files",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="The S3-compatible server (MinIO, R2, ...); unset: AWS"
+    )
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = Field(
+        default=None, description="With the secret; both unset: boto3's default credentials"
+    )
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto", description="path: endpoint/bucket/key (MinIO); virtual: bucket.host"
     )
 
     # Upstream providers: each one's key and API root (overridable per engine in the catalog).
@@ -64,6 +95,10 @@ class Settings(BaseSettings):
             name: (url, key.get_secret_value() if key else None)
             for name, (url, key) in pairs.items()
         }
+
+    @property
+    def rate_limiter_uri(self) -> str:
+        return self.redis_url or self.rate_limit_storage
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from creatix.billing.ratelimit import RateLimiter
@@ -12,8 +13,9 @@ from creatix.engines.registry import EngineContext, EngineRegistry, EngineStatus
 from creatix.jobs.events import JobEvents
 from creatix.jobs.service import JobService, QueueSettings
 from creatix.kit.db import Database
+from creatix.kit.metrics import Metrics
 from creatix.storage.base import Storage
-from creatix.storage.local import LocalStorage
+from creatix.storage.factory import storage_from_settings
 from creatix.storage.signing import UrlSigner
 from creatix.webhooks.delivery import Deliverer
 from creatix.worker import Worker
@@ -40,6 +42,7 @@ class Runtime:
     signer: UrlSigner
     jobs: JobService
     rate_limiter: RateLimiter
+    metrics: Metrics
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -52,24 +55,27 @@ class Runtime:
             poll_interval_seconds=settings.poll_interval_seconds,
             max_attempts=settings.max_attempts,
         )
+        metrics = Metrics()
         return cls(
             settings=settings,
             catalog=catalog,
             db=db,
             engines=engines,
-            storage=LocalStorage(settings.files_dir, signer),
+            storage=storage_from_settings(settings, signer),
             signer=signer,
-            jobs=JobService(db, catalog, engines, JobEvents(), queue),
-            rate_limiter=RateLimiter(settings.rate_limit_storage),
+            jobs=JobService(db, catalog, engines, JobEvents(), queue, metrics=metrics),
+            rate_limiter=RateLimiter(settings.rate_limiter_uri),
+            metrics=metrics,
         )
 
-    def worker(self) -> Worker:
+    def worker(self, models: Collection[str] | None = None) -> Worker:
         return Worker(
             self.jobs,
             self.storage,
             concurrency=self.settings.worker_concurrency,
             lease_seconds=self.settings.lease_seconds,
             poll_interval_seconds=self.settings.poll_interval_seconds,
+            models=models,
         )
 
     def deliverer(self) -> Deliverer:
@@ -78,6 +84,7 @@ class Runtime:
             self.storage,
             self.settings,
             poll_interval_seconds=min(1.0, self.settings.poll_interval_seconds),
+            metrics=self.metrics,
         )
 
     def models(self) -> list[ListedModel]:

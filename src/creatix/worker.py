@@ -14,20 +14,22 @@ import logging
 import os
 import secrets
 import socket
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from PIL import Image as PILImage
 from PIL.Image import Image
 
 from creatix.catalog.schemas import Route
-from creatix.engines.base import EngineError, ProgressCallback
+from creatix.engines.base import EngineError, ProgressCallback, VideoOutput
 from creatix.engines.registry import ResolvedRoute
 from creatix.jobs import structured
 from creatix.jobs.progress import ProgressReporter
-from creatix.jobs.service import Claim, JobService
+from creatix.jobs.service import THUMBNAIL, JobService
 from creatix.jobs.specs import (
     MIME_TYPES,
     Job,
@@ -43,6 +45,7 @@ from creatix.storage.base import ObjectNotFound, Storage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+MAX_BACKOFF_SECONDS = 30.0
 
 
 def decode_image(data: bytes) -> Image:
@@ -103,37 +106,76 @@ class Worker:
         concurrency: int = 2,
         lease_seconds: float = 30.0,
         poll_interval_seconds: float = 1.0,
+        models: Collection[str] | None = None,
     ) -> None:
         self.jobs = jobs
         self.storage = storage
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.poll_interval_seconds = poll_interval_seconds
+        self.models = frozenset(models) if models is not None else None
+        """Only jobs of these catalog models are claimed (all when None)."""
         self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._engines = set(jobs.engines.max_batch_by_engine())
         self._slots = SlotPools(concurrency, jobs.engines.concurrency_by_engine())
-        self._group: asyncio.TaskGroup | None = None
+        self._inflight: dict[asyncio.Task[None], list[str]] = {}
+        self._claimer: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
-        """Work until cancelled: claimed batches and directly handed jobs share the slots."""
+        """Work until cancelled (or drained): claimed batches and directly handed jobs share
+        the slots. Batches still running when it is cancelled are abandoned: their leases
+        expire and other workers take them up."""
         log.info("worker started", extra={"worker": self.id, "concurrency": self.concurrency})
-        async with asyncio.TaskGroup() as group:
-            self._group = group
-            group.create_task(self._requeue_loop())
+        requeuer = asyncio.create_task(self._requeue_loop())
+        self._claimer = asyncio.create_task(self._claim_loop())
+        if self.models is None:
             self.jobs.attach_direct(self)
-            try:
-                await self._claim_loop()
-            finally:
-                self.jobs.detach_direct(self)
+        try:
+            await asyncio.wait({self._claimer})  # returns when the claimer ends (a drain)
+            if not self._claimer.cancelled():
+                self._claimer.result()  # the claim loop only ends by an error: raise it
+            await asyncio.Event().wait()  # drained: the requeue loop goes on until cancelled
+        finally:
+            self.jobs.detach_direct(self)
+            for task in (requeuer, self._claimer, *self._inflight):
+                task.cancel()
+            await asyncio.gather(requeuer, *self._inflight, return_exceptions=True)
+
+    async def drain(self, grace_seconds: float) -> None:
+        """Stop taking work, let running batches finish for up to ``grace_seconds``, and give
+        the jobs of those that did not back to the queue (no attempt spent)."""
+        self.jobs.detach_direct(self)
+        if self._claimer is not None:
+            self._claimer.cancel()
+        running = set(self._inflight)
+        if running:
+            _, running = await asyncio.wait(running, timeout=grace_seconds)
+        held = [job_id for task in running for job_id in self._inflight.get(task, [])]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        released = await self.jobs.release(held, self.id) if held else []
+        log.info("worker drained", extra={"worker": self.id, "released": released})
 
     async def _claim_loop(self) -> None:
+        failures = 0
         while True:
             pools = self._slots.take_one_of_each()
             if not pools:
                 await self._slots.wait_freed()
                 continue
             engines = [engine for engine in self._engines if self._slots.pool(engine) in pools]
-            claim = await self._claim(engines)
+            try:
+                claim = await self.jobs.claim(self.id, engines, self.models)
+            except Exception:
+                for pool in pools:
+                    self._slots.release(pool)
+                failures += 1
+                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**failures)
+                log.exception("claiming jobs failed", extra={"retry_in": delay})
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
             used = self._slots.pool(claim.jobs[0].engine) if claim.jobs else None
             for pool in pools - {used}:
                 self._slots.release(pool)
@@ -155,9 +197,9 @@ class Worker:
 
     def _start(self, batch: Sequence[Job]) -> None:
         """Process a batch in the slot already taken for it."""
-        if self._group is None:
-            raise RuntimeError("the worker is not running")
-        self._group.create_task(self._process_in_slot(batch))
+        task = asyncio.create_task(self._process_in_slot(batch))
+        self._inflight[task] = [job.id for job in batch]
+        task.add_done_callback(self._inflight.pop)
 
     async def _requeue_loop(self) -> None:
         while True:
@@ -166,13 +208,6 @@ class Worker:
             except Exception:
                 log.exception("requeueing expired leases failed")
             await asyncio.sleep(max(0.2, self.lease_seconds / 2))
-
-    async def _claim(self, engines: Sequence[str]) -> Claim:
-        try:
-            return await self.jobs.claim(self.id, engines)
-        except Exception:
-            log.exception("claiming jobs failed")
-            return Claim(jobs=[], more_queued=False)
 
     async def _process_in_slot(self, batch: Sequence[Job]) -> None:
         try:
@@ -217,6 +252,9 @@ class Worker:
         if batch[0].kind is JobKind.TEXT:
             await self._run_text(batch[0], running)
             return
+        if batch[0].kind is JobKind.VIDEO:
+            await self._run_video(batch[0], running)
+            return
         try:
             input_images = await self._input_images(batch)
         except ObjectNotFound as exc:
@@ -254,6 +292,66 @@ class Worker:
         engine = route.instance if route.instance != job.engine else None
         if not await self.jobs.complete_text(job.id, self.id, result, engine_seconds, engine):
             log.warning("lost the lease before completing", extra={"job": job.id})
+
+    async def _run_video(self, job: Job, running: _Running) -> None:
+        spec = job.video_spec
+        try:
+            source = await self._load_image(spec.source_image)
+        except ObjectNotFound:
+            error = JobError(code="input_image_missing", message="The source image is gone.")
+            await self._fail_all([job], error, False, 0.0)
+            return
+        assert source is not None
+        with tempfile.TemporaryDirectory(prefix="creatix-video-") as workdir:
+
+            async def animate(route: ResolvedRoute) -> VideoOutput:
+                return await route.video_engine.generate_video(
+                    route.engine_model,
+                    spec,
+                    source,
+                    Path(workdir),
+                    progress=running.progress,
+                    params=route.params,
+                )
+
+            made = await self._on_routes([job], running, animate)
+            if made is None:
+                return
+            video, route, engine_seconds = made
+            stored = await self._store_video(job, video)
+        engine = route.instance if route.instance != job.engine else None
+        if not await self.jobs.complete(job.id, self.id, stored, engine_seconds, engine):
+            log.warning("lost the lease before completing", extra={"job": job.id})
+            for output in stored:
+                await self.storage.delete(output.storage_key)
+
+    async def _store_video(self, job: Job, video: VideoOutput) -> list[StoredOutput]:
+        """The video, streamed from its file, and its thumbnail."""
+        base = f"videos/{job.account_id}/{job.id}/{secrets.token_hex(8)}"
+        size = await self.storage.put_file(f"{base}.mp4", video.path, "video/mp4")
+        checksum = await asyncio.to_thread(_file_sha256, video.path)
+        await self.storage.put(f"{base}.jpg", video.thumbnail, "image/jpeg")
+        return [
+            StoredOutput(
+                kind="video",
+                storage_key=f"{base}.mp4",
+                mime_type="video/mp4",
+                size_bytes=size,
+                checksum=checksum,
+                width=video.width,
+                height=video.height,
+                duration_seconds=video.duration_seconds,
+            ),
+            StoredOutput(
+                kind=THUMBNAIL,
+                storage_key=f"{base}.jpg",
+                mime_type="image/jpeg",
+                size_bytes=len(video.thumbnail),
+                checksum="sha256:" + hashlib.sha256(video.thumbnail).hexdigest(),
+                width=video.width,
+                height=video.height,
+            ),
+        ]
 
     async def _on_routes(
         self,
@@ -373,6 +471,14 @@ class Worker:
             width=image.width,
             height=image.height,
         )
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
 
 
 async def _first_route_not_out(

@@ -12,7 +12,7 @@ from harness import Hooks
 from receiver import Receiver
 from standardwebhooks import Webhook
 
-from support import creatix_command
+from support import creatix_command, sqlite_only
 
 pytestmark = pytest.mark.slow
 
@@ -27,6 +27,7 @@ def _creatix(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@sqlite_only
 async def test_secret_is_made_once_rotated_on_demand_and_signs_deliveries(
     tmp_path: Path, receiver: Receiver
 ) -> None:

@@ -17,9 +17,16 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
-from creatix.kit.errors import CreatixError, InvalidRequest, MethodNotAllowed, NotFound
+from creatix.kit.errors import (
+    CreatixError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    Unavailable,
+)
 from creatix.kit.logging import request_id_var
 
 log = logging.getLogger(__name__)
@@ -76,6 +83,14 @@ def dialect_route(render: ErrorRenderer) -> type[APIRoute]:
                         log.error("request failed: %s", exc.message, extra={"code": exc.code})
                 except RequestValidationError as exc:
                     error = invalid_request_from(exc)
+                except (OperationalError, InterfaceError) as exc:
+                    # The database is gone (restarting, unreachable): nothing was written
+                    # half-way (transactions roll back); the client may try again.
+                    log.warning("database unavailable", extra={"error": type(exc).__name__})
+                    error = Unavailable(
+                        "The service's database is unavailable; try again shortly.",
+                        headers={"Retry-After": "5"},
+                    )
                 except Exception:
                     log.exception("unhandled error", extra={"path": request.url.path})
                     error = _internal_error()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import dataclass
@@ -31,8 +32,15 @@ class RateLimitState:
 class RateLimiter:
     def __init__(self, storage_uri: str = "memory://") -> None:
         uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
-        self._storage = storage_from_string(uri)
+        # Redis through redis-py's asyncio client (the `redis` extra), shared by every node.
+        options = {"implementation": "redispy"} if "+redis" in uri else {}
+        self._storage = storage_from_string(uri, **options)
         self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+
+    async def check(self) -> bool:
+        """Whether the counters' storage answers (Redis reachable)."""
+        answered = self._storage.check()  # an async storage: a coroutine
+        return bool(await answered) if inspect.isawaitable(answered) else bool(answered)
 
     async def hit(self, key_id: str, requests_per_minute: int) -> RateLimitState:
         """Count one request for the key; raise ``TooManyRequests`` when over its limit."""

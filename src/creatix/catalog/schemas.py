@@ -57,6 +57,27 @@ class Route(_Strict):
     params: dict[str, ParamValue] = Field(default_factory=dict)
 
 
+Resolution = Literal["720p", "1080p"]
+RESOLUTIONS: tuple[Resolution, ...] = ("720p", "1080p")
+
+
+class VideoOptions(_Strict):
+    """What an image-to-video model offers, and its price per duration."""
+
+    credits_by_duration: dict[int, int] = Field(
+        description="Durations in seconds the model makes, and the credits each costs"
+    )
+    resolutions: list[Resolution] = Field(default_factory=lambda: list(RESOLUTIONS))
+    fps: int = Field(default=24, gt=0)
+    supports_audio: bool = False
+    supports_negative_prompt: bool = True
+    supports_cfg_scale: bool = True
+
+    @property
+    def durations(self) -> list[int]:
+        return sorted(self.credits_by_duration)
+
+
 class ModelEntry(_Strict):
     id: str
     kind: JobKind = JobKind.IMAGE
@@ -81,6 +102,7 @@ class ModelEntry(_Strict):
     max_output_tokens: int = Field(
         default=8192, gt=0, description="Text models: the most tokens one answer may have"
     )
+    video: VideoOptions | None = Field(default=None, description="Video models")
     supports_image_input: bool = False
     estimated_seconds: float = Field(default=5.0, gt=0)
     limits: ImageLimits = Field(default_factory=ImageLimits)
@@ -113,6 +135,9 @@ class PlanEntry(_Strict):
     id: str
     quota: Quota | None = Field(default=None, description="None: no generation quota")
     requests_per_minute: int = Field(gt=0)
+    priority: int = Field(
+        default=0, description="Queued jobs of higher-priority plans are claimed first"
+    )
 
 
 class Catalog(_Strict):
@@ -125,6 +150,8 @@ class Catalog(_Strict):
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:
         for model in self.models:
+            if (model.kind is JobKind.VIDEO) != (model.video is not None):
+                raise ValueError(f"model {model.id!r}: video options go with kind video")
             for route in model.routes():
                 if route.engine not in self.engines:
                     raise ValueError(f"model {model.id!r} names unknown engine {route.engine!r}")

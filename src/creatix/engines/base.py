@@ -8,12 +8,13 @@ and stored on the job row) and hands up to ``max_batch`` of them to one ``genera
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from PIL.Image import Image
 
-from creatix.jobs.specs import ImageSpec, TextResult, TextSpec
+from creatix.jobs.specs import ImageSpec, TextResult, TextSpec, VideoSpec
 
 EngineParams = Mapping[str, str | int | float | bool]
 ProgressCallback = Callable[[float], None]
@@ -81,6 +82,48 @@ class ImageEngine(Protocol):
         ``params`` are the catalog route's fixed parameters for this model (an upstream
         provider's own request fields, say).
         """
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class VideoOutput:
+    """A video an engine wrote: the MP4 file (in the work directory it was given; the worker
+    streams it to storage and removes it) and a JPEG thumbnail of its first frame."""
+
+    path: Path
+    thumbnail: bytes
+    width: int
+    height: int
+    duration_seconds: float
+    has_audio: bool
+
+
+@runtime_checkable
+class VideoEngine(Protocol):
+    """Animates an image into a video."""
+
+    name: str
+
+    def unavailable_reason(self, model: str) -> str | None: ...
+
+    def validate(self, model: str, spec: VideoSpec) -> None:
+        """Raise ``EngineRejected`` for a spec this engine cannot serve; called at submit."""
+        ...
+
+    async def generate_video(
+        self,
+        model: str,
+        spec: VideoSpec,
+        source: Image,
+        workdir: Path,
+        *,
+        progress: ProgressCallback | None = None,
+        params: EngineParams | None = None,
+    ) -> VideoOutput:
+        """A video of ``spec`` starting from ``source`` (decoded by the worker), written
+        under ``workdir`` (never held whole in memory)."""
         ...
 
     async def close(self) -> None: ...

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from creatix.catalog.schemas import Catalog, EngineEntry, ModelEntry, ParamValue, Route
-from creatix.engines.base import ImageEngine, TextEngine
+from creatix.engines.base import ImageEngine, TextEngine, VideoEngine
 from creatix.kit.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
 EngineOptions = Mapping[str, ParamValue]
-Engine = ImageEngine | TextEngine
+Engine = ImageEngine | TextEngine | VideoEngine
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,32 @@ def _preview(options: EngineOptions, context: EngineContext) -> ImageEngine:
 def _diffusers(options: EngineOptions, context: EngineContext) -> ImageEngine:
     from creatix.engines.diffusers import DiffusersEngine
 
-    if context.models_dir is not None and not options.get("models_dir"):  # TAKES_MODELS_DIR
-        options = {**options, "models_dir": str(context.models_dir)}
-    return DiffusersEngine.from_options(options)
+    return DiffusersEngine.from_options(_with_models_dir(options, context))
+
+
+def _with_models_dir(options: EngineOptions, context: EngineContext) -> EngineOptions:
+    """The options, with the model cache as ``models_dir`` when they name none."""
+    if context.models_dir is None or options.get("models_dir"):
+        return options
+    return {**options, "models_dir": str(context.models_dir)}
+
+
+def _preview_text(options: EngineOptions, context: EngineContext) -> Engine:
+    from creatix.engines.preview_text import PreviewTextEngine
+
+    return PreviewTextEngine.from_options(options)
+
+
+def _preview_video(options: EngineOptions, context: EngineContext) -> Engine:
+    from creatix.engines.preview_video import PreviewVideoEngine
+
+    return PreviewVideoEngine.from_options(options)
+
+
+def _transformers(options: EngineOptions, context: EngineContext) -> Engine:
+    from creatix.engines.transformers import TransformersEngine
+
+    return TransformersEngine.from_options(_with_models_dir(options, context))
 
 
 def _upstream(provider: str) -> Callable[[EngineOptions, EngineContext], Engine]:
@@ -64,12 +87,15 @@ def _upstream(provider: str) -> Callable[[EngineOptions, EngineContext], Engine]
     return build
 
 
-TAKES_MODELS_DIR = frozenset({"diffusers"})
+TAKES_MODELS_DIR = frozenset({"diffusers", "transformers"})
 """Engine types that keep weights on disk, under ``models_dir``."""
 
 FACTORIES: dict[str, Callable[[EngineOptions, EngineContext], Engine]] = {
     "preview": _preview,
+    "preview_text": _preview_text,
+    "preview_video": _preview_video,
     "diffusers": _diffusers,
+    "transformers": _transformers,
     **{provider: _upstream(provider) for provider in ("openai", "fal", "replicate", "gemini")},
 }
 
@@ -93,6 +119,12 @@ class ResolvedRoute:
     def text_engine(self) -> TextEngine:
         if not isinstance(self.engine, TextEngine):
             raise Unavailable(f"Engine '{self.instance}' does not write text.")
+        return self.engine
+
+    @property
+    def video_engine(self) -> VideoEngine:
+        if not isinstance(self.engine, VideoEngine):
+            raise Unavailable(f"Engine '{self.instance}' does not make videos.")
         return self.engine
 
 

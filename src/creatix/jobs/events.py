@@ -33,6 +33,9 @@ class JobEvents:
             if not future.done():
                 future.set_result(job)
 
+    def watched(self, job_id: str) -> bool:
+        return job_id in self._watchers
+
     @contextmanager
     def watch(self, job_id: str) -> Iterator[asyncio.Future[Job]]:
         """A future that resolves to the job when a worker in this process ends it."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from creatix.kit.db import Base, UTCDateTime
@@ -15,6 +15,7 @@ class JobRow(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_claim", "status", "engine", "created_at"),
+        Index("ix_jobs_fair", "status", "priority", "fair_seq"),
         Index("ix_jobs_lease", "status", "lease_expires_at"),
         Index("ix_jobs_account_created", "account_id", "created_at"),
     )
@@ -29,6 +30,9 @@ class JobRow(Base):
     status: Mapped[str] = mapped_column(String(12))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fair_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The job's place in the fair queue (see ``repository.next_fair_seq``)."""
     lease_owner: Mapped[str | None] = mapped_column(String(60), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     quota_period: Mapped[str | None] = mapped_column(String(20), default=None)
@@ -83,3 +87,12 @@ class IdempotencyRecord(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FairQueueRow(Base):
+    """Each account's latest place in the fair queue."""
+
+    __tablename__ = "fair_queue"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -6,14 +6,14 @@ on every job, and skipping the ORM's identity map halves their cost on SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, func, insert, select, update
+from sqlalchemy import Row, Table, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from creatix.jobs.models import AssetRow, JobRow
+from creatix.jobs.models import AssetRow, FairQueueRow, JobRow
 from creatix.jobs.specs import JobStatus
 
 JOBS: Table = JobRow.__table__  # type: ignore[assignment]
@@ -32,6 +32,34 @@ def assets_of(session: Session, job_id: str) -> list[AssetRow]:
     return list(result.scalars())
 
 
+def next_fair_seq(session: Session, account_id: str) -> int:
+    """The fair-queue place of an account's new job: one after the later of its own latest
+    place and the head of the queue.
+
+    Claims go in place order (within a priority), so an account's burst of a thousand jobs
+    takes a thousand consecutive places, while another account's single job, submitted during
+    the burst, lands just behind the queue's head: virtual-clock fair queuing, decided once at
+    submit, which keeps the claim itself one indexed ORDER BY.
+    """
+    head = session.execute(
+        select(func.min(JobRow.fair_seq)).where(JobRow.status == JobStatus.QUEUED)
+    ).scalar_one()
+    floor = int(head or 0)
+    placed = session.execute(
+        update(FairQueueRow)
+        .where(FairQueueRow.account_id == account_id)
+        .values(
+            last_seq=case((FairQueueRow.last_seq > floor, FairQueueRow.last_seq), else_=floor) + 1
+        )
+        .returning(FairQueueRow.last_seq)
+    ).scalar_one_or_none()
+    if placed is None:
+        placed = floor + 1
+        session.add(FairQueueRow(account_id=account_id, last_seq=placed))
+        session.flush()
+    return int(placed)
+
+
 def claim_batch(
     session: Session,
     *,
@@ -39,27 +67,32 @@ def claim_batch(
     max_batch: Mapping[str, int],
     lease_until: datetime,
     now: datetime,
+    models: Collection[str] | None = None,
 ) -> list[JobRecord]:
-    """Lease the oldest queued job of the given engines and up to ``max_batch`` of its peers.
+    """Lease the next queued job of the given engines (and models) and up to ``max_batch`` - 1
+    of its peers (the same batch key), oldest first.
 
-    On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED`` so that workers never wait on
+    "Next": the highest plan priority, then the earliest fair-queue place (``next_fair_seq``).
+    On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED`` so that workers never wait on
     one another; on SQLite the write transaction already holds the database lock.
     """
-    oldest = session.execute(
-        select(JobRow.batch_key, JobRow.engine)
-        .where(JobRow.status == JobStatus.QUEUED, JobRow.engine.in_(list(max_batch)))
-        .order_by(JobRow.created_at)
+    queued = [JobRow.status == JobStatus.QUEUED, JobRow.engine.in_(list(max_batch))]
+    if models is not None:
+        queued.append(JobRow.model.in_(list(models)))
+    first = session.execute(
+        select(JobRow.id, JobRow.batch_key, JobRow.engine)
+        .where(*queued)
+        .order_by(JobRow.priority.desc(), JobRow.fair_seq, JobRow.created_at)
         .limit(1)
         .with_for_update(skip_locked=True)
-    )
-    first = oldest.one_or_none()
+    ).one_or_none()
     if first is None:
         return []
-    batch_key, engine = first
+    first_id, batch_key, engine = first
     peers = (
         select(JobRow.id)
-        .where(JobRow.status == JobStatus.QUEUED, JobRow.batch_key == batch_key)
-        .order_by(JobRow.created_at)
+        .where(*queued, JobRow.batch_key == batch_key)
+        .order_by(case((JobRow.id == first_id, 0), else_=1), JobRow.created_at)
         .limit(max_batch[engine])
         .with_for_update(skip_locked=True)
     )
@@ -78,13 +111,15 @@ def claim_batch(
     return sorted(claimed.all(), key=lambda row: row.created_at)
 
 
-def any_queued(session: Session, engines: Sequence[str]) -> bool:
-    found = session.execute(
-        select(JobRow.id)
-        .where(JobRow.status == JobStatus.QUEUED, JobRow.engine.in_(list(engines)))
-        .limit(1)
-    ).first()
-    return found is not None
+def any_queued(
+    session: Session, engines: Sequence[str], models: Collection[str] | None = None
+) -> bool:
+    query = select(JobRow.id).where(
+        JobRow.status == JobStatus.QUEUED, JobRow.engine.in_(list(engines))
+    )
+    if models is not None:
+        query = query.where(JobRow.model.in_(list(models)))
+    return session.execute(query.limit(1)).first() is not None
 
 
 def insert_assets(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -143,6 +178,27 @@ def finish_leased(
     return result.one_or_none()
 
 
+def release_leased(session: Session, job_ids: Sequence[str], worker_id: str) -> list[JobRecord]:
+    """Requeue this worker's running jobs, giving back the attempt their claim counted."""
+    result = session.execute(
+        update(JOBS)
+        .where(
+            JobRow.id.in_(job_ids),
+            JobRow.status == JobStatus.RUNNING,
+            JobRow.lease_owner == worker_id,
+        )
+        .values(
+            status=JobStatus.QUEUED,
+            lease_owner=None,
+            lease_expires_at=None,
+            progress=None,
+            attempts=JobRow.attempts - 1,
+        )
+        .returning(*JOBS.c)
+    )
+    return list(result.all())
+
+
 def expired_leases(session: Session, now: datetime) -> list[JobRow]:
     result = session.execute(
         select(JobRow)
@@ -193,6 +249,20 @@ def jobs_of(
     )
 
 
+def count_jobs_of(session: Session, account_id: str, kind: str) -> int:
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(JobRow)
+            .where(
+                JobRow.account_id == account_id,
+                JobRow.kind == kind,
+                JobRow.deleted_at.is_(None),
+            )
+        ).scalar_one()
+    )
+
+
 def assets_of_jobs(session: Session, job_ids: Sequence[str]) -> dict[str, list[AssetRow]]:
     found: dict[str, list[AssetRow]] = {job_id: [] for job_id in job_ids}
     rows = session.execute(
@@ -205,3 +275,28 @@ def assets_of_jobs(session: Session, job_ids: Sequence[str]) -> dict[str, list[A
 
 def delete_assets(session: Session, job_id: str) -> None:
     session.execute(delete(AssetRow).where(AssetRow.job_id == job_id))
+
+
+def owned_image_asset(session: Session, account_id: str, storage_key: str) -> AssetRow | None:
+    """The account's image at ``storage_key``, from a succeeded job not deleted since."""
+    return session.execute(
+        select(AssetRow)
+        .join(JobRow, JobRow.id == AssetRow.job_id)
+        .where(
+            AssetRow.storage_key == storage_key,
+            AssetRow.account_id == account_id,
+            AssetRow.kind == "image",
+            JobRow.status == JobStatus.SUCCEEDED,
+            JobRow.deleted_at.is_(None),
+        )
+    ).scalar_one_or_none()
+
+
+def queued_by_kind(session: Session) -> dict[str, tuple[int, datetime]]:
+    """Per kind of job: how many are queued, and when the oldest of them was submitted."""
+    rows = session.execute(
+        select(JobRow.kind, func.count(), func.min(JobRow.created_at))
+        .where(JobRow.status == JobStatus.QUEUED)
+        .group_by(JobRow.kind)
+    ).all()
+    return {kind: (count, oldest) for kind, count, oldest in rows}

@@ -7,6 +7,7 @@ exactly once however often it is retried or its worker dies.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,17 +39,26 @@ from creatix.jobs.specs import (
     StoredOutput,
     TextResult,
     TextSpec,
+    VideoSpec,
 )
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
 from creatix.kit.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from creatix.kit.ids import new_id
+from creatix.kit.metrics import Metrics
+from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, notify
 from creatix.uploads import repository as uploads_repository
 from creatix.webhooks import outbox
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+THUMBNAIL = "thumbnail"
+SPEC_TYPES: dict[JobKind, type[ImageSpec | TextSpec | VideoSpec]] = {
+    JobKind.IMAGE: ImageSpec,
+    JobKind.TEXT: TextSpec,
+    JobKind.VIDEO: VideoSpec,
+}
 
 
 @dataclass(frozen=True)
@@ -110,7 +121,7 @@ def _to_job(row: JobRecord, assets: Sequence[Asset] = ()) -> Job:
         kind=kind,
         model=row.model,
         engine=row.engine,
-        spec=(TextSpec if kind is JobKind.TEXT else ImageSpec).model_validate(row.spec),
+        spec=SPEC_TYPES[kind].model_validate(row.spec),
         text=text,
         status=JobStatus(row.status),
         attempts=row.attempts,
@@ -134,12 +145,15 @@ class JobService:
         engines: EngineRegistry,
         events: JobEvents,
         settings: QueueSettings,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
         self.engines = engines
         self.events = events
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self._direct: DirectDispatch | None = None
 
     def attach_direct(self, worker: DirectDispatch) -> None:
@@ -286,6 +300,66 @@ class JobService:
         )
         return await self._enqueue(principal, row, idempotency, lambda session: None)
 
+    async def submit_video(
+        self,
+        principal: Principal,
+        model_id: str,
+        spec: VideoSpec,
+        *,
+        source: str = "platform",
+        webhook_url: str | None = None,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Job:
+        """Check (the source must be the account's own upload or generated image), reserve
+        the duration's price, and enqueue, in one transaction."""
+        model = self._checked_model(model_id, JobKind.VIDEO)
+        options = model.video
+        assert options is not None  # the catalog pairs kind video with video options
+        if spec.duration_seconds not in options.credits_by_duration:
+            offered = ", ".join(str(d) for d in options.durations)
+            raise InvalidRequest(
+                f"{model.id} makes videos of {offered} seconds; "
+                f"{spec.duration_seconds} is not one of them.",
+                param="duration_seconds",
+            )
+        route = self.engines.route_for(model)
+        try:
+            route.video_engine.validate(route.engine_model, spec)
+        except EngineRejected as exc:
+            raise InvalidRequest(str(exc), param=exc.param, code=exc.code) from exc
+        price = 0 if principal.unlimited else options.credits_by_duration[spec.duration_seconds]
+        now = utcnow()
+        row = JobRow(
+            id=new_id("job"),
+            account_id=principal.account_id,
+            kind=JobKind.VIDEO,
+            model=model.id,
+            engine=route.instance,
+            batch_key=f"{route.instance}:video:{new_id('call')}",
+            spec=spec.model_dump(mode="json"),
+            status=JobStatus.QUEUED,
+            attempts=0,
+            max_attempts=self.settings.max_attempts,
+            quota_images=0,
+            credits_per_output=price,
+            credits_reserved=price,
+            source=source,
+            webhook_url=webhook_url,
+            created_at=now,
+        )
+
+        def prepare(session: Session) -> None:
+            key = spec.source_image
+            if uploads_repository.by_path(session, principal.account_id, key) is None and (
+                repository.owned_image_asset(session, principal.account_id, key) is None
+            ):
+                raise InvalidRequest(
+                    "The source image is not one of your uploads or completed generations.",
+                    param="source_image",
+                )
+
+        return await self._enqueue(principal, row, idempotency, prepare)
+
     async def _enqueue(
         self,
         principal: Principal,
@@ -296,6 +370,8 @@ class JobService:
         """Insert ``row`` (after ``prepare``) with its credit reservation and idempotency
         record, in one transaction, handing it to a free local worker when there is one."""
         now = row.created_at
+        plan = self.catalog.plan(principal.plan)
+        row.priority = plan.priority if plan is not None else 0
         direct = self._direct if self._direct and self._direct.try_reserve(row.engine) else None
         if direct is not None:
             row.status = JobStatus.RUNNING
@@ -310,9 +386,12 @@ class JobService:
                 if earlier is not None:
                     return earlier, False
             prepare(session)
+            row.fair_seq = repository.next_fair_seq(session, principal.account_id)
             session.add(row)
             session.flush()
             ledger.reserve(session, principal.account_id, row.id, row.credits_reserved, now)
+            if row.status == JobStatus.QUEUED:
+                notify(session, JOBS_CHANNEL, row.engine)
             if idempotency is not None:
                 session.add(
                     IdempotencyRecord(
@@ -438,6 +517,43 @@ class JobService:
 
         return await self.db.read(read)
 
+    def queued_elsewhere(self, engine: str) -> None:
+        """Another process queued a job of ``engine`` (a PostgreSQL notification)."""
+        if engine in self.engines.max_batch_by_engine():
+            self.events.job_submitted()
+
+    async def finished_elsewhere(self, job_id: str) -> None:
+        """Another process ended ``job_id``: hand it to waiters in this one, if any."""
+        if not self.events.watched(job_id):
+            return
+        try:
+            job = await self.get(job_id)
+        except NotFound:
+            return
+        if job.status.is_terminal:
+            self.events.job_finished(job)
+
+    async def release(self, job_ids: Sequence[str], worker_id: str) -> list[str]:
+        """Give jobs this worker holds back to the queue without spending an attempt (a
+        worker shutting down); the ids released."""
+
+        def release(session: Session) -> list[str]:
+            rows = repository.release_leased(session, job_ids, worker_id)
+            for row in rows:
+                notify(session, JOBS_CHANNEL, row.engine)
+            return [row.id for row in rows]
+
+        released = await self.db.write(release)
+        if released:
+            self.events.job_submitted()
+        return released
+
+    async def count_jobs(self, account_id: str, kind: JobKind) -> int:
+        """How many jobs of one kind the account has, deleted ones not counted."""
+        return await self.db.read(
+            lambda session: repository.count_jobs_of(session, account_id, kind)
+        )
+
     async def delete(self, job_id: str, account_id: str) -> Job:
         """Hide the account's job from every read and drop its asset records; a job still
         running is canceled (and refunded) first. The returned job still lists the assets,
@@ -464,9 +580,14 @@ class JobService:
     def _lease_until(self) -> datetime:
         return utcnow() + timedelta(seconds=self.settings.lease_seconds)
 
-    async def claim(self, worker_id: str, engines: Collection[str] | None = None) -> Claim:
+    async def claim(
+        self,
+        worker_id: str,
+        engines: Collection[str] | None = None,
+        models: Collection[str] | None = None,
+    ) -> Claim:
         """Lease a batch of queued jobs that one engine call can serve together, of the given
-        engine instances (default: all)."""
+        engine instances (default: all) and models (default: all)."""
         max_batch = {
             instance: size
             for instance, size in self.engines.max_batch_by_engine().items()
@@ -483,8 +604,9 @@ class JobService:
                 max_batch=max_batch,
                 lease_until=self._lease_until(),
                 now=now,
+                models=models,
             )
-            more = bool(rows) and repository.any_queued(session, list(max_batch))
+            more = bool(rows) and repository.any_queued(session, list(max_batch), models)
             return Claim(jobs=[_to_job(row) for row in rows], more_queued=more)
 
         return await self.db.write(claim)
@@ -521,7 +643,9 @@ class JobService:
             "finished_at": now,
             "engine_seconds": engine_seconds,
             "progress": 1.0,
-            "credits_charged": JobRow.credits_per_output * len(outputs),
+            # A video's thumbnail rides along with it; it is not charged on its own.
+            "credits_charged": JobRow.credits_per_output
+            * sum(1 for output in outputs if output.kind != THUMBNAIL),
         }
 
         def finish(session: Session) -> Job | None:
@@ -618,6 +742,8 @@ class JobService:
                     "error_message": error.message,
                 }
                 row = repository.finish_leased(session, job_id, worker_id, requeue)
+                if row is not None:
+                    notify(session, JOBS_CHANNEL, row.engine)
             else:
                 failed = self._failed_values(error, engine_seconds)
                 row = repository.finish_leased(session, job_id, worker_id, failed)
@@ -670,6 +796,7 @@ class JobService:
                 row.progress = None
                 if row.attempts < row.max_attempts:
                     row.status = JobStatus.QUEUED
+                    notify(session, JOBS_CHANNEL, row.engine)
                     continue
                 lost = JobError(
                     code="worker_lost",
@@ -703,13 +830,23 @@ class JobService:
             "credits_charged": 0,
         }
 
-    @classmethod
-    def _ended(cls, session: Session, row: JobRecord, now: datetime) -> None:
+    def _ended(self, session: Session, row: JobRecord, now: datetime) -> None:
         """What every job's end does, in the transaction that ends it: a job that did not
-        succeed gives its quota back; the job is settled; its webhook is owed an event."""
+        succeed gives its quota back; the job is settled; its webhook is owed an event; it
+        is counted in the metrics once the transaction commits."""
         if row.status != JobStatus.SUCCEEDED:
-            cls._release_quota(session, row)
-        cls._settle(session, row, now)
+            self._release_quota(session, row)
+        self._settle(session, row, now)
+        count = functools.partial(
+            self.metrics.job_ended,
+            model=row.model,
+            kind=str(row.kind),
+            status=str(row.status),
+            engine=row.engine,
+            engine_seconds=row.engine_seconds,
+        )
+        event.listen(session, "after_commit", lambda _: count(), once=True)
+        notify(session, FINISHED_CHANNEL, row.id)
         if row.webhook_url:
             outbox.enqueue(
                 session,

@@ -97,6 +97,30 @@ class TextResult(BaseModel):
     output_tokens: int = Field(ge=0)
 
 
+Movement = Literal["auto", "small", "medium", "large"]
+
+
+class VideoSpec(BaseModel):
+    """One image-to-video generation, in the engine's terms (pixels and seconds)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prompt: str
+    source_image: str
+    """The storage key of the image to animate (a generation's image or an upload)."""
+    negative_prompt: str | None = None
+    duration_seconds: int = Field(gt=0)
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    fps: int = Field(default=24, gt=0)
+    generate_audio: bool = False
+    background_music: bool = False
+    cfg_scale: float | None = None
+    movement: Movement = "auto"
+    seed: int = Field(ge=0, lt=SEED_LIMIT)
+    engine_params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
 def seed_or_random(seed: int | None) -> int:
     """The caller's seed, or a fresh random one: a stored spec always has its seed, so a retry
     draws the same picture."""
@@ -120,7 +144,7 @@ class JobError(BaseModel):
 class StoredOutput(BaseModel):
     """One output a worker made and stored, before the job's completion records it."""
 
-    kind: Literal["image", "video", "text"]
+    kind: Literal["image", "video", "text", "thumbnail"]
     storage_key: str
     mime_type: str
     size_bytes: int
@@ -147,8 +171,8 @@ class Job(BaseModel):
     kind: JobKind
     model: str
     engine: str
-    spec: ImageSpec | TextSpec
-    """An ``ImageSpec`` for image jobs, a ``TextSpec`` for text jobs (see ``image_spec``)."""
+    spec: ImageSpec | TextSpec | VideoSpec
+    """The spec of the job's kind (``image_spec``, ``text_spec``, ``video_spec`` narrow it)."""
     status: JobStatus
     attempts: int
     created_at: datetime
@@ -174,6 +198,12 @@ class Job(BaseModel):
     @property
     def text_spec(self) -> TextSpec:
         if not isinstance(self.spec, TextSpec):
+            raise TypeError(f"job {self.id} is a {self.kind} job")
+        return self.spec
+
+    @property
+    def video_spec(self) -> VideoSpec:
+        if not isinstance(self.spec, VideoSpec):
             raise TypeError(f"job {self.id} is a {self.kind} job")
         return self.spec
 

@@ -41,6 +41,7 @@ from creatix.jobs.specs import Asset
 from creatix.kit.clock import utcnow
 from creatix.kit.errors import NotFound
 from creatix.kit.ids import new_id
+from creatix.kit.metrics import Metrics
 from creatix.storage.base import Storage
 from creatix.webhooks import payloads, repository, service
 from creatix.webhooks.models import WebhookAttempt
@@ -63,6 +64,13 @@ RETRY_DELAYS: tuple[timedelta, ...] = (
 )
 """How long after a failed attempt the next one is due: after attempt n, ``RETRY_DELAYS[n-1]``."""
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+METRIC_OUTCOMES = {
+    "delivered": "delivered",
+    "pending": "failed",
+    "failed": "gave_up",
+    "stopped": "stopped",
+}
+"""The metrics' outcome of an attempt, by the delivery's status after it."""
 TIMEOUT_SECONDS = 15.0
 LEASE_SECONDS = 60.0
 """Longer than an attempt can take (the timeout, plus rendering and recording)."""
@@ -112,6 +120,7 @@ class Deliverer:
         poll_interval_seconds: float = 1.0,
         lease_seconds: float = LEASE_SECONDS,
         timeout_seconds: float = TIMEOUT_SECONDS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.jobs = jobs
         self.db = jobs.db
@@ -122,6 +131,7 @@ class Deliverer:
         self.poll_interval_seconds = poll_interval_seconds
         self.lease_seconds = lease_seconds
         self.timeout_seconds = timeout_seconds
+        self.metrics = metrics or jobs.metrics
         self.id = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -208,6 +218,9 @@ class Deliverer:
         held = await self.db.write(
             lambda session: repository.record_attempt(session, attempt, self.id, values)
         )
+        if held:
+            status = values["status"]
+            self.metrics.webhook_attempted(METRIC_OUTCOMES.get(status, status))
         self._log(due, outcome, values, held)
         return outcome
 

@@ -1,0 +1,287 @@
+"""Throughput of the PostgreSQL queue: jobs/s from submit to completion, and HTTP submits/s.
+
+Needs a reachable PostgreSQL (``CREATIX_TEST_POSTGRES``, default
+postgresql://postgres@127.0.0.1:5432/test): a throwaway database is made and dropped.
+
+1. For 1, 2 and 4 ``creatix worker`` processes (preview engine, 64x64, no delay, 4 slots
+   each), two figures:
+   - drain: ``--jobs`` jobs are submitted through the job core for a model the workers were
+     told not to run (``--models``), then one UPDATE (and a NOTIFY) hands them all to the
+     workers' model at once; the clock runs from that commit until the last job succeeded.
+     This is the queue's own throughput: claim, engine, watermark, encode, store, complete.
+   - end to end: the workers idle, then ``--jobs`` jobs are submitted from this process
+     (8 at a time) and the clock runs from the first submit until the last has succeeded.
+2. Two ``creatix serve --no-worker`` processes; ``--clients`` threads send
+   ``POST /api/platform/generate`` (202, asynchronous) to both for ``--seconds``: submits/s.
+
+    .venv/bin/python benchmarks/queue_throughput.py [--jobs 2000] [--clients 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import yaml
+from harness import drive, free_port, wait_healthy
+
+from creatix.accounts import service as accounts
+from creatix.accounts.schemas import Principal
+from creatix.catalog.loader import load_catalog
+from creatix.engines.registry import EngineRegistry
+from creatix.jobs.events import JobEvents
+from creatix.jobs.service import JobService, QueueSettings
+from creatix.jobs.specs import ImageSpec
+from creatix.kit.db import Database
+from creatix.kit.migrate import upgrade_database
+
+ADMIN = os.environ.get("CREATIX_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+MODEL = "bench-64"
+HELD = "bench-64-held"
+
+
+def _database() -> str:
+    name = f"creatix_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{ADMIN.rpartition('/')[0]}/{name}"
+
+
+def _drop(url: str) -> None:
+    with psycopg.connect(ADMIN, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+
+
+def _catalog(path: Path) -> Path:
+    catalog = load_catalog().model_dump(mode="json")
+    for plan in catalog["plans"]:
+        plan["requests_per_minute"] = 10_000_000
+        plan["quota"] = None
+    for model in (MODEL, HELD):
+        catalog["models"].append(
+            {
+                "id": model,
+                "engine": "preview",
+                "display_name": model,
+                "limits": {"min_side": 64, "max_side": 64, "sizes": ["64x64"]},
+            }
+        )
+    path.write_text(yaml.safe_dump(catalog))
+    return path
+
+
+def _env(database: str, catalog: Path, data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CREATIX_DATABASE_URL": database,
+        "CREATIX_CATALOG": str(catalog),
+        "CREATIX_DATA_DIR": str(data_dir),
+        "CREATIX_SECRET_KEY": "bench",
+        "CREATIX_LOG_LEVEL": "WARNING",
+        "CREATIX_WORKER_CONCURRENCY": "4",
+    }
+
+
+def _succeeded(database: str) -> int:
+    with psycopg.connect(database) as connection:
+        row = connection.execute("SELECT count(*) FROM jobs WHERE status = 'succeeded'").fetchone()
+    return int(row[0]) if row else 0
+
+
+async def _submit(database: str, catalog: Path, jobs: int, model: str) -> tuple[float, float]:
+    """Submit ``jobs`` jobs, 8 at a time: (time of the first submit, seconds submitting)."""
+    loaded = load_catalog(catalog)
+    db = Database(database)
+    service = JobService(
+        db, loaded, EngineRegistry.from_catalog(loaded), JobEvents(), QueueSettings()
+    )
+    info = await accounts.ensure_account(db, f"bench-{uuid.uuid4().hex[:6]}", "unlimited", "free")
+    principal = Principal(
+        account_id=info.id, account_name=info.name, plan="unlimited", key_id="k", unlimited=True
+    )
+    spec = ImageSpec(prompt="a small square", width=64, height=64, seed=1)
+    started = time.perf_counter()
+    for first in range(0, jobs, 8):
+        await asyncio.gather(
+            *(
+                service.submit_image(principal, model, spec)
+                for _ in range(first, min(jobs, first + 8))
+            )
+        )
+    took = time.perf_counter() - started
+    await db.dispose()
+    return started, took
+
+
+def _start_workers(database: str, catalog: Path, tmp: Path, count: int) -> list[Any]:
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "creatix", "worker", "--models", MODEL],
+            env=_env(database, catalog, tmp / f"w{count}-{index}"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for index in range(count)
+    ]
+    time.sleep(5)  # started and listening
+    return processes
+
+
+def _stop(processes: list[Any]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=60)
+
+
+def _wait_done(database: str, target: int) -> None:
+    while _succeeded(database) < target:
+        time.sleep(0.02)
+
+
+def _workers_run(
+    database: str, catalog: Path, tmp: Path, workers: int, jobs: int
+) -> dict[str, Any]:
+    processes = _start_workers(database, catalog, tmp, workers)
+    try:
+        done = _succeeded(database)
+        asyncio.run(_submit(database, catalog, jobs, HELD))
+        started = time.perf_counter()
+        with psycopg.connect(database, autocommit=True) as connection:
+            connection.execute("UPDATE jobs SET model = %s WHERE model = %s", (MODEL, HELD))
+            connection.execute("SELECT pg_notify('creatix_jobs', 'preview')")
+        _wait_done(database, done + jobs)
+        drain = time.perf_counter() - started
+        done += jobs
+        started, submitting = asyncio.run(_submit(database, catalog, jobs, MODEL))
+        _wait_done(database, done + jobs)
+        end_to_end = time.perf_counter() - started
+    finally:
+        _stop(processes)
+    return {
+        "workers": workers,
+        "jobs": jobs,
+        "drain_jobs_per_s": round(jobs / drain, 1),
+        "end_to_end_jobs_per_s": round(jobs / end_to_end, 1),
+        "submits_per_s_in_process": round(jobs / submitting, 1),
+    }
+
+
+def _http_submits(
+    database: str, catalog: Path, tmp: Path, clients: int, total: int
+) -> dict[str, Any]:
+    env = _env(database, catalog, tmp / "api")
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "creatix",
+            "keys",
+            "create",
+            "--account",
+            "http",
+            "--plan",
+            "unlimited",
+            "--json",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    secret = json.loads(created.stdout)["secret"]
+    ports = [free_port(), free_port()]
+    servers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "creatix", "serve", "--no-worker", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in ports
+    ]
+    try:
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        for url in urls:
+            wait_healthy(url)
+        body = {"prompt": "a small square", "modelId": "creatix-flash"}
+        auth = {"Authorization": f"Bearer {secret}"}
+        results: list[dict[str, Any]] = []
+
+        def one_node(url: str) -> None:
+            results.append(
+                drive(
+                    url,
+                    "/api/platform/generate",
+                    body,
+                    auth,
+                    clients=clients // 2,
+                    total=total // 2,
+                )
+            )
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=one_node, args=(url,)) for url in urls]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        took = time.perf_counter() - started
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=60)
+    done = sum(len(result["latencies"]) for result in results)
+    return {
+        "api_processes": 2,
+        "clients": clients,
+        "submits": done,
+        "submits_per_s": round(done / took, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--submits", type=int, default=3200)
+    args = parser.parse_args()
+    database = _database()
+    try:
+        upgrade_database(database)
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            catalog = _catalog(tmp / "catalog.yaml")
+            runs = [_workers_run(database, catalog, tmp, n, args.jobs) for n in (1, 2, 4)]
+            http = _http_submits(database, catalog, tmp, args.clients, args.submits)
+    finally:
+        _drop(database)
+    print(
+        json.dumps(
+            {
+                "cpus": os.cpu_count(),
+                "queue": runs,
+                "http": http,
+                "targets": {
+                    "jobs_per_s_4_workers": {"min": 500, "measured": runs[-1]["drain_jobs_per_s"]},
+                    "submits_per_s": {"min": 800, "measured": http["submits_per_s"]},
+                },
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""What runs in a process beside (or instead of) the API: the worker, the webhook deliverer
+and, on PostgreSQL, the listener for other processes' wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Collection, Coroutine
+from typing import Any
+
+from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, Listener
+from creatix.runtime import Runtime
+from creatix.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundWork:
+    def __init__(
+        self, runtime: Runtime, *, worker: bool, models: Collection[str] | None = None
+    ) -> None:
+        self.runtime = runtime
+        self.worker: Worker | None = runtime.worker(models) if worker else None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        runtime = self.runtime
+        if not runtime.db.is_sqlite:
+            self._spawn("listener", self._listener().run())
+        if self.worker is not None:
+            self._spawn("worker", self.worker.run())
+            self._spawn("deliverer", runtime.deliverer().run())
+
+    def _listener(self) -> Listener:
+        jobs = self.runtime.jobs
+
+        def finished(job_id: str) -> None:
+            self._spawn("finished", jobs.finished_elsewhere(job_id), keep=False)
+
+        return Listener(
+            self.runtime.settings.resolved_database_url,
+            {JOBS_CHANNEL: jobs.queued_elsewhere, FINISHED_CHANNEL: finished},
+            on_reconnect=jobs.events.job_submitted,
+        )
+
+    def _spawn(self, name: str, work: Coroutine[Any, Any, None], *, keep: bool = True) -> None:
+        task = asyncio.create_task(work)
+        task.add_done_callback(lambda done: _report_exit(name, done))
+        if keep:
+            self._tasks.append(task)
+
+    async def stop(self, drain_seconds: float) -> None:
+        """Drain the worker (running jobs finish or go back to the queue), then stop all."""
+        if self.worker is not None:
+            await self.worker.drain(drain_seconds)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _report_exit(name: str, task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background %s stopped", name, exc_info=task.exception())

@@ -1,0 +1,84 @@
+"""Cross-process wake-ups on PostgreSQL: ``NOTIFY`` in the transaction that changes a job,
+``LISTEN`` in every process that waits on jobs.
+
+Two channels. ``creatix_jobs`` carries the engine instance of a job that became queued:
+workers wake and claim at once instead of at their next poll. ``creatix_finished`` carries
+the id of a job that ended: an API node waiting on it (a synchronous request) reads it at
+once. Notifications are sent at commit, so a listener never hears of a change it cannot see
+yet. They are hints: a listener that was disconnected may miss some, so the job table is
+still polled every ``poll_interval_seconds``, and a reconnect wakes everything once.
+On SQLite (one process) there is nothing to do: ``notify`` is a no-op and ``Listener`` is not
+started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from creatix.kit.db import sync_url
+
+log = logging.getLogger(__name__)
+
+JOBS_CHANNEL = "creatix_jobs"
+FINISHED_CHANNEL = "creatix_finished"
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def notify(session: Session, channel: str, payload: str) -> None:
+    """Send ``payload`` on ``channel`` when ``session``'s transaction commits (PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(channel, payload)))
+
+
+class Listener:
+    """Calls ``handlers[channel](payload)`` for every notification, on the event loop;
+    reconnects with backoff, calling ``on_reconnect`` after each reconnection."""
+
+    def __init__(
+        self,
+        database_url: str,
+        handlers: Mapping[str, Callable[[str], None]],
+        on_reconnect: Callable[[], None] | None = None,
+    ) -> None:
+        self._url = (
+            sync_url(database_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
+        self._handlers = dict(handlers)
+        self._on_reconnect = on_reconnect
+        self.connected = asyncio.Event()
+
+    async def run(self) -> None:
+        import psycopg  # noqa: PLC0415 (the postgres extra; only PostgreSQL deployments listen)
+
+        backoff = 0.5
+        first = True
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True
+                ) as connection:
+                    for channel in self._handlers:
+                        await connection.execute(f'LISTEN "{channel}"')
+                    self.connected.set()
+                    if not first and self._on_reconnect is not None:
+                        self._on_reconnect()
+                    first, backoff = False, 0.5
+                    async for note in connection.notifies():
+                        handler = self._handlers.get(note.channel)
+                        if handler is not None:
+                            handler(note.payload)
+            except (OSError, psycopg.Error) as exc:
+                self.connected.clear()
+                log.warning(
+                    "lost the database's notifications; reconnecting",
+                    extra={"error": type(exc).__name__, "retry_in": backoff},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
