@@ -169,9 +169,9 @@ def test_thumbnail_is_the_first_frame_as_jpeg(square: Image.Image, tmp_path: Pat
 def test_the_same_seed_gives_the_same_video(square: Image.Image, tmp_path: Path) -> None:
     a = _frames(_generate(_spec(), square, tmp_path / "a").path)
     b = _frames(_generate(_spec(), square, tmp_path / "b").path)
-    # The pictures are the same; x264's rate control under a busy machine's threading may
-    # round a late frame differently by a level here and there.
-    assert np.array_equal(a[0], b[0])
+    # The pictures are the same; x264's threads on a busy machine may round a frame
+    # differently by a level here and there (a different seed moves pixels by tens).
+    assert np.abs(a[0] - b[0]).mean() < 0.5
     assert np.abs(a[-1] - b[-1]).mean() < 0.5
 
 

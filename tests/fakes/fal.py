@@ -7,24 +7,34 @@ after, and ``COMPLETED`` once ``polls_to_finish`` polls have been answered (``FO
 Its images are served by the fake itself as ``http://localhost:{port}/files/...``: another host
 than the API's ``127.0.0.1``, as fal's CDN is.
 
+A request whose input has a ``duration`` is a video model's (Kling's image-to-video): its
+response is ``{"video": {"url", ...}}``, the URL serving ``VIDEO`` (a real 64×36 H.264 MP4 of
+``VIDEO_SECONDS`` at ``VIDEO_FPS``, made once per fake with PyAV), with an AAC track when the
+input has ``generate_audio: true``.
+
 Magic words in the prompt:
 
 ``fake:fail``      the request completes with an ``error`` (which, carelessly, quotes the
                    caller's Authorization header)
 ``fake:invalid``   its response is fal's 422 validation error
 ``fake:malformed`` its response is JSON of the wrong shape
-``fake:missing``   its image URLs answer 404
+``fake:missing``   its image (or video) URLs answer 404
+``fake:garbage``   its video is not a video (bytes no decoder reads)
 
-``sync_mode: true`` in the input makes the image URLs ``data:`` URIs.
+``sync_mode: true`` in the input makes the image (or video) URLs ``data:`` URIs.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import uuid
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
+import av
+import numpy as np
 from fastapi import Depends, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -32,6 +42,50 @@ from fakes.server import FakeProvider, tiny_png
 
 FOREVER = 10**9
 COLOURS = [(200, 60, 30), (30, 160, 90), (40, 70, 200), (220, 200, 40)]
+VIDEO_SIZE = (64, 36)
+VIDEO_SECONDS = 1
+VIDEO_FPS = 12
+VIDEO_COLOUR = (40, 70, 200)
+"""The first frame's colour (later frames wipe to its inverse, left to right)."""
+NOT_A_VIDEO = b"\x00\x00\x00\x18ftypmp42 but nothing a decoder can read"
+SAMPLE_RATE = 48_000
+
+
+def tiny_mp4(*, audio: bool = False) -> bytes:
+    """A real MP4 for fakes to return: ``VIDEO_SIZE`` H.264, ``VIDEO_SECONDS`` at
+    ``VIDEO_FPS``, and, with ``audio``, a stereo AAC tone as long."""
+    width, height = VIDEO_SIZE
+    frames = VIDEO_SECONDS * VIDEO_FPS
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=VIDEO_FPS, options={"preset": "ultrafast"})
+        video.width, video.height = width, height
+        video.pix_fmt = "yuv420p"
+        sound = container.add_stream("aac", rate=SAMPLE_RATE) if audio else None
+        if sound is not None:
+            sound.layout = "stereo"
+        inverse = [255 - channel for channel in VIDEO_COLOUR]
+        for index in range(frames):
+            picture = np.empty((height, width, 3), np.uint8)
+            picture[:] = VIDEO_COLOUR
+            picture[:, : index * width // frames] = inverse
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = index
+            frame.time_base = Fraction(1, VIDEO_FPS)
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        if sound is not None:
+            instants = np.arange(VIDEO_SECONDS * SAMPLE_RATE) / SAMPLE_RATE
+            tone = (0.2 * np.sin(2 * np.pi * 440 * instants)).astype(np.float32)
+            samples = av.AudioFrame.from_ndarray(
+                np.stack([tone, tone]), format="fltp", layout="stereo"
+            )
+            samples.sample_rate = SAMPLE_RATE
+            samples.pts = 0
+            samples.time_base = Fraction(1, SAMPLE_RATE)
+            container.mux(sound.encode(samples))
+            container.mux(sound.encode(None))
+    return buffer.getvalue()
 
 
 @dataclass
@@ -58,6 +112,8 @@ class FakeFal(FakeProvider):
         """False: the submit answer carries only the request id."""
         self.jobs: dict[str, FalJob] = {}
         self.files: dict[str, bytes] = {}
+        self.video = tiny_mp4()
+        self.video_with_audio = tiny_mp4(audio=True)
         authorized = [Depends(self._authorized)]
         app = self.app
         app.add_api_route("/files/{name}", self.file, methods=["GET"])
@@ -151,6 +207,8 @@ class FakeFal(FakeProvider):
             return JSONResponse({"detail": detail}, status_code=422)
         if job.magic("malformed"):
             return {"unexpected": "shape"}
+        if "duration" in job.input:
+            return self._video_result(job, request)
         size = job.input.get("image_size", {})
         width, height = max(8, size["width"] // 2), max(8, size["height"] // 2)
         cdn = f"http://localhost:{request.url.port}/files"
@@ -176,7 +234,27 @@ class FakeFal(FakeProvider):
             "timings": {"inference": 0.4},
         }
 
+    def _video_result(self, job: FalJob, request: Request) -> dict[str, Any]:
+        data = self.video_with_audio if job.input.get("generate_audio") else self.video
+        if job.magic("garbage"):
+            data = NOT_A_VIDEO
+        name = f"{job.id}.mp4"
+        url = f"http://localhost:{request.url.port}/files/{name}"
+        if job.input.get("sync_mode"):
+            url = "data:video/mp4;base64," + base64.b64encode(data).decode()
+        elif not job.magic("missing"):
+            self.files[name] = data
+        return {
+            "video": {
+                "url": url,
+                "content_type": "video/mp4",
+                "file_name": "output.mp4",
+                "file_size": len(data),
+            }
+        }
+
     def file(self, name: str) -> Response:
         if name not in self.files:
             return JSONResponse({"detail": "Not Found"}, status_code=404)
-        return Response(self.files[name], media_type="image/png")
+        media_type = "video/mp4" if name.endswith(".mp4") else "image/png"
+        return Response(self.files[name], media_type=media_type)

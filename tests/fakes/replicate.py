@@ -8,6 +8,11 @@
 ``POST urls.cancel`` cancels it. Its images are served by the fake itself as
 ``http://localhost:{port}/files/...``: another host than the API's, as Replicate's CDN is.
 
+A prediction whose input has a ``duration`` is an image-to-video model's (Kling's): its output
+is one URL (in a list, or alone with ``fake:single``) serving a real 64×36 H.264 MP4
+(``fakes.fal.tiny_mp4``, made once per fake), with an AAC track when the input has
+``generate_audio: true``.
+
 Magic words in the prompt:
 
 ``fake:fail``      the prediction fails, its ``error`` quoting the caller's Authorization
@@ -15,6 +20,7 @@ Magic words in the prompt:
 ``fake:invalid``   the create call answers Replicate's 422
 ``fake:malformed`` the output is JSON of the wrong shape
 ``fake:missing``   the output URLs answer 404
+``fake:garbage``   the video is not a video (bytes no decoder reads)
 ``fake:single``    the output is one URL string, not a list
 ``fake:datauri``   the output is ``data:`` URIs
 """
@@ -29,6 +35,7 @@ from typing import Any
 from fastapi import Depends, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
+from fakes.fal import NOT_A_VIDEO, tiny_mp4
 from fakes.server import FakeProvider, tiny_png
 
 FOREVER = 10**9
@@ -75,6 +82,8 @@ class FakeReplicate(FakeProvider):
         self.polls_to_finish = polls_to_finish
         self.predictions: dict[str, Prediction] = {}
         self.files: dict[str, bytes] = {}
+        self.video = tiny_mp4()
+        self.video_with_audio = tiny_mp4(audio=True)
         authorized = [Depends(self._authorized)]
         app = self.app
         app.add_api_route("/files/{name}", self.file, methods=["GET"])
@@ -165,7 +174,8 @@ class FakeReplicate(FakeProvider):
     def file(self, name: str) -> Response:
         if name not in self.files:
             return JSONResponse({"detail": "Not found."}, status_code=404)
-        return Response(self.files[name], media_type="image/png")
+        media_type = "video/mp4" if name.endswith(".mp4") else "image/png"
+        return Response(self.files[name], media_type=media_type)
 
     def _finish(self, prediction: Prediction, request: Request) -> None:
         prediction.logs = tqdm_logs(prediction.input.get("seed"), STEPS)
@@ -179,6 +189,9 @@ class FakeReplicate(FakeProvider):
         prediction.status = "succeeded"
         if prediction.magic("malformed"):
             prediction.output = {"images": 3}
+            return
+        if "duration" in prediction.input:
+            self._finish_video(prediction, request)
             return
         width = max(8, int(prediction.input.get("width", 64)) // 2)
         height = max(8, int(prediction.input.get("height", 64)) // 2)
@@ -194,6 +207,18 @@ class FakeReplicate(FakeProvider):
                 self.files[name] = data
             urls.append(f"{cdn}/{name}")
         prediction.output = urls[0] if prediction.magic("single") else urls
+
+    def _finish_video(self, prediction: Prediction, request: Request) -> None:
+        data = self.video_with_audio if prediction.input.get("generate_audio") else self.video
+        if prediction.magic("garbage"):
+            data = NOT_A_VIDEO
+        name = f"{prediction.id}.mp4"
+        url = f"http://localhost:{request.url.port}/files/{name}"
+        if prediction.magic("datauri"):
+            url = "data:video/mp4;base64," + base64.b64encode(data).decode()
+        elif not prediction.magic("missing"):
+            self.files[name] = data
+        prediction.output = url if prediction.magic("single") else [url]
 
     def _render(self, prediction: Prediction, request: Request) -> dict[str, Any]:
         own = f"{request.base_url}v1/predictions/{prediction.id}"

@@ -589,8 +589,9 @@ def _video(job: Job, runtime: Runtime, request: Request) -> Video:
         model_id=job.model,
         duration_seconds=spec.duration_seconds,
         resolution=_resolution_of(spec),
-        width=spec.width,
-        height=spec.height,
+        # What was made (an upstream provider renders its own sizes), else what was asked.
+        width=video.width if video and video.width else spec.width,
+        height=video.height if video and video.height else spec.height,
         created_at=job.created_at,
         completed_at=job.finished_at if job.status.is_terminal else None,
         error=_error(job),

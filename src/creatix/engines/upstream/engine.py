@@ -1,5 +1,7 @@
-"""``UpstreamEngine``: an ``ImageEngine`` whose pictures an upstream provider makes, and a
-``TextEngine`` whose answers it writes when the provider can chat (``text.TextProvider``).
+"""``UpstreamEngine``: an ``ImageEngine`` whose pictures an upstream provider makes, a
+``TextEngine`` whose answers it writes when the provider can chat (``text.TextProvider``), and
+a ``VideoEngine`` whose videos it makes when the provider animates images
+(``video.VideoProvider``).
 
 A provider module (``openai.py``, ``fal.py``, ``replicate.py``, ``gemini.py``) speaks one
 provider's protocol and hands back encoded image files; this module checks them, fits them to
@@ -13,16 +15,24 @@ import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 from PIL.Image import Image
 
-from creatix.engines.base import EngineError, EngineParams, EngineRejected, ProgressCallback
+from creatix.engines.base import (
+    EngineError,
+    EngineParams,
+    EngineRejected,
+    ProgressCallback,
+    VideoOutput,
+)
 from creatix.engines.upstream.errors import ProviderOutage
 from creatix.engines.upstream.text import TextProvider, chat_request
-from creatix.jobs.specs import ImageSpec, TextResult, TextSpec
+from creatix.engines.upstream.video import VideoProvider, VideoRequest, fetch_video
+from creatix.jobs.specs import ImageSpec, TextResult, TextSpec, VideoSpec
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +84,8 @@ class UpstreamEngine:
     def unavailable_reason(self, model: str) -> str | None:
         return self.provider.unavailable_reason()
 
-    def validate(self, model: str, spec: ImageSpec) -> None:
+    def validate(self, model: str, spec: ImageSpec | VideoSpec) -> None:
+        """Only the model name: what a provider's model takes is the provider's to say."""
         if not model:
             raise EngineRejected("This model names no provider model.", param="model")
 
@@ -114,6 +125,31 @@ class UpstreamEngine:
             input_tokens=result.input_tokens or 0,
             output_tokens=result.output_tokens or 0,
         )
+
+    async def generate_video(
+        self,
+        model: str,
+        spec: VideoSpec,
+        source: Image,
+        workdir: Path,
+        *,
+        progress: ProgressCallback | None = None,
+        params: EngineParams | None = None,
+    ) -> VideoOutput:
+        """One provider video call; its MP4 streamed into ``workdir`` and probed
+        (``video.fetch_video``: kept at the size the provider made it). A provider that does
+        not animate images (OpenAI, Gemini) has no video models."""
+        if not isinstance(self.provider, VideoProvider):
+            raise EngineError("This provider has no video models.", code="unsupported_model")
+        request = VideoRequest(
+            model=model,
+            spec=spec,
+            source=await asyncio.to_thread(_png, source),
+            params=dict(params or {}),
+            progress=progress,
+        )
+        url = await self.provider.videos(request)
+        return await fetch_video(self.provider, url, workdir)
 
     async def close(self) -> None:
         await self.provider.close()

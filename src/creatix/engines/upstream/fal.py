@@ -3,8 +3,9 @@
 A request is submitted with ``POST {base}/{model_id}`` and answered with its ``status_url``,
 ``response_url`` and ``cancel_url``; the status is polled (``IN_QUEUE`` with a queue position,
 ``IN_PROGRESS``, ``COMPLETED``, the last carrying an ``error`` when the request failed) until it
-is done, then the response is the model's output: ``{"images": [{"url", ...}], "seed", ...}``.
-The URLs of the images are on fal's CDN, or ``data:`` URIs when a route sets ``sync_mode``.
+is done, then the response is the model's output: ``{"images": [{"url", ...}], "seed", ...}``
+for an image model, ``{"video": {"url", ...}}`` for a video model (Kling's image-to-video,
+say). The URLs are on fal's CDN, or ``data:`` URIs when a route sets ``sync_mode``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from creatix.engines.upstream.engine import ImageRequest
 from creatix.engines.upstream.errors import ProviderFailed, ProviderOutage
 from creatix.engines.upstream.http import ProviderAccess, ProviderHttp, data_uri
 from creatix.engines.upstream.options import UpstreamOptions
+from creatix.engines.upstream.video import VideoRequest, aspect_ratio
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +61,24 @@ class FalProvider:
         return None
 
     async def images(self, request: ImageRequest) -> list[bytes]:
+        result = await self._run(request.model, fal_input(request), "image")
+        urls = _image_urls(result)[: request.spec.n]
+        return list(await asyncio.gather(*(self._fetch(url) for url in urls)))
+
+    async def videos(self, request: VideoRequest) -> str:
+        result = await self._run(request.model, fal_video_input(request), "video")
+        return _video_url(result)
+
+    async def download_to(self, url: str, path: Path) -> int:
+        return await self._http.download_to(url, path)
+
+    async def _run(self, model: str, body: dict[str, Any], made: str) -> dict[str, Any]:
+        """The model's result for input ``body``: submitted, polled until completed (canceled
+        upstream when given up on, or when the caller is canceled), then fetched. ``made``
+        names the output in a failure's message."""
         deadline = asyncio.get_running_loop().time() + self.options.max_wait_seconds
-        submitted = await self._http.json("POST", request.model, json_body=fal_input(request))
-        queued = _queued(submitted, request.model)
+        submitted = await self._http.json("POST", model, json_body=body)
+        queued = _queued(submitted, model)
         try:
             async with asyncio.timeout_at(deadline):
                 status = await self._until_completed(queued)
@@ -76,11 +94,9 @@ class FalProvider:
         error = status.get("error")
         if error:
             raise ProviderFailed(
-                f"The model's provider failed to make the image: {self._detail(error)}"
+                f"The model's provider failed to make the {made}: {self._detail(error)}"
             )
-        result = await self._http.json("GET", queued.response_url)
-        urls = _image_urls(result)[: request.spec.n]
-        return list(await asyncio.gather(*(self._fetch(url) for url in urls)))
+        return await self._http.json("GET", queued.response_url)
 
     async def close(self) -> None:
         await asyncio.gather(*self._cancels, return_exceptions=True)
@@ -158,6 +174,27 @@ def fal_input(request: ImageRequest) -> dict[str, Any]:
     return body
 
 
+def fal_video_input(request: VideoRequest) -> dict[str, Any]:
+    """An image-to-video model's input (Kling's names): derived from the spec, then the
+    route's own fields over it. fal's Kling takes the duration as a string ("5", "10") and a
+    shape, not a size."""
+    spec = request.spec
+    body: dict[str, Any] = {
+        "prompt": spec.prompt,
+        "image_url": data_uri(request.source),
+        "duration": str(spec.duration_seconds),
+        "aspect_ratio": aspect_ratio(spec.width, spec.height),
+    }
+    if spec.negative_prompt:
+        body["negative_prompt"] = spec.negative_prompt
+    if spec.cfg_scale is not None:
+        body["cfg_scale"] = spec.cfg_scale
+    if spec.generate_audio:
+        body["generate_audio"] = True
+    body.update(request.params)
+    return body
+
+
 def _queued(body: dict[str, Any], model: str) -> _Queued:
     request_id = body.get("request_id")
     if not isinstance(request_id, str) or not request_id:
@@ -184,3 +221,11 @@ def _image_urls(result: dict[str, Any]) -> list[str]:
     if not all(isinstance(url, str) and url for url in urls):
         raise ProviderOutage("The model's provider answered a malformed body.")
     return [str(url) for url in urls]
+
+
+def _video_url(result: dict[str, Any]) -> str:
+    video = result.get("video")
+    url = video.get("url") if isinstance(video, dict) else None
+    if not isinstance(url, str) or not url:
+        raise ProviderOutage("The model's provider answered a malformed body.")
+    return url
