@@ -19,6 +19,11 @@ SDXL still insist on width and height being multiples of 8 (a hard-coded check) 
 64x64 by default (``unet.sample_size * vae_scale_factor``); 8x8 works. FLUX packs 2x2
 latent patches, so its sizes must be multiples of ``vae_scale_factor * 2`` = 4 (it warns
 and rounds down otherwise); it defaults to 256x256, so pass a size.
+
+Image-to-video: ``build_tiny_svd`` (Stable Video Diffusion), ``build_tiny_ltx`` (LTX-Video,
+as a text-to-video ``LTXPipeline`` folder or an ``LTXImageToVideoPipeline`` one) and
+``build_tiny_wan`` (Wan 2.1 image-to-video) write folders that
+``DiffusionPipeline.from_pretrained(path)`` loads; see the notes above them.
 """
 
 from __future__ import annotations
@@ -357,3 +362,251 @@ def one_torch_thread() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
+# -- image-to-video ---------------------------------------------------------------------------
+# Sizes follow diffusers' own fast tests (``get_dummy_components`` of
+# tests/pipelines/stable_video_diffusion, ltx/test_ltx_image2video.py and
+# wan/test_wan_image_to_video.py), with these changes so that the engine's rules are the real
+# ones: the LTX VAE compresses like LTX-Video's (4x4 patches and three space-time halvings:
+# 32 px and 8 frames per latent), so sizes are multiples of 32 and frame counts 8k+1; SVD's
+# CLIP image encoder sees 224 px (the pipeline resizes a PIL source to 224 before encoding).
+# The text encoders are the tiny T5 (UMT5 for Wan) over the tiny T5 tokenizer. On 2 CPU
+# cores with one torch thread a 64x64, 9-frame, 2-step call takes about 0.05 s (LTX) and
+# 0.4 s (SVD). diffusers loads Wan's transformer only with ``accelerate`` installed, and
+# Wan's prompt cleaning needs ``ftfy``.
+
+
+def _tiny_t5_encoder(tokenizer: Any, d_model: int = 32, umt5: bool = False) -> Any:
+    from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
+
+    assert len(tokenizer) <= T5_VOCAB_SIZE
+    settings: dict[str, Any] = {
+        "vocab_size": T5_VOCAB_SIZE,
+        "d_model": d_model,
+        "d_kv": 8,
+        "d_ff": 37,
+        "num_layers": 2,
+        "num_heads": 4,
+        "relative_attention_num_buckets": 8,
+        "relative_attention_max_distance": 32,
+        "dropout_rate": 0.0,
+        "feed_forward_proj": "gated-gelu",
+        "is_encoder_decoder": False,
+        "use_cache": False,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+    if umt5:
+        return UMT5EncoderModel(UMT5Config(**settings))
+    return T5EncoderModel(T5Config(**settings))
+
+
+def build_tiny_svd(path: Path) -> Path:
+    """Write a tiny Stable Video Diffusion pipeline (random weights, seed 0) to ``path``.
+
+    ``StableVideoDiffusionPipeline`` with a ``UNetSpatioTemporalConditionModel``, an
+    ``AutoencoderKLTemporalDecoder`` (three blocks: ``vae_scale_factor`` 4, which keeps the
+    UNet's attention over a 64x64 video at 16x16 tokens; the pipeline wants sides that are
+    multiples of 8), a ``CLIPVisionModelWithProjection`` at 224 px with 32 px patches and its
+    ``CLIPImageProcessor``, and an ``EulerDiscreteScheduler`` configured like SVD's
+    (v-prediction, Karras sigmas). No prompt: SVD is conditioned on the image only.
+    """
+    import torch
+    from diffusers import (
+        AutoencoderKLTemporalDecoder,
+        EulerDiscreteScheduler,
+        StableVideoDiffusionPipeline,
+        UNetSpatioTemporalConditionModel,
+    )
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(0)
+    unet = UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=8,
+        out_channels=4,
+        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+        cross_attention_dim=32,
+        num_attention_heads=8,
+        # fps, motion bucket and noise augmentation, 32 wide each.
+        projection_class_embeddings_input_dim=96,
+        addition_time_embed_dim=32,
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLTemporalDecoder(
+        block_out_channels=[32, 32, 32],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D"] * 3,
+        latent_channels=4,
+    )
+    torch.manual_seed(0)
+    image_encoder = CLIPVisionModelWithProjection(
+        CLIPVisionConfig(
+            hidden_size=32,
+            projection_dim=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=224,
+            intermediate_size=37,
+            patch_size=32,
+        )
+    )
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        interpolation_type="linear",
+        num_train_timesteps=1000,
+        prediction_type="v_prediction",
+        sigma_max=700.0,
+        sigma_min=0.002,
+        steps_offset=1,
+        timestep_spacing="leading",
+        timestep_type="continuous",
+        use_karras_sigmas=True,
+    )
+    pipeline = StableVideoDiffusionPipeline(
+        vae=vae,
+        image_encoder=image_encoder,
+        unet=unet,
+        scheduler=scheduler,
+        feature_extractor=CLIPImageProcessor(crop_size=224, size=224),
+    )
+    return _save(pipeline, path)
+
+
+def build_tiny_ltx(path: Path, image_to_video: bool = False) -> Path:
+    """Write a tiny LTX-Video pipeline (random weights, seed 0) to ``path``.
+
+    ``LTXPipeline`` (text-to-video, as ``Lightricks/LTX-Video`` ships; the engine derives the
+    image-to-video pipeline from it), or ``LTXImageToVideoPipeline`` with ``image_to_video``:
+    an ``LTXVideoTransformer3DModel``, an ``AutoencoderKLLTXVideo`` compressing 32 px and 8
+    frames per latent as the real one does, a ``T5EncoderModel`` with the tiny T5 tokenizer
+    and a ``FlowMatchEulerDiscreteScheduler``.
+    """
+    import torch
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXImageToVideoPipeline,
+        LTXPipeline,
+        LTXVideoTransformer3DModel,
+    )
+
+    tokenizer = make_t5_tokenizer()
+    torch.manual_seed(0)
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8,
+        out_channels=8,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=4,
+        attention_head_dim=8,
+        cross_attention_dim=32,
+        num_layers=1,
+        caption_channels=32,
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=8,
+        block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, True, False),
+        decoder_spatio_temporal_scaling=(True, True, True, False),
+        decoder_inject_noise=(False, False, False, False, False),
+        upsample_residual=(False, False, False, False),
+        upsample_factor=(1, 1, 1, 1),
+        timestep_conditioning=False,
+        patch_size=4,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    )
+    torch.manual_seed(0)
+    text_encoder = _tiny_t5_encoder(tokenizer)
+    pipeline_class = LTXImageToVideoPipeline if image_to_video else LTXPipeline
+    pipeline = pipeline_class(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        transformer=transformer,
+    )
+    return _save(pipeline, path)
+
+
+def build_tiny_wan(path: Path) -> Path:
+    """Write a tiny Wan 2.1 image-to-video pipeline (random weights, seed 0) to ``path``.
+
+    ``WanImageToVideoPipeline`` with a ``WanTransformer3DModel`` (2x2 patches: sides are
+    multiples of 16), an ``AutoencoderKLWan`` (8 px and 4 frames per latent: frame counts
+    4k+1), a ``UMT5EncoderModel`` with the tiny T5 tokenizer, a ``CLIPVisionModel`` at 32 px
+    with its ``CLIPImageProcessor``, and a ``FlowMatchEulerDiscreteScheduler``.
+    """
+    import torch
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanImageToVideoPipeline,
+        WanTransformer3DModel,
+    )
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    tokenizer = make_t5_tokenizer()
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(
+        base_dim=3,
+        z_dim=16,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+    )
+    torch.manual_seed(0)
+    text_encoder = _tiny_t5_encoder(tokenizer, umt5=True)
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=36,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+        image_dim=4,
+    )
+    torch.manual_seed(0)
+    image_encoder = CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=4,
+            projection_dim=4,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=32,
+            intermediate_size=16,
+            patch_size=1,
+        )
+    )
+    pipeline = WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        image_processor=CLIPImageProcessor(crop_size=32, size=32),
+        image_encoder=image_encoder,
+        transformer=transformer,
+    )
+    return _save(pipeline, path)

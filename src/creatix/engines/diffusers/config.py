@@ -15,9 +15,10 @@ Options come from the catalog entry (``engines: {local: {type: diffusers, option
     ``auto`` (bfloat16 on CUDA, float32 elsewhere), ``bfloat16``, ``float16`` or ``float32``.
 ``steps``, ``guidance_scale``, ``strength``
     Denoising steps, classifier-free guidance (0 turns it off, as turbo models want) and, for
-    image-to-image, how far from the input image to go (0..1).
+    image-to-image, how far from the input image to go (0..1). Videos take the same steps and
+    guidance, which a video spec's ``cfg_scale`` scales (see ``video.py``).
 ``max_batch``
-    Images per pipeline call.
+    Images per pipeline call (a video is always one call).
 ``vram_budget_gb``
     Loaded pipelines stay resident while their parameters fit in this many GB; the least
     recently used idle one is unloaded first. Default: 80% of the GPU's memory on CUDA,

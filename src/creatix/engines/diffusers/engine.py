@@ -1,11 +1,15 @@
-"""``DiffusersEngine``: local diffusers pipelines, one call per batch of compatible requests."""
+"""``DiffusersEngine``: local diffusers pipelines, one call per batch of compatible image
+requests, one call per video (``video.py`` has the video families and their rules)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,24 +19,36 @@ from typing import Any
 import torch
 from PIL.Image import Image
 
-from creatix.engines.base import EngineError, EngineParams, EngineRejected, ProgressCallback
-from creatix.engines.diffusers import batching, loading
+from creatix.engines.base import (
+    EngineError,
+    EngineParams,
+    EngineRejected,
+    ProgressCallback,
+    VideoOutput,
+)
+from creatix.engines.diffusers import batching, loading, video
 from creatix.engines.diffusers.batching import Item
 from creatix.engines.diffusers.config import DiffusersOptions, OptionValue, model_dir
 from creatix.engines.diffusers.config import weights_problem as _weights_problem
 from creatix.engines.diffusers.residency import Residency, Resident
-from creatix.jobs.specs import ImageSpec
+from creatix.engines.diffusers.video import VideoPlan, VideoRules
+from creatix.jobs.specs import ImageSpec, VideoSpec
 
 log = logging.getLogger(__name__)
 
 IMAGE_TO_IMAGE = "img2img"
+IMAGE_TO_VIDEO = "img2video"
+DENOISING_SHARE = 0.9
+"""Of a video call's progress: the denoising steps; writing the MP4 is the rest."""
+DECODE_CHUNK = 8
+"""Frames SVD's VAE decodes at once (all of them at once takes the most memory)."""
 MESSAGE_CHARS = 240
 KEPT_CALLS = 1000
 
 
 @dataclass(frozen=True)
 class PipelineCall:
-    """One call into a pipeline, as logged."""
+    """One call into a pipeline, as logged (a video call: one spec, its frames as images)."""
 
     model: str
     specs: int
@@ -96,10 +112,13 @@ class _PipelineLoader:
 
 
 class DiffusersEngine:
-    """Text-to-image (and image-to-image) with local diffusers pipelines.
+    """Text-to-image (and image-to-image) and image-to-video with local diffusers pipelines:
+    an ``ImageEngine`` and a ``VideoEngine``.
 
-    Specs with one batch key become one pipeline call (up to ``max_batch`` images); loaded
-    pipelines stay resident within a memory budget. See ``config.py`` for the options.
+    Image specs with one batch key become one pipeline call (up to ``max_batch`` images); a
+    video is one call. Image and video pipelines share one residency: loaded pipelines stay
+    resident within one memory budget. See ``config.py`` for the options and ``video.py`` for
+    the video families.
     """
 
     name = "diffusers"
@@ -120,6 +139,8 @@ class DiffusersEngine:
         self.calls: deque[PipelineCall] = deque(maxlen=KEPT_CALLS)
         """The latest pipeline calls, oldest first."""
         self._multiples: dict[Path, int] = {}
+        self._video_rules: dict[Path, tuple[int, VideoRules | None]] = {}
+        """Each folder's video rules, with the ``model_index.json`` modification time read."""
         log.info(
             "diffusers engine ready",
             extra={
@@ -150,7 +171,15 @@ class DiffusersEngine:
         )
 
     def unavailable_reason(self, model: str) -> str | None:
-        return _weights_problem(self.model_dir(model))
+        problem = _weights_problem(self.model_dir(model))
+        if problem is not None:
+            return problem
+        rules = self.video_rules(model)
+        missing = rules.missing_packages() if rules is not None else []
+        if rules is not None and missing:
+            names = ", ".join(missing)
+            return f"{rules.pipeline_class} needs {names}: pip install {' '.join(missing)}"
+        return None
 
     def pull(self, model: str) -> Path:
         """Download the hub id ``model`` into ``models_dir`` (``PullsWeights``; never called
@@ -170,7 +199,32 @@ class DiffusersEngine:
             self._multiples[path] = loading.size_multiple_on_disk(path)
         return self._multiples[path]
 
-    def validate(self, model: str, spec: ImageSpec) -> None:
+    def video_rules(self, model: str) -> VideoRules | None:
+        """What the model's image-to-video pipeline makes, from its folder's configs; None
+        when the folder holds no pipeline of a video family (or nothing yet)."""
+        path = self.model_dir(model)
+        try:
+            stamp = (path / video.MODEL_INDEX).stat().st_mtime_ns
+        except OSError:
+            return None
+        cached = self._video_rules.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, video.rules_on_disk(path))
+            self._video_rules[path] = cached
+        return cached[1]
+
+    def validate(self, model: str, spec: ImageSpec | VideoSpec) -> None:
+        """Raise ``EngineRejected`` for a spec the model cannot serve (at submit)."""
+        if isinstance(spec, VideoSpec):
+            self._validate_video(model, spec)
+            return
+        rules = self.video_rules(model)
+        if rules is not None:
+            raise EngineRejected(
+                f"this model is an image-to-video pipeline ({rules.pipeline_class}); "
+                "it makes videos, not images.",
+                param="model",
+            )
         multiple = self.size_multiple(model)
         if spec.width % multiple or spec.height % multiple:
             raise EngineRejected(
@@ -270,7 +324,9 @@ class DiffusersEngine:
             try:
                 images = await asyncio.to_thread(self._run, resident, pipeline, arguments, seeds)
             except Exception as exc:
-                raise await self._failure(exc, model, resident, len(items)) from exc
+                raise await self._failure(
+                    exc, model, resident, f"drawing {len(items)} images at once"
+                ) from exc
             seconds = time.perf_counter() - started
         if len(images) != len(items):
             raise EngineError(
@@ -301,17 +357,17 @@ class DiffusersEngine:
         ]
 
     async def _failure(
-        self, exc: Exception, model: str, resident: Resident, images: int
+        self, exc: Exception, model: str, resident: Resident, doing: str
     ) -> EngineError:
         if loading.is_out_of_memory(exc):
             log.warning(
                 "out of memory in a pipeline call",
-                extra={"engine": self.name, "model": model, "images": images},
+                extra={"engine": self.name, "model": model, "doing": doing},
             )
             await self.residency.unload_idle(keep=resident.key)
             await asyncio.to_thread(loading.free_memory, self.device)
             return EngineError(
-                f"Out of memory on {self.device.type} drawing {images} images at once.",
+                f"Out of memory on {self.device.type} {doing}.",
                 code="out_of_memory",
                 retryable=False,
             )
@@ -321,6 +377,212 @@ class DiffusersEngine:
             code="engine_error",
             retryable=True,
         )
+
+    # -- videos ------------------------------------------------------------------------------
+
+    def _validate_video(self, model: str, spec: VideoSpec) -> None:
+        rules = self.video_rules(model)
+        if rules is None:
+            found = video.pipeline_class(self.model_dir(model))
+            raise EngineRejected(
+                "this model is not an image-to-video pipeline" + (f" ({found})." if found else "."),
+                param="model",
+            )
+        for name, side in (("width", spec.width), ("height", spec.height)):
+            if side % 2:
+                raise EngineRejected(
+                    f"{name} {side} is odd; H.264 video needs even sides.", param=name
+                )
+            if side < rules.size_multiple:
+                raise EngineRejected(
+                    f"{name} {side} is below {rules.size_multiple} pixels, the least this "
+                    "model draws.",
+                    param=name,
+                )
+        if spec.generate_audio:
+            raise EngineRejected("this model makes silent videos.", param="generate_audio")
+        if spec.background_music:
+            raise EngineRejected("this model makes silent videos.", param="background_music")
+
+    async def generate_video(
+        self,
+        model: str,
+        spec: VideoSpec,
+        source: Image,
+        workdir: Path,
+        *,
+        progress: ProgressCallback | None = None,
+        params: EngineParams | None = None,
+    ) -> VideoOutput:
+        """One image-to-video pipeline call, its frames written to an MP4 in ``workdir``.
+
+        The frame count is the nearest the pipeline makes to ``duration_seconds × fps`` and
+        the video's ``duration_seconds`` is the real one, ``frames / fps``. Progress: the
+        denoising steps take it to 0.9, writing the file to 1. ``params`` (a route's
+        ``engine_params``) are not used: steps and guidance are the engine instance's.
+        """
+        path = self.model_dir(model)
+        problem = _weights_problem(path)
+        if problem is not None:  # removed since the job was submitted
+            log.warning("model weights missing", extra={"model": model, "reason": problem})
+            raise EngineError("The model's weights are no longer there.", code="model_load_failed")
+        self._validate_video(model, spec)
+        rules = self.video_rules(model)
+        assert rules is not None  # validated
+        plan = video.plan(spec, rules, self.options.guidance_scale)
+        image = await asyncio.to_thread(batching.fit_input, source, plan.width, plan.height)
+        async with self.residency.use(str(path)) as resident:
+            frames = await self._video_call(
+                model, resident, rules=rules, spec=spec, plan=plan, image=image, progress=progress
+            )
+        size = (spec.width, spec.height)
+        file = workdir / f"diffusers-video-{uuid.uuid4().hex}.mp4"
+        thumbnail = await self._write(frames, file, size, spec.fps, progress)
+        if progress is not None:
+            progress(1.0)
+        return VideoOutput(
+            path=file,
+            thumbnail=thumbnail,
+            width=spec.width,
+            height=spec.height,
+            duration_seconds=len(frames) / spec.fps,
+            has_audio=False,
+        )
+
+    def _video_pipeline_for(self, resident: Resident, rules: VideoRules) -> Any:
+        if IMAGE_TO_VIDEO not in resident.derived:
+            try:
+                resident.derived[IMAGE_TO_VIDEO] = loading.image_to_video(
+                    resident.pipeline, rules.family.image_to_video
+                )
+            except Exception as exc:
+                log.exception("no image-to-video pipeline", extra={"model": resident.key})
+                raise EngineError(
+                    f"This model cannot animate an image ({rules.pipeline_class} has no "
+                    f"{rules.family.image_to_video} variant: {_short(exc)}).",
+                    code="model_load_failed",
+                ) from exc
+        return resident.derived[IMAGE_TO_VIDEO]
+
+    def _video_arguments(
+        self, pipeline: Any, spec: VideoSpec, plan: VideoPlan, image: Image
+    ) -> dict[str, Any]:
+        accepted = loading.accepts(pipeline)
+        arguments: dict[str, Any] = {
+            "image": image,
+            "height": plan.height,
+            "width": plan.width,
+            "num_frames": plan.frames,
+            "num_inference_steps": self.options.steps,
+            "output_type": "pil",
+        }
+        if "prompt" in accepted:
+            arguments["prompt"] = spec.prompt
+        if "negative_prompt" in accepted and spec.negative_prompt:
+            arguments["negative_prompt"] = spec.negative_prompt
+        if "guidance_scale" in accepted:
+            arguments["guidance_scale"] = plan.guidance_scale
+        if "max_guidance_scale" in accepted:  # SVD: guidance ramps over the frames
+            arguments["max_guidance_scale"] = plan.guidance_scale
+            arguments["min_guidance_scale"] = min(1.0, plan.guidance_scale)
+        if "motion_bucket_id" in accepted:
+            arguments["motion_bucket_id"] = plan.motion_bucket_id
+        if "fps" in accepted:  # SVD's micro-conditioning
+            arguments["fps"] = spec.fps
+        if "frame_rate" in accepted:  # LTX's rope scale over time
+            arguments["frame_rate"] = spec.fps
+        if "decode_chunk_size" in accepted:
+            arguments["decode_chunk_size"] = min(plan.frames, DECODE_CHUNK)
+        return arguments
+
+    def _run_video(
+        self, resident: Resident, pipeline: Any, arguments: dict[str, Any], seed: int
+    ) -> list[Image]:
+        """The blocking call, in a worker thread."""
+        [generator] = loading.generators(self.device, [seed])
+        with resident.thread_lock, torch.inference_mode():
+            output = pipeline(generator=generator, **arguments)
+        frames: list[Image] = loading.video_frames(output)
+        return frames
+
+    async def _video_call(
+        self,
+        model: str,
+        resident: Resident,
+        *,
+        rules: VideoRules,
+        spec: VideoSpec,
+        plan: VideoPlan,
+        image: Image,
+        progress: ProgressCallback | None,
+    ) -> list[Image]:
+        pipeline = self._video_pipeline_for(resident, rules)
+        arguments = self._video_arguments(pipeline, spec, plan, image)
+        if progress is not None and "callback_on_step_end" in loading.accepts(pipeline):
+            arguments["callback_on_step_end"] = _StepReporter(
+                lambda done: progress(done * DENOISING_SHARE), 0, 1
+            )
+        async with resident.lock:
+            started = time.perf_counter()
+            try:
+                frames = await asyncio.to_thread(
+                    self._run_video, resident, pipeline, arguments, spec.seed
+                )
+            except Exception as exc:
+                doing = f"making {plan.frames} frames at {plan.width}x{plan.height}"
+                raise await self._failure(exc, model, resident, doing) from exc
+            seconds = time.perf_counter() - started
+        if not frames:
+            raise EngineError("The pipeline made no frames.", code="engine_error", retryable=True)
+        call = PipelineCall(model=model, specs=1, images=len(frames), seconds=round(seconds, 4))
+        self.calls.append(call)
+        log.info(
+            "pipeline call",
+            extra={
+                "engine": self.name,
+                "model": model,
+                "specs": 1,
+                "frames": len(frames),
+                "asked_frames": spec.duration_seconds * spec.fps,
+                "size": f"{plan.width}x{plan.height}",
+                "seconds": call.seconds,
+            },
+        )
+        return frames
+
+    async def _write(
+        self,
+        frames: list[Image],
+        file: Path,
+        size: tuple[int, int],
+        fps: int,
+        progress: ProgressCallback | None,
+    ) -> bytes:
+        """The MP4, written in a thread; a cancelled caller stops it between frames and
+        waits for the partial file to be removed."""
+
+        def written(done: float) -> None:
+            if progress is not None:
+                progress(DENOISING_SHARE + (1 - DENOISING_SHARE) * 0.99 * done)
+
+        stop = threading.Event()
+        work = asyncio.ensure_future(
+            asyncio.to_thread(video.write_mp4, frames, file, size, fps, progress=written, stop=stop)
+        )
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await work
+            raise
+        except Exception as exc:
+            log.exception("writing the video failed", extra={"engine": self.name})
+            raise EngineError(
+                f"The video could not be written ({_short(exc, file.parent, 'workdir')}).",
+                code="engine_error",
+                retryable=True,
+            ) from exc
 
 
 class _StepReporter:

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from creatix.engines.diffusers import video
 from creatix.engines.diffusers.config import DTYPES, GB
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,16 @@ def _dtype_keyword() -> str:
 
 
 def load_pipeline(path: Path, dtype: torch.dtype) -> Any:
-    """The text-to-image pipeline in ``path``, on the CPU, in ``dtype``; never downloads."""
-    pipeline = _diffusers().AutoPipelineForText2Image.from_pretrained(
-        str(path), local_files_only=True, **{_dtype_keyword(): dtype}
+    """The pipeline in ``path``, on the CPU, in ``dtype``; never downloads. A folder of a
+    video family (``video.FAMILIES``) loads as the class its ``model_index.json`` names;
+    any other as the text-to-image pipeline of its kind."""
+    diffusers = _diffusers()
+    loader = (
+        diffusers.DiffusionPipeline
+        if video.pipeline_class(path) in video.FAMILIES
+        else diffusers.AutoPipelineForText2Image
     )
+    pipeline = loader.from_pretrained(str(path), local_files_only=True, **{_dtype_keyword(): dtype})
     pipeline.set_progress_bar_config(disable=True)
     return pipeline
 
@@ -93,6 +100,22 @@ def image_to_image(pipeline: Any) -> Any:
     derived = _diffusers().AutoPipelineForImage2Image.from_pipe(pipeline)
     derived.set_progress_bar_config(disable=True)
     return derived
+
+
+def image_to_video(pipeline: Any, class_name: str) -> Any:
+    """The pipeline ``class_name`` (an image-to-video pipeline of ``pipeline``'s family)
+    sharing ``pipeline``'s components; ``pipeline`` itself when it is one already."""
+    if type(pipeline).__name__ == class_name:
+        return pipeline
+    derived = getattr(_diffusers(), class_name).from_pipe(pipeline)
+    derived.set_progress_bar_config(disable=True)
+    return derived
+
+
+def video_frames(output: Any) -> list[Any]:
+    """The frames of the one video a pipeline call made (``output_type="pil"``)."""
+    frames = output.frames
+    return list(frames[0])
 
 
 def modules(pipeline: Any) -> list[torch.nn.Module]:
