@@ -228,6 +228,7 @@ def _http_submits(
                     auth,
                     clients=clients // 2,
                     total=total // 2,
+                    expect=202,
                 )
             )
 
