@@ -35,6 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from creatix.engines import model_folders
+
 OptionValue = str | int | float | bool
 
 DEVICE_ENV = "CREATIX_DEVICE"
@@ -133,31 +135,8 @@ def _int(options: Mapping[str, OptionValue], name: str, default: int) -> int:
 
 
 def model_dir(engine_model: str, models_dir: Path | None) -> Path:
-    """Where ``engine_model``'s folder is (or would be): see the module docstring."""
-    given = Path(engine_model).expanduser()
-    if given.is_absolute():
-        return given
-    if models_dir is None:
-        return given
-    candidates = [models_dir / given]
-    if "/" in engine_model:
-        flat = engine_model.strip("/").replace("/", "--")
-        candidates.insert(0, models_dir / flat)
-        snapshot = _hub_cache_snapshot(models_dir / f"models--{flat}")
-        if snapshot is not None:
-            candidates.append(snapshot)
-    for candidate in candidates:
-        if (candidate / MODEL_CONFIG).is_file():
-            return candidate
-    return candidates[0]
-
-
-def _hub_cache_snapshot(repo: Path) -> Path | None:
-    """The snapshot ``refs/main`` names in a Hugging Face cache folder, if there is one."""
-    ref = repo / "refs" / "main"
-    if not ref.is_file():
-        return None
-    return repo / "snapshots" / ref.read_text().strip()
+    """Where ``engine_model``'s folder is (or would be): see ``engines/model_folders.py``."""
+    return model_folders.model_dir(engine_model, models_dir, MODEL_CONFIG)
 
 
 def display_name(engine_model: str) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from creatix.engines.upstream.cancels import UpstreamCancels
 from creatix.engines.upstream.engine import ImageRequest
 from creatix.engines.upstream.errors import ProviderFailed, ProviderOutage
 from creatix.engines.upstream.http import ProviderAccess, ProviderHttp, data_uri
@@ -26,7 +27,6 @@ from creatix.engines.upstream.video import VideoRequest, aspect_ratio
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://queue.fal.run"
-CANCEL_SECONDS = 10.0
 """How long a cancel request may take; it is sent while the job is being torn down."""
 
 
@@ -53,7 +53,7 @@ class FalProvider:
             timeout=options.timeout_seconds,
             retry=options.retry_policy(),
         )
-        self._cancels: set[asyncio.Task[None]] = set()
+        self._cancels = UpstreamCancels(self._http, self.name, options.timeout_seconds)
 
     def unavailable_reason(self) -> str | None:
         if self.options.requires_key and not self._has_key:
@@ -83,13 +83,13 @@ class FalProvider:
             async with asyncio.timeout_at(deadline):
                 status = await self._until_completed(queued)
         except TimeoutError:
-            await self._cancel(queued)
+            await self._cancels.cancel("PUT", queued.cancel_url, queued.request_id)
             raise ProviderOutage(
                 f"The model's provider did not finish within {self.options.max_wait_seconds:g} s."
             ) from None
         except (asyncio.CancelledError, Exception):
             # Canceled (the Creatix job was), or given up on: the request must not run on.
-            await self._cancel(queued)
+            await self._cancels.cancel("PUT", queued.cancel_url, queued.request_id)
             raise
         error = status.get("error")
         if error:
@@ -99,7 +99,7 @@ class FalProvider:
         return await self._http.json("GET", queued.response_url)
 
     async def close(self) -> None:
-        await asyncio.gather(*self._cancels, return_exceptions=True)
+        await self._cancels.wait()
         await self._http.close()
 
     async def _until_completed(self, queued: _Queued) -> dict[str, Any]:
@@ -121,32 +121,6 @@ class FalProvider:
             elif state != "IN_PROGRESS":
                 raise ProviderOutage("The model's provider answered an unknown request status.")
             await asyncio.sleep(self.options.poll_interval_seconds)
-
-    async def _cancel(self, queued: _Queued) -> None:
-        """Cancel the request upstream; shielded from the cancellation of the caller."""
-        task = asyncio.ensure_future(self._send_cancel(queued))
-        self._cancels.add(task)
-        task.add_done_callback(self._cancels.discard)
-        await asyncio.shield(task)
-
-    async def _send_cancel(self, queued: _Queued) -> None:
-        try:
-            async with asyncio.timeout(min(CANCEL_SECONDS, self.options.timeout_seconds)):
-                await self._http.send("PUT", queued.cancel_url, retry=False)
-        except Exception as exc:
-            log.warning(
-                "provider request could not be canceled",
-                extra={
-                    "provider": self.name,
-                    "request_id": queued.request_id,
-                    "why": self._http.redact(str(exc) or type(exc).__name__),
-                },
-            )
-        else:
-            log.info(
-                "provider request canceled",
-                extra={"provider": self.name, "request_id": queued.request_id},
-            )
 
     async def _fetch(self, url: str) -> bytes:
         return await self._http.download(url)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from creatix.engines.base import ProgressCallback
+from creatix.engines.upstream.cancels import UpstreamCancels
 from creatix.engines.upstream.engine import ImageRequest
 from creatix.engines.upstream.errors import ProviderFailed, ProviderOutage, ProviderRejected
 from creatix.engines.upstream.http import ProviderAccess, ProviderHttp, data_uri
@@ -35,7 +36,6 @@ MAX_PREFER_WAIT = 60
 PREFER_WAIT_MARGIN = 5.0
 """A held create call answers this long before the HTTP timeout at the latest, so that it is
 never cut off (and retried: a second prediction) just as Replicate answers it."""
-CANCEL_SECONDS = 10.0
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 RUNNING = frozenset({"starting", "processing"})
 IMAGE_FIELD = "start_image"
@@ -70,7 +70,7 @@ class ReplicateProvider:
             timeout=options.timeout_seconds,
             retry=options.retry_policy(),
         )
-        self._cancels: set[asyncio.Task[None]] = set()
+        self._cancels = UpstreamCancels(self._http, self.name, options.timeout_seconds)
 
     def unavailable_reason(self) -> str | None:
         if self.options.requires_key and not self._has_key:
@@ -118,19 +118,19 @@ class ReplicateProvider:
                 async with asyncio.timeout_at(deadline):
                     prediction = await self._until_finished(prediction, progress, reported)
             except TimeoutError:
-                await self._cancel(prediction)
+                await self._cancels.cancel("POST", prediction.cancel_url, prediction.id)
                 raise ProviderOutage(
                     "The model's provider did not finish within "
                     f"{self.options.max_wait_seconds:g} s."
                 ) from None
             except (asyncio.CancelledError, Exception):
                 # Canceled (the Creatix job was), or given up on: it must not run on.
-                await self._cancel(prediction)
+                await self._cancels.cancel("POST", prediction.cancel_url, prediction.id)
                 raise
         return self._finished_output(prediction, made)
 
     async def close(self) -> None:
-        await asyncio.gather(*self._cancels, return_exceptions=True)
+        await self._cancels.wait()
         await self._http.close()
 
     async def _until_finished(
@@ -172,32 +172,6 @@ class ReplicateProvider:
         if not isinstance(urls, list) or not all(isinstance(u, str) and u for u in urls):
             raise ProviderOutage("The model's provider answered a malformed body.")
         return [str(url) for url in urls]
-
-    async def _cancel(self, prediction: _Prediction) -> None:
-        """Cancel the prediction upstream; shielded from the cancellation of the caller."""
-        task = asyncio.ensure_future(self._send_cancel(prediction))
-        self._cancels.add(task)
-        task.add_done_callback(self._cancels.discard)
-        await asyncio.shield(task)
-
-    async def _send_cancel(self, prediction: _Prediction) -> None:
-        try:
-            async with asyncio.timeout(min(CANCEL_SECONDS, self.options.timeout_seconds)):
-                await self._http.send("POST", prediction.cancel_url, retry=False)
-        except Exception as exc:
-            log.warning(
-                "provider request could not be canceled",
-                extra={
-                    "provider": self.name,
-                    "request_id": prediction.id,
-                    "why": self._http.redact(str(exc) or type(exc).__name__),
-                },
-            )
-        else:
-            log.info(
-                "provider request canceled",
-                extra={"provider": self.name, "request_id": prediction.id},
-            )
 
     async def _fetch(self, url: str) -> bytes:
         return await self._http.download(url)
