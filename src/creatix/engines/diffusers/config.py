@@ -32,26 +32,21 @@ model and a many-step model names two engine instances.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from creatix.engines import model_folders
+from creatix.engines.options import (
+    DTYPES,
+    OptionValue,
+    bool_option,
+    check_known,
+    float_option,
+    int_option,
+    requested_device,
+)
 
-OptionValue = str | int | float | bool
-
-DEVICE_ENV = "CREATIX_DEVICE"
-DTYPES = {
-    "bfloat16": "bfloat16",
-    "bf16": "bfloat16",
-    "float16": "float16",
-    "fp16": "float16",
-    "half": "float16",
-    "float32": "float32",
-    "fp32": "float32",
-    "float": "float32",
-}
 MODEL_INDEX = "model_index.json"
 GB = 1024**3
 
@@ -85,64 +80,29 @@ class DiffusersOptions:
     @classmethod
     def parse(cls, options: Mapping[str, OptionValue]) -> DiffusersOptions:
         """The catalog entry's options, checked; an unknown option is an error (a typo)."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown diffusers option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(known))}"
-            )
+        check_known(options, cls.__dataclass_fields__, "diffusers")
         models_dir = options.get("models_dir")
-        budget = options.get("vram_budget_gb")
+        budget = (
+            float_option(options, "vram_budget_gb", 0.0) if "vram_budget_gb" in options else None
+        )
         return cls(
             models_dir=Path(str(models_dir)).expanduser() if models_dir else None,
             device=str(options.get("device", "auto")),
             dtype=str(options.get("dtype", "auto")).lower(),
-            steps=_int(options, "steps", 4),
-            guidance_scale=_float(options, "guidance_scale", 0.0),
-            strength=_float(options, "strength", 0.5),
-            max_batch=_int(options, "max_batch", 8),
-            vram_budget_gb=_float(options, "vram_budget_gb", 0.0) if budget is not None else None,
-            compile=_bool(options, "compile", False),
+            steps=int_option(options, "steps", 4),
+            guidance_scale=float_option(options, "guidance_scale", 0.0),
+            strength=float_option(options, "strength", 0.5),
+            max_batch=int_option(options, "max_batch", 8),
+            vram_budget_gb=budget,
+            compile=bool_option(options, "compile", False),
         )
 
     def requested_device(self) -> str:
         """The device asked for: the option, else ``CREATIX_DEVICE``, else ``auto``."""
-        if self.device != "auto":
-            return self.device
-        return os.environ.get(DEVICE_ENV, "").strip() or "auto"
+        return requested_device(self.device)
 
     def budget_bytes(self) -> int | None:
         return None if self.vram_budget_gb is None else int(self.vram_budget_gb * GB)
-
-
-def _int(options: Mapping[str, OptionValue], name: str, default: int) -> int:
-    value = options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{name} must be an integer; got {value!r}")
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer; got {value!r}") from None
-
-
-def _float(options: Mapping[str, OptionValue], name: str, default: float) -> float:
-    value = options.get(name, default)
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number; got {value!r}")
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a number; got {value!r}") from None
-
-
-def _bool(options: Mapping[str, OptionValue], name: str, default: bool) -> bool:
-    value = options.get(name, default)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0"):
-        return value.lower() in ("true", "yes", "1", "on")
-    raise ValueError(f"{name} must be true or false; got {value!r}")
 
 
 def model_dir(engine_model: str, models_dir: Path | None) -> Path:

@@ -28,10 +28,11 @@ from creatix.engines.base import (
 )
 from creatix.engines.diffusers import batching, loading, video
 from creatix.engines.diffusers.batching import Item
-from creatix.engines.diffusers.config import DiffusersOptions, OptionValue, model_dir
+from creatix.engines.diffusers.config import DiffusersOptions, model_dir
 from creatix.engines.diffusers.config import weights_problem as _weights_problem
 from creatix.engines.diffusers.residency import Residency, Resident
 from creatix.engines.diffusers.video import VideoPlan, VideoRules
+from creatix.engines.options import OptionValue
 from creatix.jobs.specs import ImageSpec, VideoSpec
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ from typing import Any
 import torch
 
 from creatix.engines.diffusers import video
-from creatix.engines.diffusers.config import DTYPES, GB
+from creatix.engines.diffusers.config import GB
+from creatix.engines.options import DTYPES
 
 log = logging.getLogger(__name__)
 

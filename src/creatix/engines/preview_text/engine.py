@@ -29,12 +29,11 @@ from collections.abc import Mapping, Sequence
 from random import Random
 
 from creatix.engines.base import EngineError, EngineParams
+from creatix.engines.options import OptionValue, check_known
 from creatix.engines.preview_text.brief import read_brief
 from creatix.engines.preview_text.copy import Writer
 from creatix.engines.preview_text.instances import SchemaUnsatisfiable, build_instance
 from creatix.jobs.specs import TextConfig, TextResult, TextSpec
-
-OptionValue = str | int | float | bool
 
 LABEL = "— preview engine: offline placeholder copy"
 SHORT_LABEL = "[preview]"
@@ -144,12 +143,7 @@ class PreviewTextEngine:
     @classmethod
     def from_options(cls, options: Mapping[str, OptionValue]) -> PreviewTextEngine:
         """The catalog entry's options (``delay_seconds``); an unknown option is an error."""
-        unknown = sorted(set(options) - OPTIONS)
-        if unknown:
-            raise ValueError(
-                f"unknown preview_text option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(OPTIONS))}"
-            )
+        check_known(options, OPTIONS, "preview_text")
         delay = options.get("delay_seconds", 0.0)
         if isinstance(delay, bool):
             raise ValueError(f"delay_seconds must be a number; got {delay!r}")

@@ -37,6 +37,7 @@ from creatix.engines.base import (
     ProgressCallback,
     VideoOutput,
 )
+from creatix.engines.options import OptionValue, check_known, int_option
 from creatix.engines.preview_video.audio import SAMPLE_RATE, Synth, compose
 from creatix.engines.preview_video.encode import PRESETS, Mp4Writer
 from creatix.engines.preview_video.layers import build_scene
@@ -45,7 +46,6 @@ from creatix.jobs.specs import VideoSpec
 
 log = logging.getLogger(__name__)
 
-OptionValue = str | int | float | bool
 
 MIN_SIDE = 64
 LARGEST_SIDE = 4096
@@ -80,34 +80,18 @@ class PreviewVideoOptions:
     @classmethod
     def parse(cls, options: Mapping[str, OptionValue]) -> PreviewVideoOptions:
         """The catalog entry's options, checked; an unknown option is an error (a typo)."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown preview_video option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(known))}"
-            )
+        check_known(options, cls.__dataclass_fields__, "preview_video")
         defaults = cls()
         return cls(
-            crf=_int(options, "crf", defaults.crf),
+            crf=int_option(options, "crf", defaults.crf),
             preset=str(options.get("preset", defaults.preset)),
-            max_side=_int(options, "max_side", defaults.max_side),
-            max_duration_seconds=_int(
+            max_side=int_option(options, "max_side", defaults.max_side),
+            max_duration_seconds=int_option(
                 options, "max_duration_seconds", defaults.max_duration_seconds
             ),
-            max_fps=_int(options, "max_fps", defaults.max_fps),
-            threads=_int(options, "threads", defaults.threads),
+            max_fps=int_option(options, "max_fps", defaults.max_fps),
+            threads=int_option(options, "threads", defaults.threads),
         )
-
-
-def _int(options: Mapping[str, OptionValue], name: str, default: int) -> int:
-    value = options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{name} must be an integer; got {value!r}")
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer; got {value!r}") from None
 
 
 class Stopped(Exception):
@@ -282,7 +266,7 @@ class PreviewVideoEngine:
         try:
             return replace(
                 self.options,
-                crf=_int(params, "crf", self.options.crf),
+                crf=int_option(params, "crf", self.options.crf),
                 preset=str(params.get("preset", self.options.preset)),
             )
         except ValueError as error:

@@ -30,26 +30,19 @@ package (its ``__init__`` loads the engine, torch and diffusers).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from creatix.engines import model_folders
+from creatix.engines.options import (
+    DTYPES,
+    OptionValue,
+    check_known,
+    int_option,
+    requested_device,
+)
 
-OptionValue = str | int | float | bool
-
-DEVICE_ENV = "CREATIX_DEVICE"
-DTYPES = {
-    "bfloat16": "bfloat16",
-    "bf16": "bfloat16",
-    "float16": "float16",
-    "fp16": "float16",
-    "half": "float16",
-    "float32": "float32",
-    "fp32": "float32",
-    "float": "float32",
-}
 MODEL_CONFIG = "config.json"
 DEFAULT_MAX_NEW_TOKENS = 512
 
@@ -76,29 +69,21 @@ class TransformersOptions:
     @classmethod
     def parse(cls, options: Mapping[str, OptionValue]) -> TransformersOptions:
         """The catalog entry's options, checked; an unknown option is an error (a typo)."""
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown transformers option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(known))}"
-            )
+        check_known(options, cls.__dataclass_fields__, "transformers")
         models_dir = options.get("models_dir")
         max_input = options.get("max_input_tokens")
         return cls(
             models_dir=Path(str(models_dir)).expanduser() if models_dir else None,
             device=str(options.get("device", "auto")),
             dtype=str(options.get("dtype", "auto")).lower(),
-            max_new_tokens=_int(options, "max_new_tokens", DEFAULT_MAX_NEW_TOKENS),
-            max_input_tokens=_int(options, "max_input_tokens", 0) if max_input else None,
-            max_loaded=_int(options, "max_loaded", 1),
+            max_new_tokens=int_option(options, "max_new_tokens", DEFAULT_MAX_NEW_TOKENS),
+            max_input_tokens=int_option(options, "max_input_tokens", 0) if max_input else None,
+            max_loaded=int_option(options, "max_loaded", 1),
         )
 
     def requested_device(self) -> str:
         """The device asked for: the option, else ``CREATIX_DEVICE``, else ``auto``."""
-        if self.device != "auto":
-            return self.device
-        return os.environ.get(DEVICE_ENV, "").strip() or "auto"
+        return requested_device(self.device)
 
 
 @dataclass(frozen=True)
@@ -122,16 +107,6 @@ class Generated:
     text: str
     input_tokens: int
     output_tokens: int
-
-
-def _int(options: Mapping[str, OptionValue], name: str, default: int) -> int:
-    value = options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{name} must be an integer; got {value!r}")
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer; got {value!r}") from None
 
 
 def model_dir(engine_model: str, models_dir: Path | None) -> Path:

@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from creatix.engines.base import EngineError, EngineParams, EngineRejected
+from creatix.engines.options import OptionValue
 from creatix.engines.transformers.config import (
     Generated,
-    OptionValue,
     Settings,
     TransformersOptions,
     display_name,

@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from creatix.engines.transformers.config import DTYPES, Generated, Settings
+from creatix.engines.options import DTYPES
+from creatix.engines.transformers.config import Generated, Settings
 
 SAMPLING_LOCK = threading.Lock()
 """transformers samples from torch's global generator: seeding it and sampling happen under

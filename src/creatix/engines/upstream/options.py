@@ -31,9 +31,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from creatix.engines.options import OptionValue, check_known
 from creatix.engines.upstream.http import ProviderAccess, RetryPolicy
-
-OptionValue = str | int | float | bool
 
 
 @dataclass(frozen=True)
@@ -60,11 +59,7 @@ class UpstreamOptions:
 
     @classmethod
     def parse(cls, options: Mapping[str, OptionValue]) -> UpstreamOptions:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            listed = ", ".join(sorted(known))
-            raise ValueError(f"unknown upstream option(s) {', '.join(unknown)}; known: {listed}")
+        check_known(options, cls.__dataclass_fields__, "upstream")
         values: dict[str, OptionValue] = {}
         for name, value in options.items():
             default = cls.__dataclass_fields__[name].default
