@@ -23,7 +23,7 @@ from creatix.accounts.schemas import Principal
 from creatix.billing import ledger, prices, quotas
 from creatix.catalog.schemas import Catalog, ModelEntry
 from creatix.engines.base import EngineRejected
-from creatix.engines.registry import EngineRegistry
+from creatix.engines.registry import EngineRegistry, ResolvedRoute
 from creatix.jobs import repository
 from creatix.jobs.events import JobEvents
 from creatix.jobs.models import IdempotencyRecord, JobRow
@@ -230,30 +230,25 @@ class JobService:
         if plan is None:
             raise Unavailable(f"The account's plan '{principal.plan}' is not in the catalog.")
         per_image = 0 if principal.unlimited else prices.credits_per_image(model, spec)
-        now = utcnow()
-        row = JobRow(
-            id=new_id("job"),
-            account_id=principal.account_id,
-            kind=JobKind.IMAGE,
-            model=model.id,
-            engine=route.instance,
-            batch_key=f"{route.instance}:{route.image_engine.batch_key(route.engine_model, spec)}",
-            spec=spec.model_dump(mode="json"),
-            status=JobStatus.QUEUED,
-            attempts=0,
-            max_attempts=self.settings.max_attempts,
+        row = self._job_row(
+            principal,
+            model,
+            route,
+            spec,
+            batch_key=route.image_engine.batch_key(route.engine_model, spec),
+            source=source,
+            webhook_url=webhook_url,
             quota_images=spec.n,
             credits_per_output=per_image,
             credits_reserved=per_image * spec.n,
-            source=source,
-            webhook_url=webhook_url,
-            created_at=now,
         )
 
         def prepare(session: Session) -> None:
             if spec.input_image is not None:
                 self._check_input_image(session, principal, model, spec.input_image)
-            row.quota_period = quotas.reserve(session, principal.account_id, plan, spec.n, now)
+            row.quota_period = quotas.reserve(
+                session, principal.account_id, plan, spec.n, row.created_at
+            )
 
         return await self._enqueue(principal, row, idempotency, prepare)
 
@@ -279,24 +274,15 @@ class JobService:
                 param="config.max_output_tokens",
             )
         reserved = 0 if principal.unlimited else prices.text_reservation(model, spec)
-        now = utcnow()
-        row = JobRow(
-            id=new_id("job"),
-            account_id=principal.account_id,
-            kind=JobKind.TEXT,
-            model=model.id,
-            engine=route.instance,
-            batch_key=f"{route.instance}:text:{new_id('call')}",
-            spec=spec.model_dump(mode="json"),
-            status=JobStatus.QUEUED,
-            attempts=0,
-            max_attempts=self.settings.max_attempts,
-            quota_images=0,
-            credits_per_output=0,
-            credits_reserved=reserved,
+        row = self._job_row(
+            principal,
+            model,
+            route,
+            spec,
+            batch_key=f"text:{new_id('call')}",
             source=source,
             webhook_url=webhook_url,
-            created_at=now,
+            credits_reserved=reserved,
         )
         return await self._enqueue(principal, row, idempotency, lambda session: None)
 
@@ -328,24 +314,16 @@ class JobService:
         except EngineRejected as exc:
             raise InvalidRequest(str(exc), param=exc.param, code=exc.code) from exc
         price = 0 if principal.unlimited else options.credits_by_duration[spec.duration_seconds]
-        now = utcnow()
-        row = JobRow(
-            id=new_id("job"),
-            account_id=principal.account_id,
-            kind=JobKind.VIDEO,
-            model=model.id,
-            engine=route.instance,
-            batch_key=f"{route.instance}:video:{new_id('call')}",
-            spec=spec.model_dump(mode="json"),
-            status=JobStatus.QUEUED,
-            attempts=0,
-            max_attempts=self.settings.max_attempts,
-            quota_images=0,
-            credits_per_output=price,
-            credits_reserved=price,
+        row = self._job_row(
+            principal,
+            model,
+            route,
+            spec,
+            batch_key=f"video:{new_id('call')}",
             source=source,
             webhook_url=webhook_url,
-            created_at=now,
+            credits_per_output=price,
+            credits_reserved=price,
         )
 
         def prepare(session: Session) -> None:
@@ -359,6 +337,40 @@ class JobService:
                 )
 
         return await self._enqueue(principal, row, idempotency, prepare)
+
+    def _job_row(
+        self,
+        principal: Principal,
+        model: ModelEntry,
+        route: ResolvedRoute,
+        spec: ImageSpec | TextSpec | VideoSpec,
+        *,
+        batch_key: str,
+        source: str,
+        webhook_url: str | None,
+        credits_reserved: int,
+        credits_per_output: int = 0,
+        quota_images: int = 0,
+    ) -> JobRow:
+        """A new queued job of ``model`` on ``route`` (not yet added to a session)."""
+        return JobRow(
+            id=new_id("job"),
+            account_id=principal.account_id,
+            kind=model.kind,
+            model=model.id,
+            engine=route.instance,
+            batch_key=f"{route.instance}:{batch_key}",
+            spec=spec.model_dump(mode="json"),
+            status=JobStatus.QUEUED,
+            attempts=0,
+            max_attempts=self.settings.max_attempts,
+            quota_images=quota_images,
+            credits_per_output=credits_per_output,
+            credits_reserved=credits_reserved,
+            source=source,
+            webhook_url=webhook_url,
+            created_at=utcnow(),
+        )
 
     async def _enqueue(
         self,
