@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from creatix.kit.db import Base, UTCDateTime
@@ -16,6 +16,13 @@ class JobRow(Base):
     __table_args__ = (
         Index("ix_jobs_claim", "status", "engine", "created_at"),
         Index("ix_jobs_fair", "status", "priority", "fair_seq"),
+        # The head of the fair queue, read by every submit: only queued rows, so it stays small.
+        Index(
+            "ix_jobs_queued_fair_seq",
+            "fair_seq",
+            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text("status = 'queued'"),
+        ),
         Index("ix_jobs_lease", "status", "lease_expires_at"),
         Index("ix_jobs_account_created", "account_id", "created_at"),
     )

@@ -23,6 +23,12 @@ def upgrade() -> None:
             sa.Column("fair_seq", sa.BigInteger(), server_default="0", nullable=False)
         )
         batch_op.create_index("ix_jobs_fair", ["status", "priority", "fair_seq"])
+        batch_op.create_index(
+            "ix_jobs_queued_fair_seq",
+            ["fair_seq"],
+            sqlite_where=sa.text("status = 'queued'"),
+            postgresql_where=sa.text("status = 'queued'"),
+        )
     op.create_table(
         "fair_queue",
         sa.Column("account_id", sa.String(length=40), nullable=False),
@@ -35,6 +41,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("fair_queue")
     with op.batch_alter_table("jobs") as batch_op:
+        batch_op.drop_index("ix_jobs_queued_fair_seq")
         batch_op.drop_index("ix_jobs_fair")
         batch_op.drop_column("fair_seq")
         batch_op.drop_column("priority")
