@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from creatix.catalog.schemas import ModelEntry
-from creatix.jobs.specs import ImageSpec, TextResult, TextSpec
+from creatix.jobs.specs import ImageSpec, TextResult, TextSpec, VideoSpec
 from creatix.kit.errors import InvalidRequest
 
 
@@ -46,3 +46,19 @@ def text_reservation(model: ModelEntry, spec: TextSpec) -> int:
     output_bound = spec.config.max_output_tokens or model.max_output_tokens
     bound = TextResult(text="", input_tokens=input_bound, output_tokens=output_bound)
     return text_charge(model, bound)
+
+
+def video_credits(model: ModelEntry, spec: VideoSpec) -> int:
+    """The price of a video of ``spec``'s duration; a duration the model does not make is an
+    ``InvalidRequest`` naming ``duration_seconds``."""
+    options = model.video
+    if options is None:
+        raise InvalidRequest(f"{model.id} does not make videos.", param="model")
+    if spec.duration_seconds not in options.credits_by_duration:
+        offered = ", ".join(str(d) for d in options.durations)
+        raise InvalidRequest(
+            f"{model.id} makes videos of {offered} seconds; "
+            f"{spec.duration_seconds} is not one of them.",
+            param="duration_seconds",
+        )
+    return options.credits_by_duration[spec.duration_seconds]

@@ -299,21 +299,14 @@ class JobService:
         """Check (the source must be the account's own upload or generated image), reserve
         the duration's price, and enqueue, in one transaction."""
         model = self._checked_model(model_id, JobKind.VIDEO)
-        options = model.video
-        assert options is not None  # the catalog pairs kind video with video options
-        if spec.duration_seconds not in options.credits_by_duration:
-            offered = ", ".join(str(d) for d in options.durations)
-            raise InvalidRequest(
-                f"{model.id} makes videos of {offered} seconds; "
-                f"{spec.duration_seconds} is not one of them.",
-                param="duration_seconds",
-            )
+        price = prices.video_credits(model, spec)  # refuses a duration the model does not make
         route = self.engines.route_for(model)
         try:
             route.video_engine.validate(route.engine_model, spec)
         except EngineRejected as exc:
             raise InvalidRequest(str(exc), param=exc.param, code=exc.code) from exc
-        price = 0 if principal.unlimited else options.credits_by_duration[spec.duration_seconds]
+        if principal.unlimited:
+            price = 0
         row = self._job_row(
             principal,
             model,
