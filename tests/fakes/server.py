@@ -75,6 +75,14 @@ class FakeProvider:
             if pattern.search(r.path) and (method is None or r.method == method)
         ]
 
+    async def polled(self, path_pattern: str, *, times: int) -> None:
+        """Wait (up to 5 s) until requests matching ``path_pattern`` came ``times`` times."""
+        for _ in range(500):
+            if len(self.calls(path_pattern)) >= times:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{path_pattern} was not polled {times} times")
+
     def start(self) -> Self:
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=0, log_config=None, access_log=False

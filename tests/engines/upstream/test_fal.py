@@ -84,15 +84,6 @@ def spec(prompt: str = "a lighthouse at dusk", **fields: Any) -> ImageSpec:
     return ImageSpec(prompt=prompt, **values)
 
 
-async def polled(fake: FakeFal, path: str, *, times: int) -> None:
-    """Wait until the fake has been asked ``path`` ``times`` times."""
-    for _ in range(500):
-        if len(fake.calls(path)) >= times:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{path} was not polled {times} times")
-
-
 async def generate(
     provider: FalProvider,
     image_spec: ImageSpec,
@@ -290,7 +281,7 @@ async def test_cancelling_the_job_cancels_the_request_upstream_once(
 ) -> None:
     fake.polls_to_finish = FOREVER
     task = asyncio.create_task(generate(provider, spec()))
-    await polled(fake, STATUS, times=2)
+    await fake.polled(STATUS, times=2)
 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -84,15 +84,6 @@ def spec(prompt: str = "a lighthouse at dusk", **fields: Any) -> ImageSpec:
     return ImageSpec(prompt=prompt, **values)
 
 
-async def polled(fake: FakeReplicate, path: str, *, times: int) -> None:
-    """Wait until the fake has been asked ``path`` ``times`` times."""
-    for _ in range(500):
-        if len(fake.calls(path)) >= times:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{path} was not polled {times} times")
-
-
 async def generate(
     provider: ReplicateProvider,
     image_spec: ImageSpec,
@@ -325,7 +316,7 @@ async def test_cancelling_the_job_cancels_the_prediction_upstream_once(
 ) -> None:
     fake.polls_to_finish = FOREVER
     task = asyncio.create_task(generate(provider, spec()))
-    await polled(fake, GET, times=2)
+    await fake.polled(GET, times=2)
 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -43,7 +43,7 @@ from creatix.engines.upstream.video import VideoProvider, aspect_ratio
 from creatix.jobs.specs import VideoSpec
 from fakes.fal import FOREVER, VIDEO_COLOUR, VIDEO_FPS, VIDEO_SECONDS, VIDEO_SIZE, FakeFal
 from fakes.replicate import FakeReplicate
-from fakes.server import FakeProvider, Fault, json_of
+from fakes.server import Fault, json_of
 
 FAL_KEY = "fal-key-for-tests"
 REPLICATE_TOKEN = "r8_token_for_tests"
@@ -205,14 +205,6 @@ def probe(path: Path) -> dict[str, Any]:
             "frames": sum(1 for _ in container.decode(video=0)),
             "audio": len(container.streams.audio),
         }
-
-
-async def polled(fake: FakeProvider, path: str, *, times: int) -> None:
-    for _ in range(500):
-        if len(fake.calls(path)) >= times:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{path} was not polled {times} times")
 
 
 # -- what each provider is sent ----------------------------------------------------------------
@@ -439,7 +431,7 @@ async def test_cancelling_mid_poll_cancels_upstream_exactly_once(
 ) -> None:
     side.fake.polls_to_finish = FOREVER
     task = asyncio.create_task(animate(side, tmp_path))
-    await polled(side.fake, side.poll, times=2)
+    await side.fake.polled(side.poll, times=2)
 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -547,7 +539,7 @@ async def test_the_key_is_sent_but_never_told(
         messages.append(str(caught.value))
     side.fake.polls_to_finish = FOREVER
     task = asyncio.create_task(animate(side, tmp_path))
-    await polled(side.fake, side.poll, times=len(side.fake.calls(side.poll)) + 1)
+    await side.fake.polled(side.poll, times=len(side.fake.calls(side.poll)) + 1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
