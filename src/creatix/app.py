@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from creatix import __version__
 from creatix.api import (
@@ -58,6 +59,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)
+    if settings.trusted_hosts:
+        # Links are built on the Host header when CREATIX_PUBLIC_URL is unset: only these.
+        app.add_middleware(
+            TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, www_redirect=False
+        )
     app.include_router(health.router)
     app.include_router(artnex.router)
     app.include_router(creatix_v1.router)

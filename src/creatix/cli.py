@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import ipaddress
 import json
 import logging
 import signal
@@ -58,6 +59,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(models_app, name="models")
 console = Console(soft_wrap=True)
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DataDir = Annotated[
@@ -111,6 +113,29 @@ def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
         raise _fail(exc.message) from exc
 
 
+def host_header_warning(settings: Settings) -> str | None:
+    """Why serving with these settings is unsafe beyond this machine, if it is: off
+    loopback, without CREATIX_PUBLIC_URL or CREATIX_TRUSTED_HOSTS, file links follow
+    whatever Host header a request carries."""
+    if settings.public_url or settings.trusted_hosts or _is_loopback(settings.host):
+        return None
+    return (
+        f"listening on {settings.host} without CREATIX_PUBLIC_URL or CREATIX_TRUSTED_HOSTS: "
+        "file links follow each request's Host header, which any client can set. Set "
+        "CREATIX_PUBLIC_URL to the address clients use (or CREATIX_TRUSTED_HOSTS to the host "
+        "names they may use) before exposing this server."
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
+
+
 def print_banner(runtime: Runtime) -> None:
     settings = runtime.settings
     url = f"http://{settings.host}:{settings.port}"
@@ -156,6 +181,9 @@ def serve(
         load_catalog(settings.catalog)
     except CatalogError as exc:
         raise _fail(str(exc)) from exc
+    warning = host_header_warning(settings)
+    if warning is not None:
+        log.warning(warning)
     uvicorn.run(
         create_app(settings, on_ready=print_banner),
         host=settings.host,

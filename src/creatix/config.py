@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     run_worker: bool = True
     public_url: str | None = Field(
         default=None, description="Base of file URLs; defaults to the URL a request came in on"
+    )
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host header values the API answers (comma-separated, '*.example.com' "
+        "allowed; others get a 400); unset: any Host, which file links then follow",
     )
     secret_key: str | None = Field(
         default=None, description="Signs file URLs; generated once into DATA_DIR when unset"
@@ -82,6 +87,13 @@ class Settings(BaseSettings):
     replicate_base_url: str = "https://api.replicate.com/v1"
     gemini_api_key: SecretStr | None = None
     gemini_base_url: str = "https://generativelanguage.googleapis.com/v1beta"
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
 
     def provider_access(self) -> dict[str, tuple[str, str | None]]:
         """Each provider's (base URL, key), for the engines that call them."""

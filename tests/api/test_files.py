@@ -239,6 +239,34 @@ def test_bad_signatures_expired_links_and_unknown_keys(video: Stored, server: Li
     assert httpx.get(folder).status_code == 404
 
 
+@pytest.mark.parametrize(
+    "signature",
+    ["é" * 43, "сигнатура", "\U0001f600", "%FF%FE", "a\x00b", ""],
+)
+def test_a_non_ascii_or_garbled_signature_is_a_403(
+    video: Stored, server: LiveServer, signature: str
+) -> None:
+    url = urlsplit(video.url)
+    expires = parse_qs(url.query)["expires"][0]
+    link = f"{server.url}{url.path}?{urlencode({'expires': expires, 'signature': signature})}"
+    for method in ("GET", "HEAD"):
+        response = httpx.request(method, link)
+        assert response.status_code == 403, response.text
+    assert httpx.get(link).json()["error"]["code"] == "invalid_signature"
+
+
+@pytest.mark.parametrize("expires", ["9" * 30, "9" * 5000, "-1", "x"])
+def test_an_out_of_range_expiry_is_refused_not_a_500(
+    video: Stored, server: LiveServer, expires: str
+) -> None:
+    url = urlsplit(video.url)
+    signature = parse_qs(url.query)["signature"][0]
+    link = f"{server.url}{url.path}?{urlencode({'expires': expires, 'signature': signature})}"
+    response = httpx.get(link)
+    assert response.status_code in (400, 403), response.text
+    assert response.json()["error"]["code"] in ("invalid_signature", "invalid_value")
+
+
 def test_an_object_gone_between_size_and_read_is_a_404(
     video: Stored, server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

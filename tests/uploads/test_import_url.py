@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import quote, unquote
 
 import pytest
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from creatix.uploads.models import UploadRow
 from creatix.uploads.schemas import Upload
 from creatix.uploads.service import MAX_UPLOAD_BYTES
 from creatix.webhooks import ssrf
+from rebinding import NAME, STAND_IN_PUBLIC, RebindingName, on_one_port, treat_as_public
 from support import LiveServer
 from upload_samples import gif_bytes, image_bytes
 
@@ -54,6 +56,11 @@ class Origin(BaseHTTPRequestHandler):
         elif path == "/redirect":
             self.send_response(302)
             self.send_header("Location", "/magenta.png")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif path.startswith("/moved?"):
+            self.send_response(302)
+            self.send_header("Location", unquote(path.split("?", 1)[1]))
             self.send_header("Content-Length", "0")
             self.end_headers()
         elif path == "/loop":
@@ -191,6 +198,92 @@ def test_private_loopback_and_link_local_urls_are_refused(
 @pytest.mark.parametrize("url", ["ftp://example.com/a.png", "file:///etc/passwd", "not a url"])
 def test_only_http_urls_are_fetched(server: LiveServer, account: str, url: str) -> None:
     assert _refused(server, account, url, allow_private=True).code == "unsafe_url"
+
+
+BAD_URLS = [
+    "http://127.0.0.1:99999/a.png",
+    "http://127.0.0.1:abc/a.png",
+    "http://127.0.0.1:-1/a.png",
+    "http://127.0.0.1:0/a.png",
+    "http://[::1/a.png",
+    "http://::1]/a.png",
+    "http://a@b@127.0.0.1/a.png",
+    "http://xn--/a.png",
+]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_url_that_does_not_parse_is_a_400(
+    server: LiveServer, account: str, url: str, allow_private: bool
+) -> None:
+    error = _refused(server, account, url, allow_private=allow_private)
+    assert error.code == "invalid_url"
+    assert error.message.startswith(f"{PARAM} is not a valid URL")
+
+
+@pytest.mark.parametrize("location", BAD_URLS)
+def test_a_redirect_to_a_url_that_does_not_parse_is_a_400(
+    server: LiveServer, account: str, origin: str, location: str
+) -> None:
+    before = len(Origin.seen_hosts)
+    url = f"{origin}/moved?{quote(location, safe='')}"
+    error = _refused(server, account, url, allow_private=True)
+    assert error.code in ("invalid_url", "image_fetch_failed")
+    assert "redirect" in error.message or "location header" in error.message, error.message
+    assert len(Origin.seen_hosts) == before + 1  # the redirect, and nothing after it
+
+
+class _Site:
+    """A site on one loopback address: serves ``body`` at every path, counts requests."""
+
+    def __init__(self, host: str, port: int, body: bytes) -> None:
+        site = self
+        self.hosts: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                site.hosts.append(self.headers.get("Host", ""))
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._httpd = QuietServer((host, port), Handler)
+        self.port: int = self._httpd.server_address[1]
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def test_a_name_that_rebinds_after_the_check_is_fetched_from_the_checked_address(
+    server: LiveServer, account: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name answers a public address to the guard, then loopback: the image comes from
+    the address the guard approved, and the name is never looked up again."""
+    elsewhere = image_bytes("png", size=(8, 8))
+    pinned, rebound = on_one_port(
+        lambda host, port: _Site(host, port, MAGENTA_PNG if host == STAND_IN_PUBLIC else elsewhere)
+    )
+    try:
+        treat_as_public(monkeypatch)
+        name = RebindingName().install(monkeypatch)
+        upload = _import(server, account, f"http://{NAME}:{pinned.port}/a.png", allow_private=False)
+    finally:
+        pinned.stop()
+        rebound.stop()
+    assert rebound.hosts == []
+    assert pinned.hosts == [f"{NAME}:{pinned.port}"]
+    assert name.answers == [STAND_IN_PUBLIC]
+    assert name.connected_to == [STAND_IN_PUBLIC]
+    assert server.runtime is not None
+    assert server.call(server.runtime.storage.get(upload.path)) == MAGENTA_PNG
 
 
 def test_every_redirect_is_checked_again(

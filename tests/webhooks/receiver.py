@@ -16,7 +16,8 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, port: int = 0, status: int = 204) -> None:
+    def __init__(self, port: int = 0, status: int = 204, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.port = port
         self.status = status
         """What it answers every POST with."""
@@ -26,7 +27,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"http://{self.host}:{self.port}/hook"
 
     def start(self) -> Receiver:
         receiver = self
@@ -45,7 +46,7 @@ class Receiver:
                 pass
 
         ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self

@@ -47,7 +47,16 @@ from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key, requir
 from creatix.api.routing import dialect_route
 from creatix.catalog.schemas import Catalog, ModelEntry, VideoOptions
 from creatix.jobs.service import THUMBNAIL
-from creatix.jobs.specs import Asset, ImageSpec, Job, JobKind, JobStatus, VideoSpec, seed_or_random
+from creatix.jobs.specs import (
+    Asset,
+    ImageSpec,
+    Job,
+    JobKind,
+    JobScope,
+    JobStatus,
+    VideoSpec,
+    seed_or_random,
+)
 from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
 from creatix.media.sizing import dimensions
 from creatix.runtime import Runtime
@@ -58,6 +67,8 @@ from creatix.webhooks.ssrf import UnsafeUrl, check_url
 SOURCE = "asset_generator"
 """``Job.source`` of the jobs this dialect creates: it renders their webhook bodies."""
 
+TASKS = JobScope(SOURCE, frozenset({JobKind.IMAGE, JobKind.VIDEO}))
+"""What ``GET /{id}/`` sees: the image and video tasks this API created, nothing else."""
 BODY_FIELDS = ("model_name", "input_params", "webhook_url")
 IMAGE_URL = "input_params.image_url"
 
@@ -496,7 +507,7 @@ async def get_task(
 ) -> Task:
     """The task's status and, once it is done, its assets."""
     try:
-        job = await runtime.jobs.get(task_id, principal.account_id)
+        job = await runtime.jobs.get(task_id, principal.account_id, scope=TASKS)
     except NotFound:
         raise NotFound(f"No task found with id '{task_id}'.", param="id") from None
     return task(job, lambda asset: asset_url(runtime, asset, request))

@@ -61,7 +61,10 @@ FORMAT_CHECKER = FormatChecker(formats=())
 def _is_absolute_http_url(value: object) -> bool:
     if not isinstance(value, str):
         return True  # "type" speaks for non-strings
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unbalanced bracket, say
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 

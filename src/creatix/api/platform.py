@@ -54,8 +54,17 @@ from creatix.api.platform_schemas import (
 from creatix.api.routing import dialect_route
 from creatix.billing import service as billing
 from creatix.catalog.schemas import Catalog, ModelEntry, Resolution, VideoOptions
-from creatix.jobs.service import THUMBNAIL
-from creatix.jobs.specs import Asset, ImageSpec, Job, JobKind, JobStatus, VideoSpec, seed_or_random
+from creatix.jobs.service import MAX_OFFSET, THUMBNAIL
+from creatix.jobs.specs import (
+    Asset,
+    ImageSpec,
+    Job,
+    JobKind,
+    JobScope,
+    JobStatus,
+    VideoSpec,
+    seed_or_random,
+)
 from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
 from creatix.media.sizing import ASPECT_RATIOS, SIZE_SIDES, dimensions
 from creatix.runtime import Runtime
@@ -309,20 +318,26 @@ def _generation(job: Job, runtime: Runtime, request: Request) -> Generation:
     )
 
 
+GENERATIONS = JobScope("platform", frozenset({JobKind.IMAGE}))
+VIDEOS = JobScope("platform", frozenset({JobKind.VIDEO}))
+"""What /generations and /videos see: this API's image and video jobs, nothing else."""
+Limit = Annotated[int, Query(ge=1, le=100, description="Results per page, 1 to 100.")]
+Offset = Annotated[
+    int, Query(ge=0, le=MAX_OFFSET, description="Results to skip; a 64-bit integer.")
+]
+
+
 def _not_found(generation_id: str) -> NotFound:
     return NotFound(f"No generation found with id '{generation_id}'.", code="not_found")
 
 
 async def _image_job(runtime: Runtime, generation_id: str, account_id: str) -> Job:
-    """The account's image job; anything else (unknown, another account's, deleted, not an
-    image) is the same 404."""
+    """The account's image generation; anything else (unknown, another account's, deleted,
+    not an image, made through another API) is the same 404."""
     try:
-        job = await runtime.jobs.get(generation_id, account_id)
+        return await runtime.jobs.get(generation_id, account_id, scope=GENERATIONS)
     except NotFound:
         raise _not_found(generation_id) from None
-    if job.kind != JobKind.IMAGE:
-        raise _not_found(generation_id)
-    return job
 
 
 GenerationId = Annotated[str, Path(description="The id /generate answered.")]
@@ -333,12 +348,12 @@ async def list_generations(
     principal: BearerPrincipal,
     runtime: RuntimeDep,
     request: Request,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> GenerationList:
     """The caller's image generations, newest first."""
     jobs = await runtime.jobs.list_jobs(
-        principal.account_id, JobKind.IMAGE, limit=limit, offset=offset
+        principal.account_id, GENERATIONS, limit=limit, offset=offset
     )
     return GenerationList(generations=[_generation(job, runtime, request) for job in jobs])
 
@@ -357,9 +372,8 @@ async def delete_generation(
     generation_id: GenerationId, principal: BearerPrincipal, runtime: RuntimeDep
 ) -> Deleted:
     """Delete a generation and its images; one still processing is canceled (and refunded)."""
-    await _image_job(runtime, generation_id, principal.account_id)
     try:
-        job = await runtime.jobs.delete(generation_id, principal.account_id)
+        job = await runtime.jobs.delete(generation_id, principal.account_id, scope=GENERATIONS)
     except NotFound:
         raise _not_found(generation_id) from None
     for asset in job.assets:
@@ -479,10 +493,10 @@ async def _source_image(runtime: Runtime, account_id: str, generation_id: str) -
     """The first image of the account's completed image generation ``generation_id``, and
     the generation; a 400 naming sourceGenerationId otherwise."""
     try:
-        job: Job | None = await runtime.jobs.get(generation_id, account_id)
+        job: Job | None = await runtime.jobs.get(generation_id, account_id, scope=GENERATIONS)
     except NotFound:
         job = None
-    if job is None or job.kind != JobKind.IMAGE:
+    if job is None:
         raise _source_problem(
             generation_id,
             "is not one of your image generations (GET /api/platform/generations lists them).",
@@ -601,12 +615,9 @@ def _video(job: Job, runtime: Runtime, request: Request) -> Video:
 async def _video_job(runtime: Runtime, video_id: str, account_id: str) -> Job:
     """The account's video job; anything else is the same 404."""
     try:
-        job = await runtime.jobs.get(video_id, account_id)
+        return await runtime.jobs.get(video_id, account_id, scope=VIDEOS)
     except NotFound:
-        job = None
-    if job is None or job.kind != JobKind.VIDEO:
-        raise NotFound(f"No video found with id '{video_id}'.", code="not_found")
-    return job
+        raise NotFound(f"No video found with id '{video_id}'.", code="not_found") from None
 
 
 @router.get("/videos")
@@ -614,13 +625,11 @@ async def list_videos(
     principal: BearerPrincipal,
     runtime: RuntimeDep,
     request: Request,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> VideoList:
     """The caller's videos, newest first."""
-    jobs = await runtime.jobs.list_jobs(
-        principal.account_id, JobKind.VIDEO, limit=limit, offset=offset
-    )
+    jobs = await runtime.jobs.list_jobs(principal.account_id, VIDEOS, limit=limit, offset=offset)
     return VideoList(videos=[_video(job, runtime, request) for job in jobs])
 
 

@@ -42,7 +42,16 @@ from creatix.api.text_schemas import (
     request_errors,
 )
 from creatix.catalog.schemas import Catalog, ModelEntry
-from creatix.jobs.specs import ChatTurn, Job, JobKind, JobStatus, TextConfig, TextSpec
+from creatix.jobs.service import MAX_OFFSET
+from creatix.jobs.specs import (
+    ChatTurn,
+    Job,
+    JobKind,
+    JobScope,
+    JobStatus,
+    TextConfig,
+    TextSpec,
+)
 from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
 from creatix.runtime import Runtime
 from creatix.webhooks import payloads
@@ -51,6 +60,8 @@ from creatix.webhooks.ssrf import UnsafeUrl, check_url
 SOURCE = "text_generator"
 """``Job.source`` of the jobs this dialect creates: it renders their webhook bodies."""
 
+TASKS = JobScope(SOURCE, frozenset({JobKind.TEXT}))
+"""What ``GET /`` and ``GET /{id}/`` see: the text tasks this API created, nothing else."""
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
@@ -336,17 +347,17 @@ async def list_tasks(
     principal: ApiIdPrincipal,
     runtime: RuntimeDep,
     request: Request,
-    page: Annotated[int, Query(ge=1, description="The page, from 1.")] = 1,
+    page: Annotated[
+        int, Query(ge=1, le=MAX_OFFSET, description="The page, from 1; a 64-bit integer.")
+    ] = 1,
     limit: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="Tasks per page, 1 to 100.")
     ] = DEFAULT_PAGE_SIZE,
 ) -> TextTaskPage:
     """The caller's text tasks, newest first, a page at a time."""
-    offset = (page - 1) * limit
-    jobs = await runtime.jobs.list_jobs(
-        principal.account_id, JobKind.TEXT, limit=limit, offset=offset
-    )
-    count = await runtime.jobs.count_jobs(principal.account_id, JobKind.TEXT)
+    offset = (page - 1) * limit  # past MAX_OFFSET for the last pages: those are empty
+    jobs = await runtime.jobs.list_jobs(principal.account_id, TASKS, limit=limit, offset=offset)
+    count = await runtime.jobs.count_jobs(principal.account_id, TASKS)
     return TextTaskPage(
         count=count,
         next=_page_url(request, runtime, page + 1) if offset + len(jobs) < count else None,
@@ -372,11 +383,9 @@ async def get_task(
 ) -> TextTask:
     """The task's status and, once it is done, the model's answer."""
     try:
-        job = await runtime.jobs.get(task_id, principal.account_id)
+        job = await runtime.jobs.get(task_id, principal.account_id, scope=TASKS)
     except NotFound:
-        job = None
-    if job is None or job.kind != JobKind.TEXT:
-        raise NotFound(f"No task found with id '{task_id}'.", param="id")
+        raise NotFound(f"No task found with id '{task_id}'.", param="id") from None
     return task(job)
 
 

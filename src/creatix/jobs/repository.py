@@ -10,11 +10,11 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, case, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, Table, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from creatix.jobs.models import AssetRow, FairQueueRow, JobRow
-from creatix.jobs.specs import JobStatus
+from creatix.jobs.specs import JobScope, JobStatus
 
 JOBS: Table = JobRow.__table__  # type: ignore[assignment]
 JobRecord = JobRow | Row[Any]
@@ -231,17 +231,29 @@ def cancel_unfinished(
     return result.one_or_none()
 
 
+MAX_OFFSET = 2**63 - 1
+"""The largest OFFSET SQLite and PostgreSQL take (a signed 64-bit integer)."""
+
+
+def _scoped(account_id: str, scope: JobScope) -> tuple[ColumnElement[bool], ...]:
+    return (
+        JobRow.account_id == account_id,
+        JobRow.source == scope.source,
+        JobRow.kind.in_(sorted(scope.kinds)),
+        JobRow.deleted_at.is_(None),
+    )
+
+
 def jobs_of(
-    session: Session, account_id: str, kind: str, *, limit: int, offset: int
+    session: Session, account_id: str, scope: JobScope, *, limit: int, offset: int
 ) -> list[JobRow]:
+    """A page of the account's jobs in ``scope``, newest first; none past ``MAX_OFFSET``."""
+    if offset > MAX_OFFSET:
+        return []
     return list(
         session.execute(
             select(JobRow)
-            .where(
-                JobRow.account_id == account_id,
-                JobRow.kind == kind,
-                JobRow.deleted_at.is_(None),
-            )
+            .where(*_scoped(account_id, scope))
             .order_by(JobRow.created_at.desc(), JobRow.id)
             .limit(limit)
             .offset(offset)
@@ -249,16 +261,10 @@ def jobs_of(
     )
 
 
-def count_jobs_of(session: Session, account_id: str, kind: str) -> int:
+def count_jobs_of(session: Session, account_id: str, scope: JobScope) -> int:
     return int(
         session.execute(
-            select(func.count())
-            .select_from(JobRow)
-            .where(
-                JobRow.account_id == account_id,
-                JobRow.kind == kind,
-                JobRow.deleted_at.is_(None),
-            )
+            select(func.count()).select_from(JobRow).where(*_scoped(account_id, scope))
         ).scalar_one()
     )
 

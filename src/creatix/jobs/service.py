@@ -35,6 +35,7 @@ from creatix.jobs.specs import (
     Job,
     JobError,
     JobKind,
+    JobScope,
     JobStatus,
     StoredOutput,
     TextResult,
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 THUMBNAIL = "thumbnail"
+MAX_OFFSET = repository.MAX_OFFSET
+"""The largest list offset a database takes: the bound of the dialects' paging parameters."""
 SPEC_TYPES: dict[JobKind, type[ImageSpec | TextSpec | VideoSpec]] = {
     JobKind.IMAGE: ImageSpec,
     JobKind.TEXT: TextSpec,
@@ -97,6 +100,15 @@ class QueueSettings:
     lease_seconds: float = 30.0
     poll_interval_seconds: float = 1.0
     max_attempts: int = 3
+
+
+def _visible(row: JobRow, account_id: str | None, scope: JobScope | None) -> bool:
+    """Whether a read for ``account_id`` (any account: None) in ``scope`` may see ``row``."""
+    if row.deleted_at is not None:
+        return False
+    if account_id is not None and row.account_id != account_id:
+        return False
+    return scope is None or scope.covers(row.source, row.kind)
 
 
 def _to_job(row: JobRecord, assets: Sequence[Asset] = ()) -> Job:
@@ -469,12 +481,15 @@ class JobService:
 
     # -- reading and waiting -----------------------------------------------------------------
 
-    async def get(self, job_id: str, account_id: str | None = None) -> Job:
+    async def get(
+        self, job_id: str, account_id: str | None = None, *, scope: JobScope | None = None
+    ) -> Job:
+        """The job; ``NotFound`` if it is missing, deleted, another account's (with
+        ``account_id``) or outside ``scope`` (another dialect's, or of another kind)."""
+
         def read(session: Session) -> Job | None:
             row = repository.job(session, job_id)
-            if row is None or row.deleted_at is not None:
-                return None
-            if account_id is not None and row.account_id != account_id:
+            if row is None or not _visible(row, account_id, scope):
                 return None
             assets = repository.assets_of(session, job_id)
             return _to_job(row, [Asset.model_validate(a, from_attributes=True) for a in assets])
@@ -506,12 +521,13 @@ class JobService:
         return job
 
     async def list_jobs(
-        self, account_id: str, kind: JobKind, *, limit: int, offset: int
+        self, account_id: str, scope: JobScope, *, limit: int, offset: int
     ) -> list[Job]:
-        """The account's jobs of one kind, newest first, without deleted ones."""
+        """A page of the account's jobs in ``scope``, newest first, without deleted ones;
+        an offset past every table (``MAX_OFFSET``) is an empty page."""
 
         def read(session: Session) -> list[Job]:
-            rows = repository.jobs_of(session, account_id, kind, limit=limit, offset=offset)
+            rows = repository.jobs_of(session, account_id, scope, limit=limit, offset=offset)
             assets = repository.assets_of_jobs(session, [row.id for row in rows])
             return [
                 _to_job(
@@ -553,21 +569,23 @@ class JobService:
             self.events.job_submitted()
         return released
 
-    async def count_jobs(self, account_id: str, kind: JobKind) -> int:
-        """How many jobs of one kind the account has, deleted ones not counted."""
+    async def count_jobs(self, account_id: str, scope: JobScope) -> int:
+        """How many jobs in ``scope`` the account has, deleted ones not counted."""
         return await self.db.read(
-            lambda session: repository.count_jobs_of(session, account_id, kind)
+            lambda session: repository.count_jobs_of(session, account_id, scope)
         )
 
-    async def delete(self, job_id: str, account_id: str) -> Job:
+    async def delete(self, job_id: str, account_id: str, *, scope: JobScope | None = None) -> Job:
         """Hide the account's job from every read and drop its asset records; a job still
         running is canceled (and refunded) first. The returned job still lists the assets,
-        whose stored files the caller removes. The row itself stays: the ledger cites it."""
+        whose stored files the caller removes. The row itself stays: the ledger cites it.
+        A job outside ``scope`` is a ``NotFound``, and left as it is."""
+        await self.get(job_id, account_id, scope=scope)
         await self.cancel(job_id, account_id)
 
         def delete(session: Session) -> Job | None:
             row = repository.job(session, job_id)
-            if row is None or row.account_id != account_id or row.deleted_at is not None:
+            if row is None or not _visible(row, account_id, scope):
                 return None
             assets = repository.assets_of(session, job_id)
             job = _to_job(row, [Asset.model_validate(a, from_attributes=True) for a in assets])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -31,6 +32,18 @@ class JobStatus(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+@dataclass(frozen=True)
+class JobScope:
+    """The jobs one dialect's reads see: those it created (``Job.source``), of its kinds.
+    Any other job, the account's own included, is as unknown to it as a missing one."""
+
+    source: str
+    kinds: frozenset[JobKind]
+
+    def covers(self, source: str, kind: str) -> bool:
+        return source == self.source and kind in self.kinds
 
 
 class ImageSpec(BaseModel):

@@ -27,6 +27,9 @@ class UrlSigner:
         return expires, self.signature(key, expires)
 
     def verify(self, key: str, expires: int, signature: str) -> bool:
+        """Whether ``signature`` signs ``key`` until ``expires``, which has not passed.
+        Compared as bytes: ``compare_digest`` refuses a non-ASCII ``str`` with a TypeError."""
         if expires < time.time():
             return False
-        return hmac.compare_digest(self.signature(key, expires), signature)
+        given = signature.encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(self.signature(key, expires).encode(), given)

@@ -18,7 +18,7 @@ import httpx
 from creatix import __version__
 from creatix.kit.errors import InvalidRequest
 from creatix.uploads.errors import too_large
-from creatix.webhooks.ssrf import CheckedUrl, check_url, pinned_target
+from creatix.webhooks.ssrf import CheckedUrl, UnsafeUrl, check_url, pinned_target
 
 FETCH_TIMEOUT_SECONDS = 15.0
 """The whole download, every redirect included."""
@@ -48,9 +48,33 @@ def _pinned_request(client: httpx.AsyncClient, checked: CheckedUrl) -> httpx.Req
     return client.build_request("GET", url, headers=headers, extensions=extensions)
 
 
+async def _checked_hop(current: str, first: str, *, param: str, allow_private: bool) -> CheckedUrl:
+    """``current`` through the SSRF guard; a refused redirect says where it led."""
+    try:
+        return await check_url(current, param=param, allow_private=allow_private)
+    except UnsafeUrl as exc:
+        if current == first:
+            raise
+        raise UnsafeUrl(
+            f"{param} redirected to {current!r}, which is refused: {exc.message}",
+            param=param,
+            code=exc.code,
+        ) from exc
+
+
+def _redirect_target(current: str, location: str, param: str) -> str:
+    """Where a redirect from ``current`` leads; a Location no URL parser can read (an
+    unbalanced bracket, say) ends the download as a 400. The target is checked next."""
+    try:
+        return urljoin(current, location)
+    except ValueError as exc:
+        message = f"the redirect from {current} goes to an invalid URL ({exc})."
+        raise _failed(param, message) from exc
+
+
 async def _read_capped(response: httpx.Response, param: str, max_bytes: int) -> bytes:
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise too_large(param, max_bytes)
     chunks: list[bytes] = []
     size = 0
@@ -70,14 +94,18 @@ async def _fetch(url: str, *, allow_private: bool, param: str, max_bytes: int) -
     ) as client:
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            checked = await check_url(current, param=param, allow_private=allow_private)
+            checked = await _checked_hop(current, url, param=param, allow_private=allow_private)
             try:
                 response = await client.send(_pinned_request(client, checked), stream=True)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise _failed(param, f"could not download {current} ({exc}).") from exc
+            except ValueError as exc:
+                # httpx reads a redirect's Location even when not following it; an IDNA
+                # error there is a ValueError of its own.
+                raise _failed(param, f"the redirect from {current} is invalid ({exc}).") from exc
             try:
                 if response.has_redirect_location:
-                    current = urljoin(current, response.headers["location"])
+                    current = _redirect_target(current, response.headers["location"], param)
                     continue
                 if response.status_code != 200:
                     raise _failed(param, f"{checked.host} answered HTTP {response.status_code}.")
