@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from creatix.cli import host_header_warning
+from creatix.cli.serve import host_header_warning
 from creatix.config import Settings
 from support import LiveServer, ServerProcess, make_settings
 

@@ -1,0 +1,115 @@
+"""``creatix accounts``: create, list and change accounts."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from creatix.accounts import service as accounts
+from creatix.accounts.schemas import AccountInfo
+from creatix.cli.common import (
+    AccountName,
+    AsJson,
+    CatalogFile,
+    DatabaseUrl,
+    DataDir,
+    catalog_of,
+    check_plan,
+    console,
+    settings_from,
+    with_db,
+)
+
+app = typer.Typer(no_args_is_help=True, help="Create, list and change accounts.")
+
+
+def _print_account(verb: str, info: AccountInfo, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(info.model_dump(mode="json")))
+        return
+    unlimited = ", unlimited (not charged credits)" if info.unlimited else ""
+    console.print(
+        f"{verb} account [bold]{escape(info.name)}[/bold] ({info.id}): plan {info.plan}{unlimited}."
+    )
+
+
+@app.command("create")
+def accounts_create(
+    name: Annotated[str, typer.Argument(help="A name not yet taken.")],
+    plan: Annotated[
+        str | None, typer.Option(help="The plan; the catalog's default plan if not given.")
+    ] = None,
+    unlimited: Annotated[
+        bool, typer.Option("--unlimited", help="Do not charge its generations credits.")
+    ] = False,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    catalog: CatalogFile = None,
+) -> None:
+    """Create an account; refused if the name is taken."""
+    settings = settings_from(data_dir=data_dir, database_url=database_url, catalog=catalog)
+    loaded = catalog_of(settings)
+    chosen = loaded.default_plan if plan is None else check_plan(loaded, plan)
+    info = with_db(
+        settings, lambda db: accounts.create_account(db, name, chosen, unlimited=unlimited)
+    )
+    _print_account("Created", info, as_json)
+
+
+@app.command("list")
+def accounts_list(
+    as_json: AsJson = False, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
+    """List accounts by name."""
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+    infos = with_db(settings, accounts.list_accounts)
+    if as_json:
+        print(json.dumps([info.model_dump(mode="json") for info in infos]))
+        return
+    table = Table("name", "id", "plan", "unlimited", "created")
+    for info in infos:
+        table.add_row(
+            escape(info.name),
+            info.id,
+            info.plan,
+            "yes" if info.unlimited else "no",
+            f"{info.created_at:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)
+
+
+@app.command("set-plan")
+def accounts_set_plan(
+    account: AccountName,
+    plan: Annotated[str, typer.Argument(help="A plan from the catalog.")],
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    catalog: CatalogFile = None,
+) -> None:
+    """Move an account to another plan."""
+    settings = settings_from(data_dir=data_dir, database_url=database_url, catalog=catalog)
+    check_plan(catalog_of(settings), plan)
+    info = with_db(settings, lambda db: accounts.update_account(db, account, plan=plan))
+    _print_account("Updated", info, as_json)
+
+
+@app.command("set-unlimited")
+def accounts_set_unlimited(
+    account: AccountName,
+    off: Annotated[
+        bool, typer.Option("--off", help="Clear the mark: charge credits again.")
+    ] = False,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Mark an account unlimited: its generations are not charged credits."""
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+    info = with_db(settings, lambda db: accounts.update_account(db, account, unlimited=not off))
+    _print_account("Updated", info, as_json)

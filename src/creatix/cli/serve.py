@@ -1,0 +1,170 @@
+"""``creatix serve`` (the API, and a worker unless told otherwise) and ``creatix worker``."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import signal
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.table import Table
+
+from creatix import __version__
+from creatix.app import create_app
+from creatix.background import BackgroundWork
+from creatix.catalog.loader import CatalogError, load_catalog
+from creatix.cli.common import (
+    CatalogFile,
+    DatabaseUrl,
+    DataDir,
+    catalog_of,
+    console,
+    fail,
+    settings_from,
+)
+from creatix.config import Settings
+from creatix.kit.logging import configure_logging
+from creatix.kit.migrate import upgrade_database
+from creatix.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def host_header_warning(settings: Settings) -> str | None:
+    """Why serving with these settings is unsafe beyond this machine, if it is: off
+    loopback, without CREATIX_PUBLIC_URL or CREATIX_TRUSTED_HOSTS, file links follow
+    whatever Host header a request carries."""
+    if settings.public_url or settings.trusted_hosts or _is_loopback(settings.host):
+        return None
+    return (
+        f"listening on {settings.host} without CREATIX_PUBLIC_URL or CREATIX_TRUSTED_HOSTS: "
+        "file links follow each request's Host header, which any client can set. Set "
+        "CREATIX_PUBLIC_URL to the address clients use (or CREATIX_TRUSTED_HOSTS to the host "
+        "names they may use) before exposing this server."
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve anywhere
+
+
+def print_banner(runtime: Runtime) -> None:
+    settings = runtime.settings
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold]Creatix {__version__}[/bold] listening on [cyan]{url}[/cyan]")
+    console.print(f"  API docs   {url}/docs")
+    console.print(f"  data       {settings.data_dir.resolve()}")
+    console.print(f"  database   {settings.resolved_database_url}")
+    worker = f"in-process, {settings.worker_concurrency} slots" if settings.run_worker else "none"
+    console.print(f"  worker     {worker}")
+    table = Table(title="Models", title_justify="left", show_edge=False)
+    for column in ("model", "kind", "engine", "status"):
+        table.add_column(column)
+    for listed in runtime.models():
+        status = "available" if listed.engine.available else f"unavailable: {listed.engine.reason}"
+        engine = f"{listed.entry.engine} ({listed.engine.type})"
+        table.add_row(listed.entry.id, listed.entry.kind, engine, status)
+    console.print(table)
+    console.print("  make a key  creatix keys create --account NAME --plan free")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    catalog: CatalogFile = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve the API only; run workers elsewhere.")
+    ] = False,
+) -> None:
+    """Run the API (and, unless --no-worker, a worker) in this process."""
+    settings = settings_from(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        catalog=catalog,
+        run_worker=False if no_worker else None,
+    )
+    configure_logging(settings.log_level)
+    try:
+        load_catalog(settings.catalog)
+    except CatalogError as exc:
+        raise fail(str(exc)) from exc
+    warning = host_header_warning(settings)
+    if warning is not None:
+        log.warning(warning)
+    uvicorn.run(
+        create_app(settings, on_ready=print_banner),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.drain_seconds),
+    )
+
+
+def worker(
+    models: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated catalog model ids to run (default: every model)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Batches run at once (engines with their own "
+            "concurrency, such as upstream providers, have their own).",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    catalog: CatalogFile = None,
+) -> None:
+    """Run a worker (and a webhook deliverer) without the API, e.g. on a GPU host.
+
+    SIGTERM or SIGINT drains it: it stops claiming, lets running jobs finish for up to
+    CREATIX_DRAIN_SECONDS, gives the rest back to the queue, and exits."""
+    settings = settings_from(
+        data_dir=data_dir,
+        database_url=database_url,
+        catalog=catalog,
+        worker_concurrency=concurrency,
+    )
+    configure_logging(settings.log_level)
+    loaded = catalog_of(settings)
+    chosen = [model.strip() for model in models.split(",") if model.strip()] if models else None
+    unknown = [model for model in chosen or [] if loaded.model(model) is None]
+    if unknown:
+        raise fail(f"unknown model(s) {', '.join(unknown)}")
+    upgrade_database(settings.resolved_database_url)
+    asyncio.run(_work(settings, chosen))
+
+
+async def _work(settings: Settings, models: list[str] | None) -> None:
+    runtime = Runtime.build(settings)
+    background = BackgroundWork(runtime, worker=True, models=models)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    background.start()
+    console.print(
+        f"creatix worker {background.worker.id if background.worker else ''} running "
+        f"{', '.join(models) if models else 'every model'}",
+        highlight=False,
+    )
+    try:
+        await stop.wait()
+    finally:
+        await background.stop(settings.drain_seconds)
+        await runtime.close()
