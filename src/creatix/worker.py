@@ -627,16 +627,35 @@ class Worker:
                 log.warning("lost the lease before completing", extra={"job": job.id})
                 await self._delete_keys([output.storage_key for output in stored])
                 return
-        # A try whose outcome is unknown (the connection died around its commit) may have
-        # recorded these very outputs: ask before deleting them.
-        await self._delete_unless_recorded(job, stored, cleanup)
 
-    async def _delete_unless_recorded(
-        self, job: Job, stored: list[StoredOutput], deadline: Callable[[], float]
+        # The lease ran out, or a retry was refused after a try whose outcome is unknown
+        # (the connection died around its commit, which may have recorded these outputs).
+        async def settle() -> bool:
+            """Complete after all (no one requeued the job meanwhile), or find the outputs
+            already recorded; False when the job went on without them."""
+            if await self.jobs.complete(job.id, self.id, stored, engine_seconds, engine):
+                return True
+            recorded = await self._recorded(job.id, [output.storage_key for output in stored])
+            if recorded is None:
+                return False
+            log.info("an earlier try had completed the job", extra={"job": job.id})
+            self.jobs.events.job_finished(recorded)
+            return True
+
+        await self._settle_or_delete(job, stored, settle, cleanup)
+
+    async def _settle_or_delete(
+        self,
+        job: Job,
+        stored: list[StoredOutput],
+        settle: Callable[[], Awaitable[bool]],
+        deadline: Callable[[], float],
     ) -> None:
+        """Delete what was stored unless ``settle`` finds it recorded; leave it to the orphan
+        sweeper when the database does not answer before ``deadline``."""
         keys = [output.storage_key for output in stored]
         try:
-            recorded, _ = await self._retrying(lambda: self._recorded(job.id, keys), deadline)
+            kept, _ = await self._retrying(settle, deadline)
         except _OutOfTime:
             log.warning(
                 "could not learn whether a job's outputs were recorded; the orphan sweeper "
@@ -644,12 +663,9 @@ class Worker:
                 extra={"job": job.id, "keys": keys},
             )
             return
-        if recorded is not None:
-            log.info("an earlier try had completed the job", extra={"job": job.id})
-            self.jobs.events.job_finished(recorded)
-            return
-        log.warning("lost the lease before completing", extra={"job": job.id})
-        await self._delete_keys(keys)
+        if not kept:
+            log.warning("lost the lease before completing", extra={"job": job.id})
+            await self._delete_keys(keys)
 
     async def _recorded(self, job_id: str, keys: Sequence[str]) -> Job | None:
         """The job, when its assets are these stored outputs (this worker completed it)."""

@@ -78,7 +78,7 @@ class CuttableProxy:
         self._run(self._cut())
 
     def close(self) -> None:
-        self.cut()
+        self._run(self._shut_down())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
@@ -97,6 +97,13 @@ class CuttableProxy:
         for writer in self._open:
             writer.transport.abort()
         self._open.clear()
+
+    async def _shut_down(self) -> None:
+        await self._cut()
+        relays = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in relays:
+            task.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
 
     async def _relay(self, client_in: asyncio.StreamReader, client: asyncio.StreamWriter) -> None:
         if self._server is None:  # accepted just as it was cut
@@ -403,9 +410,9 @@ async def test_each_loop_logs_an_outage_once_and_its_recovery_once(
     backend: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    admin = runtime_on(backend, tmp_path, worker_side=False, lease=9)
+    admin = runtime_on(backend, tmp_path, worker_side=False, lease=6)
     # Two slots: one for the job the engine holds, one free, so the claimer keeps claiming.
-    side = runtime_on(backend, tmp_path, worker_side=True, lease=9, slots=2)
+    side = runtime_on(backend, tmp_path, worker_side=True, lease=6, slots=2)
     worker = side.worker()
     sweeper = OrphanSweeper(side.db, side.storage, grace_seconds=600, interval_seconds=0.2)
     await keep_an_old_named_file(admin, side)  # so that every sweep asks the database
