@@ -534,3 +534,45 @@ def lose_the_answer_of_the_first_completion(db: Database) -> list[str]:
 
     db.run_write = run_write  # type: ignore[method-assign]
     return lost
+
+
+async def test_outputs_stored_before_a_storage_error_are_deleted(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """The second of a job's two images fails to store: the first is deleted at once, and
+    the job's retry stores and records two of its own."""
+    admin = runtime_on(backend, tmp_path, worker_side=False, lease=2)
+    side = runtime_on(backend, tmp_path, worker_side=True, lease=2)
+    worker = side.worker()
+    storage = side.storage
+    assert isinstance(storage, LocalStorage)
+    put = storage.put
+    puts: list[str] = []
+
+    async def second_put_fails(key: str, data: bytes, content_type: str) -> None:
+        puts.append(key)
+        if len(puts) == 2:
+            raise OSError("no space left on device")
+        await put(key, data, content_type)
+
+    storage.put = second_put_fails  # type: ignore[method-assign]
+    principal = await funded(admin)
+    try:
+        async with running(worker.run()):
+            spec = SPEC.model_copy(update={"n": 2})
+            job = await admin.jobs.submit_image(principal, MODEL, spec)
+            done = await finished(admin, job.id)
+    finally:
+        await side.close()
+
+    assert done.status is JobStatus.SUCCEEDED
+    assert done.attempts == 2
+    recorded = sorted(asset.storage_key for asset in done.assets)
+    assert len(recorded) == 2
+    on_disk = sorted(
+        path.relative_to(storage.root).as_posix()
+        for path in (storage.root / "images").rglob("*")
+        if path.is_file()
+    )
+    assert on_disk == recorded, "nothing but the recorded images is left"
+    await admin.close()
