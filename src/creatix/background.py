@@ -1,5 +1,6 @@
-"""What runs in a process beside (or instead of) the API: the worker, the webhook deliverer
-and, on PostgreSQL, the listener for other processes' wake-ups."""
+"""What runs in a process beside (or instead of) the API: the worker, the webhook deliverer,
+the sweeper of orphaned outputs and, on PostgreSQL, the listener for other processes'
+wake-ups."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 from collections.abc import Collection, Coroutine
 from typing import Any
 
+from creatix.jobs.sweeper import OrphanSweeper
 from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, Listener
 from creatix.runtime import Runtime
 from creatix.worker import Worker
@@ -31,6 +33,20 @@ class BackgroundWork:
         if self.worker is not None:
             self._spawn("worker", self.worker.run())
             self._spawn("deliverer", runtime.deliverer().run())
+            sweeper = self._sweeper()
+            if sweeper is not None:
+                self._spawn("sweeper", sweeper.run())
+
+    def _sweeper(self) -> OrphanSweeper | None:
+        settings = self.runtime.settings
+        if not settings.orphan_sweep_interval_seconds:
+            return None
+        return OrphanSweeper(
+            self.runtime.db,
+            self.runtime.storage,
+            grace_seconds=settings.orphan_grace_seconds,
+            interval_seconds=settings.orphan_sweep_interval_seconds,
+        )
 
     def _listener(self) -> Listener:
         jobs = self.runtime.jobs

@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis shared by all API nodes (rate-limit counters)"
     )
+    orphan_sweep_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often each worker process deletes stored outputs no row names; 0: never",
+    )
+    orphan_grace_seconds: float = Field(
+        default=3600.0,
+        ge=600,
+        description="How old an output no row names must be before the sweeper deletes it",
+    )
     drain_seconds: float = Field(
         default=30.0, description="On SIGTERM: how long running jobs and requests may finish"
     )

@@ -2,12 +2,22 @@
 
 Leases are extended by a heartbeat while the engine runs; a worker that dies stops
 heartbeating and its jobs go back to the queue when their leases expire.
+
+The database may go away at any moment (a restart, a failover). Every loop here (claiming,
+heartbeats, requeueing, progress) then backs off and logs one line when it fails and one
+when it recovers. Recording a job's end (complete, fail) is retried with backoff while the
+lease is known to be held, so an engine's finished work survives a blip; when the lease is
+lost, what was stored for the job is deleted. An attempt whose outcome is unknown (the
+connection died around its commit) may have recorded the outputs, so the worker asks which
+before deleting anything, and leaves them to the orphan sweeper (``jobs/sweeper.py``) when
+the database does not answer in time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import io
 import logging
@@ -39,6 +49,9 @@ from creatix.jobs.specs import (
     StoredOutput,
     TextResult,
 )
+from creatix.jobs.sweeper import IMAGES_FOLDER, VIDEOS_FOLDER
+from creatix.kit.backoff import Outage, backoff_delay, is_transient
+from creatix.kit.errors import NotFound
 from creatix.media.encoding import encode
 from creatix.media.watermark import apply_watermark
 from creatix.storage.base import ObjectNotFound, Storage
@@ -46,6 +59,32 @@ from creatix.storage.base import ObjectNotFound, Storage
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_BACKOFF_SECONDS = 30.0
+RECORDING_BACKOFF = (0.25, 5.0)
+"""Base and cap of the backoff between attempts to record a job's end."""
+MAX_RECORDING_SECONDS = 300.0
+"""The longest a worker tries to record one job's end, however long heartbeats keep its
+lease: well under the orphan sweeper's grace period (ten minutes at least)."""
+CLEANUP_WINDOW_SECONDS = 60.0
+"""After a batch's lease ran out with a job's outcome unknown: how long the worker keeps
+asking whether its outputs were recorded, to delete them if not, before leaving them to
+the orphan sweeper."""
+
+
+class _OutOfTime(Exception):
+    """The database stayed unavailable until the deadline of what was being recorded."""
+
+
+class _Lease:
+    """Until when this worker may assume it holds a batch's leases: the last expiry it knows
+    of, on its own monotonic clock, counted from just before the claim or heartbeat that set
+    it (so never later than the expiry the database holds)."""
+
+    def __init__(self, seconds: float, granted_at: float) -> None:
+        self.seconds = seconds
+        self.expires = granted_at + seconds
+
+    def renewed(self, asked_at: float) -> None:
+        self.expires = max(self.expires, asked_at + self.seconds)
 
 
 def decode_image(data: bytes) -> Image:
@@ -120,6 +159,18 @@ class Worker:
         self._slots = SlotPools(concurrency, jobs.engines.concurrency_by_engine())
         self._inflight: dict[asyncio.Task[None], list[str]] = {}
         self._claimer: asyncio.Task[None] | None = None
+        self.outages = {
+            name: Outage(what, log, cap=MAX_BACKOFF_SECONDS)
+            for name, what in (
+                ("claim", "claiming jobs"),
+                ("heartbeat", "renewing leases"),
+                ("requeue", "requeueing expired leases"),
+                ("progress", "recording progress"),
+                ("record", "recording job results"),
+            )
+        }
+        """Each loop's view of the database, shared by the batches: one log line per
+        change of state, however many batches or rounds fail."""
 
     async def run(self) -> None:
         """Work until cancelled (or drained): claimed batches and directly handed jobs share
@@ -158,29 +209,27 @@ class Worker:
         log.info("worker drained", extra={"worker": self.id, "released": released})
 
     async def _claim_loop(self) -> None:
-        failures = 0
+        outage = self.outages["claim"]
         while True:
             pools = self._slots.take_one_of_each()
             if not pools:
                 await self._slots.wait_freed()
                 continue
             engines = [engine for engine in self._engines if self._slots.pool(engine) in pools]
+            asked = time.monotonic()
             try:
                 claim = await self.jobs.claim(self.id, engines, self.models)
-            except Exception:
+            except Exception as exc:
                 for pool in pools:
                     self._slots.release(pool)
-                failures += 1
-                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**failures)
-                log.exception("claiming jobs failed", extra={"retry_in": delay})
-                await asyncio.sleep(delay)
+                await asyncio.sleep(outage.failed(exc))
                 continue
-            failures = 0
+            outage.recovered()
             used = self._slots.pool(claim.jobs[0].engine) if claim.jobs else None
             for pool in pools - {used}:
                 self._slots.release(pool)
             if claim.jobs:
-                self._start(claim.jobs)
+                self._start(claim.jobs, asked)
             if not claim.more_queued:
                 await self.jobs.events.wait_for_work(self.poll_interval_seconds)
 
@@ -193,41 +242,50 @@ class Worker:
         self._slots.release(engine)
 
     def deliver(self, job: Job) -> None:
-        self._start([job])
+        # The lease was set moments ago, in the transaction that just committed the job.
+        self._start([job], time.monotonic())
 
-    def _start(self, batch: Sequence[Job]) -> None:
-        """Process a batch in the slot already taken for it."""
-        task = asyncio.create_task(self._process_in_slot(batch))
+    def _start(self, batch: Sequence[Job], leased_at: float) -> None:
+        """Process a batch in the slot already taken for it; its leases were set no earlier
+        than ``leased_at`` (monotonic)."""
+        task = asyncio.create_task(self._process_in_slot(batch, leased_at))
         self._inflight[task] = [job.id for job in batch]
         task.add_done_callback(self._inflight.pop)
 
     async def _requeue_loop(self) -> None:
+        outage = self.outages["requeue"]
+        interval = max(0.2, self.lease_seconds / 2)
         while True:
             try:
                 await self.jobs.requeue_expired()
-            except Exception:
-                log.exception("requeueing expired leases failed")
-            await asyncio.sleep(max(0.2, self.lease_seconds / 2))
+            except Exception as exc:
+                await asyncio.sleep(max(interval, outage.failed(exc)))
+                continue
+            outage.recovered()
+            await asyncio.sleep(interval)
 
-    async def _process_in_slot(self, batch: Sequence[Job]) -> None:
+    async def _process_in_slot(self, batch: Sequence[Job], leased_at: float) -> None:
         try:
-            await self.process(batch)
+            await self.process(batch, leased_at)
         except Exception:
             # The batch's leases expire and its jobs are retried; this worker goes on.
             log.exception("processing a batch failed", extra={"jobs": [j.id for j in batch]})
         finally:
             self._slots.release(batch[0].engine)
 
-    async def process(self, batch: Sequence[Job]) -> None:
+    async def process(self, batch: Sequence[Job], leased_at: float | None = None) -> None:
+        """Run a batch leased to this worker (no earlier than ``leased_at``, monotonic;
+        default now) to its end."""
         job_ids = [job.id for job in batch]
-        progress = ProgressReporter(self.jobs, job_ids, self.id)
+        progress = ProgressReporter(self.jobs, job_ids, self.id, outage=self.outages["progress"])
+        lease = _Lease(self.lease_seconds, time.monotonic() if leased_at is None else leased_at)
         lost = asyncio.Event()
         helpers = [
-            asyncio.create_task(self._heartbeat(job_ids, lost)),
+            asyncio.create_task(self._heartbeat(job_ids, lost, lease)),
             asyncio.create_task(progress.run()),
         ]
         try:
-            await self._run_batch(batch, _Running(progress, lost))
+            await self._run_batch(batch, _Running(progress, lost, lease))
         finally:
             for helper in helpers:
                 helper.cancel()
@@ -235,17 +293,27 @@ class Worker:
                 with contextlib.suppress(asyncio.CancelledError):
                     await helper
 
-    async def _heartbeat(self, job_ids: list[str], lost: asyncio.Event) -> None:
-        """Extend the batch's leases until cancelled; set ``lost`` once none is held any more
-        (the jobs were canceled, or their leases expired and went to another worker)."""
+    async def _heartbeat(self, job_ids: list[str], lost: asyncio.Event, lease: _Lease) -> None:
+        """Extend the batch's leases until cancelled, moving ``lease`` on; set ``lost`` once
+        none is held any more (the jobs were canceled, or their leases expired and went to
+        another worker). While the database is unavailable, retry sooner than every third
+        of the lease (backing off up to that), to renew as soon as it is back."""
+        outage = self.outages["heartbeat"]
+        every = self.lease_seconds / 3
+        delay = every
         while True:
-            await asyncio.sleep(self.lease_seconds / 3)
+            await asyncio.sleep(delay)
+            asked = time.monotonic()
             try:
                 held = await self.jobs.heartbeat(job_ids, self.id)
-            except Exception:
-                log.exception("heartbeat failed", extra={"jobs": job_ids})
+            except Exception as exc:
+                delay = min(every, outage.failed(exc))
                 continue
-            if not held:
+            outage.recovered()
+            delay = every
+            if held:
+                lease.renewed(asked)
+            else:
                 lost.set()
 
     async def _run_batch(self, batch: Sequence[Job], running: _Running) -> None:
@@ -259,7 +327,7 @@ class Worker:
             input_images = await self._input_images(batch)
         except ObjectNotFound as exc:
             error = JobError(code="input_image_missing", message="The input image is gone.")
-            await self._fail_all(batch, error, False, 0.0)
+            await self._fail_all(batch, running, error, False, 0.0)
             log.warning("input image missing", extra={"key": str(exc)})
             return
         specs = [job.image_spec for job in batch]
@@ -274,7 +342,7 @@ class Worker:
             return
         outputs, route, engine_seconds = made
         for job, images in zip(batch, outputs, strict=True):
-            await self._finish(job, images, engine_seconds, route)
+            await self._finish(job, images, engine_seconds, route, running)
 
     async def _run_text(self, job: Job, running: _Running) -> None:
         spec = job.text_spec
@@ -290,7 +358,16 @@ class Worker:
             return
         result, route, engine_seconds = made
         engine = route.instance if route.instance != job.engine else None
-        if not await self.jobs.complete_text(job.id, self.id, result, engine_seconds, engine):
+        deadline = self._recording_deadline(running.lease)
+        try:
+            done, _ = await self._retrying(
+                lambda: self.jobs.complete_text(job.id, self.id, result, engine_seconds, engine),
+                deadline,
+            )
+        except _OutOfTime:
+            log.warning("could not record a text job's answer in time", extra={"job": job.id})
+            return
+        if not done:
             log.warning("lost the lease before completing", extra={"job": job.id})
 
     async def _run_video(self, job: Job, running: _Running) -> None:
@@ -299,7 +376,7 @@ class Worker:
             source = await self._load_image(spec.source_image)
         except ObjectNotFound:
             error = JobError(code="input_image_missing", message="The source image is gone.")
-            await self._fail_all([job], error, False, 0.0)
+            await self._fail_all([job], running, error, False, 0.0)
             return
         assert source is not None
         with tempfile.TemporaryDirectory(prefix="creatix-video-") as workdir:
@@ -319,18 +396,18 @@ class Worker:
                 return
             video, route, engine_seconds = made
             stored = await self._store_video(job, video)
-        engine = route.instance if route.instance != job.engine else None
-        if not await self.jobs.complete(job.id, self.id, stored, engine_seconds, engine):
-            log.warning("lost the lease before completing", extra={"job": job.id})
-            for output in stored:
-                await self.storage.delete(output.storage_key)
+        await self._record_outputs(job, stored, engine_seconds, route, running)
 
     async def _store_video(self, job: Job, video: VideoOutput) -> list[StoredOutput]:
         """The video, streamed from its file, and its thumbnail."""
-        base = f"videos/{job.account_id}/{job.id}/{secrets.token_hex(8)}"
+        base = f"{VIDEOS_FOLDER}{job.account_id}/{job.id}/{secrets.token_hex(8)}"
         size = await self.storage.put_file(f"{base}.mp4", video.path, "video/mp4")
-        checksum = await asyncio.to_thread(_file_sha256, video.path)
-        await self.storage.put(f"{base}.jpg", video.thumbnail, "image/jpeg")
+        try:
+            checksum = await asyncio.to_thread(_file_sha256, video.path)
+            await self.storage.put(f"{base}.jpg", video.thumbnail, "image/jpeg")
+        except BaseException:
+            await self._delete_keys([f"{base}.mp4"])
+            raise
         return [
             StoredOutput(
                 kind="video",
@@ -370,12 +447,13 @@ class Worker:
         except EngineError as exc:
             log.warning("engine error", extra={"engine": batch[0].engine, "error": str(exc)})
             error = JobError(code=exc.code, message=str(exc))
-            await self._fail_all(batch, error, exc.retryable, time.perf_counter() - started)
+            spent = time.perf_counter() - started
+            await self._fail_all(batch, running, error, exc.retryable, spent)
             return None
         except Exception:
             log.exception("engine crashed", extra={"engine": batch[0].engine})
             error = JobError(code="engine_error", message="The engine failed unexpectedly.")
-            await self._fail_all(batch, error, True, time.perf_counter() - started)
+            await self._fail_all(batch, running, error, True, time.perf_counter() - started)
             return None
         if made is None:
             log.info(
@@ -427,15 +505,40 @@ class Worker:
         return await asyncio.to_thread(decode_image, data)
 
     async def _fail_all(
-        self, batch: Sequence[Job], error: JobError, retryable: bool, engine_seconds: float
+        self,
+        batch: Sequence[Job],
+        running: _Running,
+        error: JobError,
+        retryable: bool,
+        engine_seconds: float | None,
     ) -> None:
+        """Record the failure of each job of the batch (retried while the lease holds)."""
+        deadline = self._recording_deadline(running.lease)
         for job in batch:
-            await self.jobs.fail(
-                job.id, self.id, error, retryable=retryable, engine_seconds=engine_seconds
+            fail = functools.partial(
+                self.jobs.fail,
+                job.id,
+                self.id,
+                error,
+                retryable=retryable,
+                engine_seconds=engine_seconds,
             )
+            try:
+                await self._retrying(fail, deadline)
+            except _OutOfTime:
+                log.warning(
+                    "could not record a job's failure in time; it is retried once its "
+                    "lease expires",
+                    extra={"job": job.id, "error": error.code},
+                )
 
     async def _finish(
-        self, job: Job, images: Sequence[Image], engine_seconds: float, route: ResolvedRoute
+        self,
+        job: Job,
+        images: Sequence[Image],
+        engine_seconds: float,
+        route: ResolvedRoute,
+        running: _Running,
     ) -> None:
         if len(images) != job.image_spec.n:
             error = JobError(
@@ -443,24 +546,149 @@ class Worker:
                 message=f"The engine made {len(images)} images where {job.image_spec.n} "
                 "were asked.",
             )
-            await self.jobs.fail(job.id, self.id, error, retryable=False)
+            await self._fail_all([job], running, error, False, None)
             return
         metadata = {
             "engine": route.engine.name,
             "model": job.model,
             "seed": str(job.image_spec.seed),
         }
-        stored = [await self._store(job, image, metadata) for image in images]
+        stored: list[StoredOutput] = []
+        try:
+            for image in images:
+                stored.append(await self._store(job, image, metadata))
+        except BaseException:
+            await self._delete_keys([output.storage_key for output in stored])
+            raise
+        await self._record_outputs(job, stored, engine_seconds, route, running)
+
+    # -- recording a job's end -------------------------------------------------------------
+
+    def _recording_deadline(self, lease: _Lease, grace: float = 0.0) -> Callable[[], float]:
+        """While recording is worth retrying: the lease is known to be held (and ``grace``
+        seconds more), and for no longer than ``MAX_RECORDING_SECONDS`` from now."""
+        cap = time.monotonic() + MAX_RECORDING_SECONDS
+        return lambda: min(lease.expires + grace, cap)
+
+    async def _retrying(
+        self, attempt: Callable[[], Awaitable[T]], deadline: Callable[[], float]
+    ) -> tuple[T, int]:
+        """``attempt``'s result, and how many tries of it failed before: a try that fails on
+        a transient database error is retried with jittered, capped backoff until
+        ``deadline()`` (read again each time: heartbeats move it), then ``_OutOfTime``.
+        Other errors propagate at once."""
+        outage = self.outages["record"]
+        failures = 0
+        while True:
+            try:
+                result = await attempt()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                outage.failed(exc)
+                failures += 1
+                remaining = deadline() - time.monotonic()
+                if remaining <= 0:
+                    raise _OutOfTime from exc
+                base, cap = RECORDING_BACKOFF
+                await asyncio.sleep(min(remaining, backoff_delay(failures, base=base, cap=cap)))
+                continue
+            outage.recovered()
+            return result, failures
+
+    async def _record_outputs(
+        self,
+        job: Job,
+        stored: list[StoredOutput],
+        engine_seconds: float,
+        route: ResolvedRoute,
+        running: _Running,
+    ) -> None:
+        """Complete the job with what was stored for it, retrying while the lease holds; when
+        the lease was lost, delete what was stored."""
         engine = route.instance if route.instance != job.engine else None
-        if not await self.jobs.complete(job.id, self.id, stored, engine_seconds, engine):
+        # Both deadlines count MAX_RECORDING_SECONDS from here.
+        deadline = self._recording_deadline(running.lease)
+        cleanup = self._recording_deadline(running.lease, grace=CLEANUP_WINDOW_SECONDS)
+        try:
+            done, failures = await self._retrying(
+                lambda: self.jobs.complete(job.id, self.id, stored, engine_seconds, engine),
+                deadline,
+            )
+        except _OutOfTime:
+            log.warning(
+                "the database stayed unavailable until the job's lease ran out",
+                extra={"job": job.id},
+            )
+        else:
+            if done:
+                return
+            if not failures:
+                log.warning("lost the lease before completing", extra={"job": job.id})
+                await self._delete_keys([output.storage_key for output in stored])
+                return
+
+        # The lease ran out, or a retry was refused after a try whose outcome is unknown
+        # (the connection died around its commit, which may have recorded these outputs).
+        async def settle() -> bool:
+            """Complete after all (no one requeued the job meanwhile), or find the outputs
+            already recorded; False when the job went on without them."""
+            if await self.jobs.complete(job.id, self.id, stored, engine_seconds, engine):
+                return True
+            recorded = await self._recorded(job.id, [output.storage_key for output in stored])
+            if recorded is None:
+                return False
+            log.info("an earlier try had completed the job", extra={"job": job.id})
+            self.jobs.events.job_finished(recorded)
+            return True
+
+        await self._settle_or_delete(job, stored, settle, cleanup)
+
+    async def _settle_or_delete(
+        self,
+        job: Job,
+        stored: list[StoredOutput],
+        settle: Callable[[], Awaitable[bool]],
+        deadline: Callable[[], float],
+    ) -> None:
+        """Delete what was stored unless ``settle`` finds it recorded; leave it to the orphan
+        sweeper when the database does not answer before ``deadline``."""
+        keys = [output.storage_key for output in stored]
+        try:
+            kept, _ = await self._retrying(settle, deadline)
+        except _OutOfTime:
+            log.warning(
+                "could not learn whether a job's outputs were recorded; the orphan sweeper "
+                "deletes them later if they were not",
+                extra={"job": job.id, "keys": keys},
+            )
+            return
+        if not kept:
             log.warning("lost the lease before completing", extra={"job": job.id})
-            for output in stored:
-                await self.storage.delete(output.storage_key)
+            await self._delete_keys(keys)
+
+    async def _recorded(self, job_id: str, keys: Sequence[str]) -> Job | None:
+        """The job, when its assets are these stored outputs (this worker completed it)."""
+        try:
+            job = await self.jobs.get(job_id)
+        except NotFound:  # deleted by its owner since, with its asset rows
+            return None
+        named = {asset.storage_key for asset in job.assets}
+        return job if named.intersection(keys) else None
+
+    async def _delete_keys(self, keys: Sequence[str]) -> None:
+        """Delete stored objects no row will name; one the storage refuses to delete now is
+        left to the orphan sweeper."""
+        for key in keys:
+            try:
+                await self.storage.delete(key)
+            except Exception:
+                log.warning("could not delete a stored output", extra={"key": key}, exc_info=True)
 
     async def _store(self, job: Job, image: Image, metadata: dict[str, str]) -> StoredOutput:
         fmt = job.image_spec.output_format
         data = await asyncio.to_thread(finished_image_bytes, image, fmt, metadata)
-        key = f"images/{job.account_id}/{job.id}/{secrets.token_hex(8)}.{fmt}"
+        key = f"{IMAGES_FOLDER}{job.account_id}/{job.id}/{secrets.token_hex(8)}.{fmt}"
         await self.storage.put(key, data, MIME_TYPES[fmt])
         return StoredOutput(
             kind="image",
@@ -509,6 +737,7 @@ class _Running:
 
     progress: ProgressCallback
     lost: asyncio.Event
+    lease: _Lease
 
 
 async def _all(futures: Sequence[asyncio.Future[Job]]) -> None:

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,9 +33,14 @@ import pytest
 pytest.importorskip("boto3", reason="the s3 extra (boto3) is not installed")
 
 from botocore.exceptions import ClientError
+from orphans import LAYOUT, name_in_rows
 from PIL import Image
 
 from creatix.config import Settings
+from creatix.jobs.sweeper import OrphanSweeper
+from creatix.kit.clock import utcnow
+from creatix.kit.db import Database
+from creatix.kit.migrate import upgrade_database
 from creatix.storage.base import CHUNK_SIZE, ObjectNotFound
 from creatix.storage.factory import parse_storage_url, storage_from_settings
 from creatix.storage.local import LocalStorage
@@ -625,3 +631,63 @@ def test_a_generation_through_the_api_is_a_presigned_s3_url(
         assert ready.json()["checks"]["storage"] == "ok", ready.text
     finally:
         live.stop()
+
+
+# -- listing and the orphan sweeper ------------------------------------------------------------
+
+
+async def test_list_objects_pages_through_a_folder_under_the_prefix(
+    storage: S3Storage, raw: Any
+) -> None:
+    keys = [f"images/a/job_{i}/{j}.png" for i in range(3) for j in range(3)]
+    for key in [*keys, "uploads/a/u.png", "imagesque/not-under.png"]:
+        await storage.put(key, b"x", "image/png")
+    # Another storage's objects beside this prefix are none of its business.
+    raw.put_object(Bucket=BUCKET, Key=f"{storage.prefix}-other/images/a/b.png", Body=b"x")
+
+    pages = [page async for page in storage.list_objects("images/", page_size=4)]
+    assert [len(page) for page in pages] == [4, 4, 1]  # one ListObjectsV2 request a page
+    listed = {item.key: item.modified for page in pages for item in page}
+    assert sorted(listed) == sorted(keys)  # storage keys, without the bucket prefix
+    heads = {
+        key: raw.head_object(Bucket=BUCKET, Key=f"{storage.prefix}/{key}")["LastModified"]
+        for key in keys
+    }
+    assert listed == heads
+    assert all(when.tzinfo is not None for when in listed.values())
+
+    assert [page async for page in storage.list_objects("videos/")] == []
+    with pytest.raises(ValueError, match="not a folder"):
+        _ = [page async for page in storage.list_objects("images")]
+
+
+async def test_the_sweeper_deletes_old_objects_no_row_names(
+    storage: S3Storage, raw: Any, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    upgrade_database(url)
+    db = Database(url)
+    try:
+        await name_in_rows(db, assets=LAYOUT.named_by_asset, uploads=LAYOUT.named_by_upload)
+        # S3 dates an object itself (LastModified, to the second): store the old ones, let
+        # the clock pass a cut, store the young ones, and sweep as if the grace period had
+        # passed since the cut.
+        young = set(LAYOUT.young_orphans)
+        for key in LAYOUT.survivors + LAYOUT.old_orphans:
+            if key not in young:
+                await storage.put(key, b"old", "application/octet-stream")
+        await asyncio.sleep(1.5)
+        cut = utcnow()
+        await asyncio.sleep(1.5)
+        for key in young:
+            await storage.put(key, b"young", "application/octet-stream")
+
+        sweeper = OrphanSweeper(db, storage, grace_seconds=3600, interval_seconds=3600, page_size=3)
+        swept = await sweeper.sweep(now=cut + timedelta(seconds=3600))
+
+        assert swept.deleted == len(LAYOUT.old_orphans)
+        under = storage.prefix + "/"
+        remaining = [key.removeprefix(under) for key in keys_under(raw, under)]
+        assert remaining == LAYOUT.survivors
+    finally:
+        await db.dispose()

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 
 from creatix.jobs.service import JobService
+from creatix.kit.backoff import Outage
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,9 @@ class ProgressReporter:
     batch's jobs, at most once per ``interval`` seconds.
 
     Engines report from their inference threads; the reporter hops to the event loop and
-    writes from there, so a pipeline step never waits on the database.
+    writes from there, so a pipeline step never waits on the database. A failed write (the
+    database is unavailable) is reported to ``outage``, which logs the change of state once,
+    and the reporter waits out its backoff before the next write.
     """
 
     def __init__(
@@ -27,11 +30,13 @@ class ProgressReporter:
         worker_id: str,
         *,
         interval: float = 0.25,
+        outage: Outage | None = None,
     ) -> None:
         self._jobs = jobs
         self._job_ids = list(job_ids)
         self._worker_id = worker_id
         self._interval = interval
+        self._outage = outage or Outage("recording progress", log)
         self._loop = asyncio.get_running_loop()
         self._latest: float | None = None
         self._written: float | None = None
@@ -58,8 +63,10 @@ class ProgressReporter:
             await asyncio.sleep(self._interval)
 
     async def _write(self, fraction: float) -> None:
+        self._written = fraction
         try:
             await self._jobs.report_progress(self._job_ids, self._worker_id, fraction)
-        except Exception:
-            log.exception("recording progress failed", extra={"jobs": self._job_ids})
-        self._written = fraction
+        except Exception as exc:
+            await asyncio.sleep(self._outage.failed(exc))
+            return
+        self._outage.recovered()

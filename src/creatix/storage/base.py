@@ -3,12 +3,15 @@
 Small outputs (images) go in and out whole, as ``bytes``. Large ones (videos of hundreds of
 MB) never do: ``put_file`` streams a local file in, ``size`` and ``open_range`` stream any
 byte range out in chunks of at most ``CHUNK_SIZE``, which is what ``/files`` serves HTTP
-range requests from.
+range requests from. ``list_objects`` pages through the objects under a folder with their
+modification times, for the sweeper of orphaned outputs (``jobs/sweeper.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -16,8 +19,20 @@ CHUNK_SIZE = 256 * 1024
 """The most bytes one chunk of ``Storage.open_range`` holds."""
 
 
+LIST_PAGE_SIZE = 1000
+"""The most objects one page of ``Storage.list_objects`` holds (S3's own page size)."""
+
+
 class ObjectNotFound(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    modified: datetime
+    """When the object was last written (UTC; S3: ``LastModified``, which for a multipart
+    upload is when the upload began)."""
 
 
 class Storage(Protocol):
@@ -62,6 +77,21 @@ class Storage(Protocol):
         """
         ...
 
+    def list_objects(
+        self, folder: str, page_size: int = LIST_PAGE_SIZE
+    ) -> AsyncIterator[list[StoredObject]]:
+        """Every object whose key lies under ``folder`` (``"images/"``: a key prefix ending
+        in ``/``), a page of at most ``page_size`` at a time, so that a caller never holds
+        more than a page however many there are (S3: ``ListObjectsV2``, one request a page).
+
+        No order is promised. An object written or deleted while the listing runs may or may
+        not appear. A local directory also lists a write still in progress (its temporary
+        file, named ``.tmp-…``), with the time it was last written to. A folder with nothing
+        under it yields no page. A ``folder`` without its trailing ``/``, or with empty,
+        ``.`` or ``..`` segments, is a ``ValueError``.
+        """
+        ...
+
     def url(self, key: str, expires_in: int) -> str:
         """A signed URL that stops working ``expires_in`` seconds from now.
 
@@ -74,3 +104,11 @@ class Storage(Protocol):
         backend's error) saying why when it cannot. For readiness probes: cheap, no object
         is written (S3: ``HeadBucket``)."""
         ...
+
+
+def folder_parts(folder: str) -> list[str]:
+    """The segments of a ``list_objects`` folder; ``ValueError`` unless it is one."""
+    parts = folder.split("/")
+    if not folder.endswith("/") or any(part in ("", ".", "..") for part in parts[:-1]):
+        raise ValueError(f"not a folder of keys: {folder!r}")
+    return parts[:-1]

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 import stat
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
 
-from creatix.storage.base import CHUNK_SIZE, ObjectNotFound
+from creatix.storage.base import (
+    CHUNK_SIZE,
+    LIST_PAGE_SIZE,
+    ObjectNotFound,
+    StoredObject,
+    folder_parts,
+)
 from creatix.storage.signing import UrlSigner
 
 
@@ -114,6 +122,36 @@ class LocalStorage:
                 if remaining is not None:
                     remaining -= len(chunk)
                 yield chunk
+
+    def _files_under(self, directory: Path) -> Generator[StoredObject]:
+        """Every regular file under ``directory``, depth first. ``scandir`` reads entries
+        as they are asked for, so no directory's listing is ever held whole."""
+        try:
+            entries = os.scandir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        with entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        yield from self._files_under(Path(entry.path))
+                        continue
+                    info = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # deleted while listing
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    key = Path(entry.path).relative_to(self.root).as_posix()
+                    yield StoredObject(key, datetime.fromtimestamp(info.st_mtime, UTC))
+
+    async def list_objects(
+        self, folder: str, page_size: int = LIST_PAGE_SIZE
+    ) -> AsyncIterator[list[StoredObject]]:
+        files = self._files_under(self.root.joinpath(*folder_parts(folder)))
+        try:
+            while page := await asyncio.to_thread(list, itertools.islice(files, page_size)):
+                yield page
+        finally:
+            files.close()
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.path_of(key).unlink, True)

@@ -38,6 +38,9 @@ Because ``X-Amz-Date`` moves every second, links of one object made within a min
 differ; a small per-process cache hands out the same URL for the same key and rounded expiry,
 so pollers see a stable link as they do with local storage (another process signs its own).
 
+**Listing.** ``list_objects`` is ``ListObjectsV2`` through boto3's paginator, one request
+(of up to 1000 keys) per page asked for, each in a thread; ``LastModified`` is the time.
+
 **Tests.** ``tests/storage/test_s3.py`` runs against a real S3-compatible server that the test
 starts: a ``minio`` binary if one is on PATH, else moto in server mode (``python -m
 moto.server`` on a loopback port, from the ``moto[server]`` test dependency), which is what
@@ -54,7 +57,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -64,7 +68,13 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from creatix.storage.base import CHUNK_SIZE, ObjectNotFound
+from creatix.storage.base import (
+    CHUNK_SIZE,
+    LIST_PAGE_SIZE,
+    ObjectNotFound,
+    StoredObject,
+    folder_parts,
+)
 from creatix.storage.signing import ROUNDING
 
 if TYPE_CHECKING:
@@ -309,6 +319,34 @@ class S3Storage:
                 yield chunk
         finally:
             body.close()
+
+    # -- listing ---------------------------------------------------------------------------
+
+    def _pages(self, folder: str, page_size: int) -> Generator[list[StoredObject]]:
+        """``ListObjectsV2`` pages under ``folder``, each request made as its page is asked
+        for; keys given back without the storage's prefix."""
+        name = "/".join([*([self.prefix] if self.prefix else []), *folder_parts(folder), ""])
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(
+            Bucket=self.bucket, Prefix=name, PaginationConfig={"PageSize": page_size}
+        )
+        for page in pages:
+            yield [
+                StoredObject(item["Key"][strip:], item["LastModified"].astimezone(UTC))
+                for item in page.get("Contents", [])
+            ]
+
+    async def list_objects(
+        self, folder: str, page_size: int = LIST_PAGE_SIZE
+    ) -> AsyncIterator[list[StoredObject]]:
+        pages = self._pages(folder, page_size)
+        try:
+            while (page := await asyncio.to_thread(next, pages, None)) is not None:
+                if page:
+                    yield page
+        finally:
+            pages.close()
 
     # -- links and health ------------------------------------------------------------------
 
