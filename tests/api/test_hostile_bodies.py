@@ -428,6 +428,15 @@ def test_a_query_parameter_that_is_not_text_is_a_400(
     assert (refusal.status, refusal.field) == (400, param), response.text
 
 
+def test_a_path_with_a_nul_is_a_400(server: LiveServer, account: Account) -> None:
+    response = httpx.get(
+        f"{server.url}/api/platform/generations/gen%00x",
+        headers={"Authorization": f"Bearer {account.secret}"},
+    )
+    refusal = _platform(response)
+    assert (refusal.status, refusal.code) == (400, "invalid_path"), response.text
+
+
 def test_a_multipart_text_field_with_a_nul_is_a_400(server: LiveServer, account: Account) -> None:
     with httpx.Client(base_url=server.url, headers=account.headers(UPLOAD), timeout=60) as c:
         png = _noise_png(8)
