@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,14 +23,26 @@ from creatix.api import (
     text_generator,
     uploads,
 )
+from creatix.api.bodies import add_documented_bodies
+from creatix.api.limits import BodyLimit, RequestLimitsMiddleware
 from creatix.api.middleware import RequestIdMiddleware
-from creatix.api.routing import unrouted_error_handler
+from creatix.api.routing import PathRenderers, unrouted_error_handler
 from creatix.background import BackgroundWork
 from creatix.config import Settings
 from creatix.kit.migrate import upgrade_database
 from creatix.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+DIALECTS: PathRenderers = [
+    ("/v1/", creatix_v1.render_error),
+    ("/v1/generate", artnex.render_error),
+    ("/files/", files.render_error),
+    ("/api/platform/", platform.render_error),
+    ("/api/asset_generator/", asset_generator.render_error),
+    ("/api/text_generator/", text_generator.render_error),
+]
+"""Each dialect's path prefix and the renderer of its errors (the longest prefix wins)."""
 
 
 def create_app(
@@ -58,6 +71,12 @@ def create_app(
         description="Self-hosted creative generation: images, videos and ad copy.",
         lifespan=lifespan,
     )
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        default=BodyLimit(settings.max_json_body_bytes),
+        routes={uploads.PATH: uploads.body_limit(settings.max_upload_body_bytes)},
+        renderers=DIALECTS,
+    )
     app.add_middleware(RequestIdMiddleware)
     if settings.trusted_hosts:
         # Links are built on the Host header when CREATIX_PUBLIC_URL is unset: only these.
@@ -72,17 +91,19 @@ def create_app(
     app.include_router(uploads.router)
     app.include_router(asset_generator.router)
     app.include_router(text_generator.router)
-    app.add_exception_handler(
-        StarletteHTTPException,
-        unrouted_error_handler(
-            [
-                ("/v1/", creatix_v1.render_error),
-                ("/v1/generate", artnex.render_error),
-                ("/files/", files.render_error),
-                ("/api/platform/", platform.render_error),
-                ("/api/asset_generator/", asset_generator.render_error),
-                ("/api/text_generator/", text_generator.render_error),
-            ]
-        ),
-    )
+    app.add_exception_handler(StarletteHTTPException, unrouted_error_handler(DIALECTS))
+    _document_bodies(app)
     return app
+
+
+def _document_bodies(app: FastAPI) -> None:
+    """Publish the request bodies of routes that read their body themselves
+    (``bodies.documented_body``) in the OpenAPI document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            add_documented_bodies(generate())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]

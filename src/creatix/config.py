@@ -66,6 +66,17 @@ class Settings(BaseSettings):
         default=False,
         description="Let webhooks and image URLs reach private, loopback and link-local hosts",
     )
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="The largest request body a JSON route takes; a larger one is a 413",
+    )
+    max_upload_body_bytes: int = Field(
+        default=10 * 1024 * 1024 + 64 * 1024,
+        gt=0,
+        description="The largest body POST /api/platform/upload takes: a 10 MB image and "
+        "its multipart framing; a larger one is a 413",
+    )
     metrics_enabled: bool = Field(
         default=True,
         description="Serve Prometheus metrics at /metrics, without auth: keep it internal",

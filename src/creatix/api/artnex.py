@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from creatix.api.assets import asset_url, engine_header
+from creatix.api.bodies import read_json
 from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key, require_json
 from creatix.api.routing import dialect_route, model_response
 from creatix.catalog.schemas import Catalog, ModelEntry
@@ -276,19 +277,13 @@ def parse(body: Mapping[str, Any], catalog: Catalog) -> tuple[ModelEntry, ImageS
 
 async def _json_object(request: Request) -> dict[str, Any]:
     require_json(request)
-    raw = await request.body()
-    if not raw.strip():
+    body = await read_json(request)
+    if body is None:
         raise InvalidRequest(
             "The request body is empty; send a JSON object with prompt and model.",
             param="body",
             code=INVALID_PARAMETER,
         )
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidRequest(
-            f"The request body is not valid JSON: {exc}.", param="body", code=INVALID_PARAMETER
-        ) from None
     if not isinstance(body, dict):
         raise InvalidRequest(
             f"The request body must be a JSON object, not {type(body).__name__}.",

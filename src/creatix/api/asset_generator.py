@@ -24,7 +24,6 @@ See docs/api/asset-generator.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -43,6 +42,7 @@ from creatix.api.asset_schemas import (
     video_short_side,
 )
 from creatix.api.assets import asset_url
+from creatix.api.bodies import InvalidText, read_json
 from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key, require_json
 from creatix.api.routing import dialect_route
 from creatix.catalog.schemas import Catalog, ModelEntry, VideoOptions
@@ -263,13 +263,10 @@ router.add_api_route("/schemas", list_schemas, methods=["GET"], include_in_schem
 
 async def _json_object(request: Request) -> dict[str, Any]:
     require_json(request)
-    raw = await request.body()
     try:
-        body = json.loads(raw) if raw.strip() else None
-    except ValueError as exc:
-        raise InvalidRequest(
-            f"The request body is not valid JSON: {exc}.", code="invalid_json"
-        ) from None
+        body = await read_json(request)
+    except InvalidText as exc:
+        raise InvalidFields({exc.param or "body": exc.problem}) from None
     if not isinstance(body, dict):
         raise InvalidRequest(
             "Send a JSON object with model_name, input_params and optionally webhook_url.",

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from creatix.api.assets import asset_b64, asset_url, engine_header
+from creatix.api.bodies import documented_body, model_body
 from creatix.api.deps import BearerPrincipal, JsonBody, RuntimeDep, idempotency_key
 from creatix.api.routing import dialect_route, model_response
 from creatix.jobs.specs import ImageSpec, Job, JobStatus, seed_or_random
@@ -26,6 +27,7 @@ _ERROR_TYPES = {
     402: "insufficient_quota",
     404: "invalid_request_error",
     409: "idempotency_error",
+    413: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
 }
@@ -131,15 +133,20 @@ def _ensure_succeeded(job: Job) -> None:
     )
 
 
-@router.post("/images/generations", dependencies=[JsonBody], response_model=ImagesResponse)
+@router.post(
+    "/images/generations",
+    dependencies=[JsonBody],
+    response_model=ImagesResponse,
+    openapi_extra=documented_body(ImageGenerationRequest),
+)
 async def create_images(
-    body: ImageGenerationRequest,
     principal: BearerPrincipal,
     runtime: RuntimeDep,
     request: Request,
     response: Response,
 ) -> Response:
     """Generate 1–4 images from a prompt and wait for them."""
+    body = await model_body(request, ImageGenerationRequest)
     idempotency = idempotency_key(request, body.model_dump(exclude_unset=True))
     job = await runtime.jobs.submit_image(
         principal, body.model, _spec(body), idempotency=idempotency

@@ -28,6 +28,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from creatix.api.assets import asset_url
+from creatix.api.bodies import documented_body, model_body, well_formed
 from creatix.api.deps import BearerPrincipal, JsonBody, RuntimeDep, idempotency_key
 from creatix.api.platform_schemas import (
     AspectRatioOption,
@@ -238,11 +239,17 @@ def _spec(body: GenerateRequest, model: ModelEntry, catalog: Catalog) -> ImageSp
     )
 
 
-@router.post("/generate", status_code=202, dependencies=[JsonBody])
+@router.post(
+    "/generate",
+    status_code=202,
+    dependencies=[JsonBody],
+    openapi_extra=documented_body(GenerateRequest),
+)
 async def generate(
-    body: GenerateRequest, principal: BearerPrincipal, runtime: RuntimeDep, request: Request
+    principal: BearerPrincipal, runtime: RuntimeDep, request: Request
 ) -> GenerateAccepted:
     """Start generating 1–4 images; poll GET /generations/{id} for them."""
+    body = await model_body(request, GenerateRequest)
     model = _model(runtime.catalog, body.model_id)
     spec = _spec(body, model, runtime.catalog)
     idempotency = idempotency_key(request, body.model_dump(by_alias=True, exclude_unset=True))
@@ -284,7 +291,7 @@ def _error(job: Job) -> str | None:
     if job.status is JobStatus.CANCELED:
         return "The generation was canceled."
     if job.status is JobStatus.FAILED:
-        return job.error.message if job.error else "The generation failed."
+        return well_formed(job.error.message) if job.error else "The generation failed."
     return None
 
 
@@ -305,7 +312,8 @@ def _generation(job: Job, runtime: Runtime, request: Request) -> Generation:
         id=job.id,
         status=status,
         progress=_percent_done(job),
-        prompt=_caller_prompt(job.image_spec, runtime.catalog),
+        # Text stored before the API refused lone surrogates must not make a listing fail.
+        prompt=well_formed(_caller_prompt(job.image_spec, runtime.catalog)),
         image_url=urls[0] if urls else None,
         image_urls=urls,
         model_id=job.model,
@@ -531,12 +539,18 @@ def video_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     return short_side, _even(Fraction(short_side * height, width))
 
 
-@router.post("/videos", status_code=202, dependencies=[JsonBody])
+@router.post(
+    "/videos",
+    status_code=202,
+    dependencies=[JsonBody],
+    openapi_extra=documented_body(VideoRequest),
+)
 async def create_video(
-    body: VideoRequest, principal: BearerPrincipal, runtime: RuntimeDep, request: Request
+    principal: BearerPrincipal, runtime: RuntimeDep, request: Request
 ) -> VideoAccepted:
     """Start animating one of the caller's completed image generations; poll
     GET /videos/{id} for the video."""
+    body = await model_body(request, VideoRequest)
     model, options = _video_model(runtime.catalog, body.model_id)
     resolution = _checked_options(body, model, options)
     image, generation = await _source_image(
@@ -597,7 +611,7 @@ def _video(job: Job, runtime: Runtime, request: Request) -> Video:
         id=job.id,
         status=status,
         progress=_percent_done(job),
-        prompt=spec.prompt,
+        prompt=well_formed(spec.prompt),
         video_url=asset_url(runtime, video, request) if video else None,
         thumbnail_url=asset_url(runtime, thumbnail, request) if thumbnail else None,
         model_id=job.model,

@@ -9,7 +9,7 @@ a 500 that says nothing of the internals.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from fastapi import Request, Response
@@ -39,9 +39,10 @@ def _param(loc: Sequence[Any]) -> str | None:
     return ".".join(path) or None
 
 
-def invalid_request_from(exc: RequestValidationError) -> InvalidRequest:
-    """The first validation error, as a 400 naming the offending field."""
-    first = exc.errors()[0]
+def invalid_request(errors: Sequence[Mapping[str, Any]]) -> InvalidRequest:
+    """The first of pydantic's validation errors (``loc`` starting with ``body`` or
+    ``query``), as a 400 naming the offending field."""
+    first = errors[0]
     kind, loc, msg = first["type"], tuple(first["loc"]), first["msg"]
     param = _param(loc)
     if kind == "json_invalid":
@@ -82,7 +83,7 @@ def dialect_route(render: ErrorRenderer) -> type[APIRoute]:
                     if exc.status >= 500:
                         log.error("request failed: %s", exc.message, extra={"code": exc.code})
                 except RequestValidationError as exc:
-                    error = invalid_request_from(exc)
+                    error = invalid_request(exc.errors())
                 except (OperationalError, InterfaceError) as exc:
                     # The database is gone (restarting, unreachable): nothing was written
                     # half-way (transactions roll back); the client may try again.
@@ -91,6 +92,14 @@ def dialect_route(render: ErrorRenderer) -> type[APIRoute]:
                         "The service's database is unavailable; try again shortly.",
                         headers={"Retry-After": "5"},
                     )
+                except HTTPException as exc:
+                    # FastAPI wraps what reading a declared body parameter raised (the body
+                    # limit's 413) in a 400 of its own.
+                    if isinstance(exc.__cause__, CreatixError):
+                        error = exc.__cause__
+                    else:
+                        log.exception("unhandled error", extra={"path": request.url.path})
+                        error = _internal_error()
                 except Exception:
                     log.exception("unhandled error", extra={"path": request.url.path})
                     error = _internal_error()
@@ -101,18 +110,28 @@ def dialect_route(render: ErrorRenderer) -> type[APIRoute]:
     return DialectRoute
 
 
+PathRenderers = Sequence[tuple[str, ErrorRenderer]]
+"""Each dialect's path prefix and its renderer."""
+
+
+def renderer_for(renderers: PathRenderers, path: str) -> ErrorRenderer | None:
+    """The renderer of the dialect whose path prefix ``path`` falls under (the longest
+    matching prefix wins); None outside every dialect."""
+    matching = [(prefix, render) for prefix, render in renderers if path.startswith(prefix)]
+    return max(matching, key=lambda pair: len(pair[0]))[1] if matching else None
+
+
 def unrouted_error_handler(
-    renderers: Sequence[tuple[str, ErrorRenderer]],
+    renderers: PathRenderers,
 ) -> Callable[[Request, Exception], Coroutine[Any, Any, Response]]:
     """Render 404 and 405 for paths no route matched in the envelope of the dialect whose
-    path prefix they fall under (the longest matching prefix wins)."""
-    by_length = sorted(renderers, key=lambda pair: len(pair[0]), reverse=True)
+    path prefix they fall under."""
 
     async def handle(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, HTTPException):
             raise exc
         path = request.url.path
-        render = next((r for prefix, r in by_length if path.startswith(prefix)), None)
+        render = renderer_for(renderers, path)
         if render is None or exc.status_code not in (404, 405):
             return await http_exception_handler(request, exc)
         error: CreatixError

@@ -26,6 +26,7 @@ from jsonschema import validators
 
 from creatix.api import asset_generator
 from creatix.api.asset_generator import InvalidFields
+from creatix.api.bodies import InvalidText, read_json
 from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key, require_json
 from creatix.api.routing import dialect_route
 from creatix.api.text_schemas import (
@@ -151,21 +152,12 @@ def text_models(catalog: Catalog) -> list[ModelEntry]:
     return [m for m in catalog.models if m.kind == JobKind.TEXT]
 
 
-def _no_constant(name: str) -> Any:
-    # Python's json reads NaN and Infinity, which JSON does not have and no range check
-    # refuses (NaN compares false with everything).
-    raise ValueError(f"{name} is not a JSON value")
-
-
 async def _json_object(request: Request) -> dict[str, Any]:
     require_json(request)
-    raw = await request.body()
     try:
-        body = json.loads(raw, parse_constant=_no_constant) if raw.strip() else None
-    except ValueError as exc:
-        raise InvalidRequest(
-            f"The request body is not valid JSON: {exc}.", code="invalid_json"
-        ) from None
+        body = await read_json(request)
+    except InvalidText as exc:
+        raise InvalidFields({exc.param or "body": exc.problem}) from None
     if not isinstance(body, dict):
         raise InvalidRequest(
             "Send a JSON object with model_name and messages, and optionally "

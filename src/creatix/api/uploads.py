@@ -1,10 +1,13 @@
 """``POST /api/platform/upload``: reference images for generation, in the platform dialect.
 
 The image comes as ``multipart/form-data`` in the ``file`` field, or as the raw body with
-``Content-Type: image/png``, ``image/jpeg`` or ``image/webp``. Either way no more than
-``MAX_UPLOAD_BYTES`` (plus the multipart framing) is read: a larger ``Content-Length`` is
-refused before reading, and a body without one is cut off once it passes the cap. What the
-image is gets decided by decoding it (``uploads.service.store_upload``).
+``Content-Type: image/png``, ``image/jpeg`` or ``image/webp``. The body is bounded by
+``api/limits.py`` with this route's own limit (``body_limit``: ``max_upload_body_bytes``, a
+10 MB image and its multipart framing), enforced while it streams in: a larger
+``Content-Length`` is refused before reading, a body without one is cut off once it passes
+the limit; both are a 413 ``file_too_large``, as is an image over ``MAX_UPLOAD_BYTES`` in a
+body within it. The key is checked before the body is read. What the image is gets decided
+by decoding it (``uploads.service.store_upload``).
 """
 
 from __future__ import annotations
@@ -12,26 +15,26 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
-from starlette.types import Message
 
 from creatix.api.assets import file_url
+from creatix.api.bodies import InvalidText, text_problem
 from creatix.api.deps import BearerPrincipal, RuntimeDep
+from creatix.api.limits import BodyLimit
 from creatix.api.platform import render_error
 from creatix.api.routing import dialect_route
-from creatix.kit.errors import InvalidRequest
-from creatix.uploads.errors import too_large
+from creatix.kit.errors import ContentTooLarge, InvalidRequest
 from creatix.uploads.service import MAX_UPLOAD_BYTES, store_upload
 
 router = APIRouter(
     prefix="/api/platform", tags=["Platform"], route_class=dialect_route(render_error)
 )
 
+PATH = "/api/platform/upload"
 FILE_FIELD = "file"
+TOO_LARGE = "file_too_large"
 RAW_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
-MULTIPART_SLACK = 64 * 1024
-"""Room for the multipart boundaries, part headers and a few small fields around the file."""
 
 
 class UploadCreated(BaseModel):
@@ -42,46 +45,38 @@ class UploadCreated(BaseModel):
     public_url: str
 
 
-def _check_declared_length(request: Request, limit: int) -> None:
-    declared = request.headers.get("content-length", "").strip()
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large(FILE_FIELD, MAX_UPLOAD_BYTES)
+def body_limit(max_bytes: int) -> BodyLimit:
+    """This route's body limit, for ``api/limits.py``."""
+    return BodyLimit(max_bytes, code=TOO_LARGE, param=FILE_FIELD, what="The upload")
 
 
-def _capped(request: Request, limit: int) -> Request:
-    """The request, whose body stream fails with a 400 once more than ``limit`` bytes came."""
-    receive = request.receive
-    received = 0
-
-    async def capped_receive() -> Message:
-        nonlocal received
-        message = await receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise too_large(FILE_FIELD, MAX_UPLOAD_BYTES)
-        return message
-
-    return Request(request.scope, capped_receive)
+def _too_large() -> ContentTooLarge:
+    return ContentTooLarge(
+        f"The image is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; send at most that much.",
+        code=TOO_LARGE,
+        param=FILE_FIELD,
+    )
 
 
-async def _raw_body(request: Request) -> bytes:
-    chunks: list[bytes] = []
-    async for chunk in _capped(request, MAX_UPLOAD_BYTES).stream():
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _check_text_fields(form: FormData) -> None:
+    """The form's text fields (and every field's name) must be text a route can take."""
+    for name, value in form.multi_items():
+        problem = text_problem(name)
+        if problem is not None:
+            raise InvalidText("", f"has a multipart field whose name {problem}")
+        if isinstance(value, str) and (problem := text_problem(value)) is not None:
+            raise InvalidText(name, problem)
 
 
 async def _multipart_file(request: Request) -> tuple[bytes, str | None]:
     try:
-        form = await _capped(request, MAX_UPLOAD_BYTES + MULTIPART_SLACK).form(
-            max_files=1, max_fields=20
-        )
+        form = await request.form(max_files=1, max_fields=20)
     except HTTPException as exc:  # Starlette's word for a malformed multipart body
         raise InvalidRequest(
             f"The multipart body could not be read: {exc.detail}", code="invalid_multipart"
         ) from exc
     try:
+        _check_text_fields(form)
         part = form.get(FILE_FIELD)
         if part is None:
             raise InvalidRequest(
@@ -100,7 +95,7 @@ async def _multipart_file(request: Request) -> tuple[bytes, str | None]:
         await form.close()
 
 
-@router.post("/upload", status_code=201, response_model_by_alias=True)
+@router.post(PATH.removeprefix(router.prefix), status_code=201, response_model_by_alias=True)
 async def upload(
     request: Request, principal: BearerPrincipal, runtime: RuntimeDep
 ) -> UploadCreated:
@@ -108,11 +103,9 @@ async def upload(
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == "multipart/form-data":
-        _check_declared_length(request, MAX_UPLOAD_BYTES + MULTIPART_SLACK)
         data, declared = await _multipart_file(request)
     elif media_type in RAW_TYPES:
-        _check_declared_length(request, MAX_UPLOAD_BYTES)
-        data, declared = await _raw_body(request), media_type
+        data, declared = await request.body(), media_type
     elif media_type.startswith("image/"):
         raise InvalidRequest(
             f"{media_type} images are not supported; upload a PNG, JPEG or WebP image.",
@@ -124,6 +117,8 @@ async def upload(
             f"Content-Type image/png, image/jpeg or image/webp (not '{content_type or 'none'}').",
             code="invalid_content_type",
         )
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise _too_large()
     stored = await store_upload(
         runtime.db, runtime.storage, principal.account_id, data, declared_type=declared
     )

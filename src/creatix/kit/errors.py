@@ -8,6 +8,7 @@ CreatixError                 status, code, message, param (the offending field),
 ├── NotFound            404  no such resource for this account
 ├── GenerationRejected  422  the engine refused the request itself (a provider's validation)
 ├── Conflict            409  the request contradicts an earlier one
+├── ContentTooLarge     413  the request body is larger than its route takes
 ├── TooManyRequests     429  a rate limit or a quota is exhausted; carries Retry-After
 ├── GenerationFailed    500  the engine could not produce the output
 └── Unavailable         503  a part the request needs is not running
@@ -70,6 +71,11 @@ class MethodNotAllowed(CreatixError):
 class Conflict(CreatixError):
     status = 409
     default_code = "conflict"
+
+
+class ContentTooLarge(CreatixError):
+    status = 413
+    default_code = "request_too_large"
 
 
 class TooManyRequests(CreatixError):
