@@ -31,6 +31,7 @@ from creatix.jobs import structured
 from creatix.jobs.progress import ProgressReporter
 from creatix.jobs.service import THUMBNAIL, JobService
 from creatix.jobs.specs import (
+    FILE_EXTENSIONS,
     MIME_TYPES,
     Job,
     JobError,
@@ -460,7 +461,7 @@ class Worker:
     async def _store(self, job: Job, image: Image, metadata: dict[str, str]) -> StoredOutput:
         fmt = job.image_spec.output_format
         data = await asyncio.to_thread(finished_image_bytes, image, fmt, metadata)
-        key = f"images/{job.account_id}/{job.id}/{secrets.token_hex(8)}.{fmt}"
+        key = f"images/{job.account_id}/{job.id}/{secrets.token_hex(8)}.{FILE_EXTENSIONS[fmt]}"
         await self.storage.put(key, data, MIME_TYPES[fmt])
         return StoredOutput(
             kind="image",

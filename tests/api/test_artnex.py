@@ -63,6 +63,18 @@ def _download(url: str) -> Image.Image:
     return image
 
 
+def _assert_jpeg_link(url: str) -> None:
+    """The link ends in .jpg and serves a JPEG: its bytes decode as one, its type says so."""
+    assert httpx.URL(url).path.endswith(".jpg"), url
+    response = httpx.get(url, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.content.startswith(b"\xff\xd8\xff"), "the JPEG start-of-image marker"
+    with Image.open(io.BytesIO(response.content)) as image:
+        assert image.format == "JPEG"
+        image.load()
+
+
 def _ok(response: httpx.Response) -> dict[str, object]:
     assert response.status_code == 200, response.text
     body: dict[str, object] = response.json()
@@ -99,7 +111,7 @@ def rich(server: LiveServer) -> Iterator[tuple[str, httpx.Client]]:
 # -- the documented example and prices -------------------------------------------------------
 
 
-def test_doc_example_returns_one_1024_png_and_charges_250(server: LiveServer) -> None:
+def test_doc_example_returns_one_1024_jpeg_and_charges_250(server: LiveServer) -> None:
     name, secret = server.funded_account(credits=1000)
     with server.client(secret) as client:
         response = client.post(GENERATE, json=EXAMPLE)
@@ -112,9 +124,8 @@ def test_doc_example_returns_one_1024_png_and_charges_250(server: LiveServer) ->
     assert isinstance(images, list)
     assert len(images) == 1
     assert set(images[0]) == {"url"}
-    image = _download(images[0]["url"])
-    assert image.format == "PNG"
-    assert image.size == (1024, 1024)
+    _assert_jpeg_link(images[0]["url"])
+    assert _download(images[0]["url"]).size == (1024, 1024)
     assert server.balance(name) == 750
 
 
@@ -221,6 +232,9 @@ def test_every_catalog_image_model_is_served(server: LiveServer) -> None:
             body = _ok(client.post(GENERATE, json=payload))
             if entry.price_table is None:
                 assert body["credits_used"] == entry.credits_per_image, entry.id
+            images = body["images"]
+            assert isinstance(images, list)
+            _assert_jpeg_link(images[0]["url"])
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -495,6 +509,13 @@ def odd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]
         [
             {"id": "crashy", "engine": "broken", "display_name": "Crashy", "credits_per_image": 10},
             {"id": "ghost", "engine": "absent", "display_name": "Ghost", "credits_per_image": 10},
+            {
+                "id": "lossless",
+                "engine": "preview",
+                "display_name": "Lossless",
+                "credits_per_image": 10,
+                "output_format": "png",
+            },
         ]
     )
     catalog = tmp_path / "catalog.yaml"
@@ -537,3 +558,19 @@ def test_absent_engine_is_503_unavailable(odd_server: LiveServer) -> None:
     assert error["request_id"] == response.headers["X-Request-ID"]
     assert _job_rows(odd_server, name) == 0
     assert odd_server.balance(name) == 1000
+
+
+def test_a_models_catalog_output_format_overrides_jpeg(odd_server: LiveServer) -> None:
+    _, secret = odd_server.funded_account(credits=1000)
+    payload = {"prompt": "a lossless logo", "model": "lossless", "width": 256, "height": 256}
+    with odd_server.client(secret) as client:
+        body = _ok(client.post(GENERATE, json=payload))
+    images = body["images"]
+    assert isinstance(images, list)
+    url = images[0]["url"]
+    assert httpx.URL(url).path.endswith(".png"), url
+    response = httpx.get(url, timeout=60)
+    assert response.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(response.content)) as image:
+        assert image.format == "PNG"
+        assert image.size == (256, 256)

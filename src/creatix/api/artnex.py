@@ -3,7 +3,8 @@
 Wire → canonical: ``width`` × ``height`` are pixels (multiples of 8, within the model's
 limits), ``num_images`` is ``n``; for a model with a price table (``gpt-image-2``) the table's
 parameters (``resolution``, ``quality``) become ``ImageSpec.engine_params``. Fields this API
-does not document are ignored, as Artnex's SDKs send whatever they add.
+does not document are ignored, as Artnex's SDKs send whatever they add. Images are JPEGs, as
+Artnex's are, unless the model's catalog entry names another ``output_format``.
 
 Errors use Artnex's envelope ``{"success": false, "error": {"code", "message"}}`` with its
 codes (``missing_prompt``, ``invalid_model``, ``invalid_dimensions``, ``invalid_parameter``,
@@ -26,7 +27,14 @@ from creatix.api.assets import asset_url, engine_header
 from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key, require_json
 from creatix.api.routing import dialect_route, model_response
 from creatix.catalog.schemas import Catalog, ModelEntry
-from creatix.jobs.specs import ImageSpec, Job, JobKind, JobStatus, seed_or_random
+from creatix.jobs.specs import (
+    ImageSpec,
+    Job,
+    JobKind,
+    JobStatus,
+    OutputFormat,
+    seed_or_random,
+)
 from creatix.kit.errors import CreatixError, GenerationFailed, GenerationRejected, InvalidRequest
 
 PATH = "/v1/generate"
@@ -34,6 +42,9 @@ MAX_PROMPT_CHARS = 4000
 MAX_IMAGES = 4
 DEFAULT_SIDE = 1024
 SIDE_MULTIPLE = 8
+DEFAULT_FORMAT: OutputFormat = "jpeg"
+"""Artnex's images are JPEGs (its reference's links end in ``image_0.jpg``); a model's
+catalog ``output_format`` overrides it."""
 
 MISSING_PROMPT = "missing_prompt"
 INVALID_MODEL = "invalid_model"
@@ -269,6 +280,7 @@ def parse(body: Mapping[str, Any], catalog: Catalog) -> tuple[ModelEntry, ImageS
         height=request.height,
         n=request.num_images,
         seed=seed_or_random(None),
+        output_format=entry.output_format or DEFAULT_FORMAT,
         engine_params=_engine_params(entry, body),
     )
     return entry, spec

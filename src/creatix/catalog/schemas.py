@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from creatix.jobs.specs import JobKind
+from creatix.jobs.specs import JobKind, OutputFormat
 
 
 class _Strict(BaseModel):
@@ -104,6 +104,11 @@ class ModelEntry(_Strict):
     )
     video: VideoOptions | None = Field(default=None, description="Video models")
     supports_image_input: bool = False
+    output_format: OutputFormat | None = Field(
+        default=None,
+        description="The format of this model's images where the request cannot choose one "
+        "(Artnex's /v1/generate); None: the dialect's own default (Artnex: jpeg)",
+    )
     estimated_seconds: float = Field(default=5.0, gt=0)
     limits: ImageLimits = Field(default_factory=ImageLimits)
 
