@@ -177,7 +177,7 @@ def test_defaults_are_1024_square_and_one_image(rich: tuple[str, httpx.Client]) 
 
 def test_gpt_image_2_is_priced_by_resolution_and_quality(server: LiveServer) -> None:
     name, secret = server.funded_account(credits=5000)
-    base = {"prompt": "a product shot", "model": "gpt-image-2", "width": 512, "height": 512}
+    base = {"prompt": "a product shot", "model": "gpt-image-2"}
     with server.client(secret) as client:
         priced = _ok(client.post(GENERATE, json={**base, "resolution": "2k", "quality": "high"}))
         assert priced["credits_used"] == 800
@@ -197,6 +197,89 @@ def test_gpt_image_2_is_priced_by_resolution_and_quality(server: LiveServer) -> 
     assert job.spec.engine_params == {"resolution": "2k", "quality": "high"}
     job = server.call(server.runtime.jobs.get(str(default["request_id"])))
     assert job.spec.engine_params == {"resolution": "1k", "quality": "medium"}
+
+
+def _sizes(body: dict[str, object]) -> list[tuple[int, int]]:
+    images = body["images"]
+    assert isinstance(images, list)
+    return [_download(item["url"]).size for item in images]
+
+
+@pytest.mark.parametrize(
+    ("fields", "size", "credits"),
+    [
+        ({"resolution": "4k", "quality": "high"}, (4096, 4096), 1600),
+        ({"resolution": "4k", "quality": "low", "width": 4096, "height": 2304}, (4096, 2304), 200),
+        ({"resolution": "4k", "quality": "low", "width": 2304}, (2304, 4096), 200),
+        ({"resolution": "2k"}, (2048, 2048), 300),
+        ({"resolution": "2k", "width": 1152, "height": 2048}, (1152, 2048), 300),
+        ({"resolution": "2k", "height": 512}, (2048, 512), 300),
+        ({}, (1024, 1024), 150),
+        ({"resolution": "1k", "quality": "low", "width": 1024, "height": 576}, (1024, 576), 50),
+    ],
+)
+def test_gpt_image_2_makes_the_resolution_it_prices(
+    rich: tuple[str, httpx.Client],
+    fields: dict[str, object],
+    size: tuple[int, int],
+    credits: int,
+) -> None:
+    """The resolution is the image's long side (1k 1024, 2k 2048, 4k 4096): the stored image,
+    decoded, has it, and the charge is that resolution's."""
+    _, client = rich
+    payload = {"prompt": "a watch on a wrist", "model": "gpt-image-2", **fields}
+    body = _ok(client.post(GENERATE, json=payload))
+    assert _sizes(body) == [size]
+    assert body["credits_used"] == credits
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"resolution": "4k", "width": 1024, "height": 1024}, "width"),
+        ({"resolution": "4k", "width": 1024, "height": 2048}, "height"),
+        ({"resolution": "1k", "width": 2048}, "width"),
+        ({"resolution": "2k", "height": 4096}, "height"),
+        ({"resolution": "1k", "width": 2048, "height": 1024}, "width"),
+        ({"width": 512, "height": 512}, "width"),
+        ({"quality": "high", "width": 4096, "height": 4096}, "width"),
+    ],
+)
+def test_gpt_image_2_sides_that_contradict_the_resolution_are_invalid_dimensions(
+    server: LiveServer, rich: tuple[str, httpx.Client], fields: dict[str, object], field: str
+) -> None:
+    name, client = rich
+    balance = server.balance(name)
+    payload = {"prompt": "a watch on a wrist", "model": "gpt-image-2", **fields}
+    error = _error(client.post(GENERATE, json=payload), 400, "invalid_dimensions")
+    message = str(error["message"])
+    assert message.startswith(f"{field} "), message
+    assert "resolution" in message
+    assert _job_rows(server, name) == 0
+    assert server.balance(name) == balance
+
+
+@pytest.mark.slow
+def test_nano_banana_pro_ultra_makes_8k(server: LiveServer) -> None:
+    name, secret = server.funded_account(credits=1000)
+    payload = {"prompt": "a city at night", "model": "nano-banana-pro-ultra"}
+    with server.client(secret) as client:
+        body = _ok(client.post(GENERATE, json={**payload, "width": 8192, "height": 8192}))
+    assert _sizes(body) == [(8192, 8192)]
+    assert body["credits_used"] == 1000
+    assert server.balance(name) == 0
+
+
+def test_nano_banana_pro_ultra_refuses_sides_over_8192(
+    server: LiveServer, rich: tuple[str, httpx.Client]
+) -> None:
+    name, client = rich
+    for side in ("width", "height"):
+        payload = {"prompt": "x", "model": "nano-banana-pro-ultra", side: 8193}
+        error = _error(client.post(GENERATE, json=payload), 400, "invalid_dimensions")
+        assert str(error["message"]).startswith(f"{side} 8193"), error
+        assert "8192" in str(error["message"])
+    assert _job_rows(server, name) == 0
 
 
 def test_unknown_fields_are_ignored(rich: tuple[str, httpx.Client]) -> None:
@@ -228,7 +311,9 @@ def test_every_catalog_image_model_is_served(server: LiveServer) -> None:
         for entry in catalog.models:
             if entry.kind != JobKind.IMAGE:
                 continue
-            payload = {"prompt": "catalog", "model": entry.id, "width": 256, "height": 256}
+            payload: dict[str, object] = {"prompt": "catalog", "model": entry.id}
+            if not entry.limits.resolutions:  # else the resolution's side, 1024 by default
+                payload.update(width=256, height=256)
             body = _ok(client.post(GENERATE, json=payload))
             if entry.price_table is None:
                 assert body["credits_used"] == entry.credits_per_image, entry.id
