@@ -63,6 +63,18 @@ def _download(url: str) -> Image.Image:
     return image
 
 
+def _assert_jpeg_link(url: str) -> None:
+    """The link ends in .jpg and serves a JPEG: its bytes decode as one, its type says so."""
+    assert httpx.URL(url).path.endswith(".jpg"), url
+    response = httpx.get(url, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.content.startswith(b"\xff\xd8\xff"), "the JPEG start-of-image marker"
+    with Image.open(io.BytesIO(response.content)) as image:
+        assert image.format == "JPEG"
+        image.load()
+
+
 def _ok(response: httpx.Response) -> dict[str, object]:
     assert response.status_code == 200, response.text
     body: dict[str, object] = response.json()
@@ -99,7 +111,7 @@ def rich(server: LiveServer) -> Iterator[tuple[str, httpx.Client]]:
 # -- the documented example and prices -------------------------------------------------------
 
 
-def test_doc_example_returns_one_1024_png_and_charges_250(server: LiveServer) -> None:
+def test_doc_example_returns_one_1024_jpeg_and_charges_250(server: LiveServer) -> None:
     name, secret = server.funded_account(credits=1000)
     with server.client(secret) as client:
         response = client.post(GENERATE, json=EXAMPLE)
@@ -112,9 +124,8 @@ def test_doc_example_returns_one_1024_png_and_charges_250(server: LiveServer) ->
     assert isinstance(images, list)
     assert len(images) == 1
     assert set(images[0]) == {"url"}
-    image = _download(images[0]["url"])
-    assert image.format == "PNG"
-    assert image.size == (1024, 1024)
+    _assert_jpeg_link(images[0]["url"])
+    assert _download(images[0]["url"]).size == (1024, 1024)
     assert server.balance(name) == 750
 
 
@@ -166,7 +177,7 @@ def test_defaults_are_1024_square_and_one_image(rich: tuple[str, httpx.Client]) 
 
 def test_gpt_image_2_is_priced_by_resolution_and_quality(server: LiveServer) -> None:
     name, secret = server.funded_account(credits=5000)
-    base = {"prompt": "a product shot", "model": "gpt-image-2", "width": 512, "height": 512}
+    base = {"prompt": "a product shot", "model": "gpt-image-2"}
     with server.client(secret) as client:
         priced = _ok(client.post(GENERATE, json={**base, "resolution": "2k", "quality": "high"}))
         assert priced["credits_used"] == 800
@@ -186,6 +197,89 @@ def test_gpt_image_2_is_priced_by_resolution_and_quality(server: LiveServer) -> 
     assert job.spec.engine_params == {"resolution": "2k", "quality": "high"}
     job = server.call(server.runtime.jobs.get(str(default["request_id"])))
     assert job.spec.engine_params == {"resolution": "1k", "quality": "medium"}
+
+
+def _sizes(body: dict[str, object]) -> list[tuple[int, int]]:
+    images = body["images"]
+    assert isinstance(images, list)
+    return [_download(item["url"]).size for item in images]
+
+
+@pytest.mark.parametrize(
+    ("fields", "size", "credits"),
+    [
+        ({"resolution": "4k", "quality": "high"}, (4096, 4096), 1600),
+        ({"resolution": "4k", "quality": "low", "width": 4096, "height": 2304}, (4096, 2304), 200),
+        ({"resolution": "4k", "quality": "low", "width": 2304}, (2304, 4096), 200),
+        ({"resolution": "2k"}, (2048, 2048), 300),
+        ({"resolution": "2k", "width": 1152, "height": 2048}, (1152, 2048), 300),
+        ({"resolution": "2k", "height": 512}, (2048, 512), 300),
+        ({}, (1024, 1024), 150),
+        ({"resolution": "1k", "quality": "low", "width": 1024, "height": 576}, (1024, 576), 50),
+    ],
+)
+def test_gpt_image_2_makes_the_resolution_it_prices(
+    rich: tuple[str, httpx.Client],
+    fields: dict[str, object],
+    size: tuple[int, int],
+    credits: int,
+) -> None:
+    """The resolution is the image's long side (1k 1024, 2k 2048, 4k 4096): the stored image,
+    decoded, has it, and the charge is that resolution's."""
+    _, client = rich
+    payload = {"prompt": "a watch on a wrist", "model": "gpt-image-2", **fields}
+    body = _ok(client.post(GENERATE, json=payload))
+    assert _sizes(body) == [size]
+    assert body["credits_used"] == credits
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"resolution": "4k", "width": 1024, "height": 1024}, "width"),
+        ({"resolution": "4k", "width": 1024, "height": 2048}, "height"),
+        ({"resolution": "1k", "width": 2048}, "width"),
+        ({"resolution": "2k", "height": 4096}, "height"),
+        ({"resolution": "1k", "width": 2048, "height": 1024}, "width"),
+        ({"width": 512, "height": 512}, "width"),
+        ({"quality": "high", "width": 4096, "height": 4096}, "width"),
+    ],
+)
+def test_gpt_image_2_sides_that_contradict_the_resolution_are_invalid_dimensions(
+    server: LiveServer, rich: tuple[str, httpx.Client], fields: dict[str, object], field: str
+) -> None:
+    name, client = rich
+    balance = server.balance(name)
+    payload = {"prompt": "a watch on a wrist", "model": "gpt-image-2", **fields}
+    error = _error(client.post(GENERATE, json=payload), 400, "invalid_dimensions")
+    message = str(error["message"])
+    assert message.startswith(f"{field} "), message
+    assert "resolution" in message
+    assert _job_rows(server, name) == 0
+    assert server.balance(name) == balance
+
+
+@pytest.mark.slow
+def test_nano_banana_pro_ultra_makes_8k(server: LiveServer) -> None:
+    name, secret = server.funded_account(credits=1000)
+    payload = {"prompt": "a city at night", "model": "nano-banana-pro-ultra"}
+    with server.client(secret) as client:
+        body = _ok(client.post(GENERATE, json={**payload, "width": 8192, "height": 8192}))
+    assert _sizes(body) == [(8192, 8192)]
+    assert body["credits_used"] == 1000
+    assert server.balance(name) == 0
+
+
+def test_nano_banana_pro_ultra_refuses_sides_over_8192(
+    server: LiveServer, rich: tuple[str, httpx.Client]
+) -> None:
+    name, client = rich
+    for side in ("width", "height"):
+        payload = {"prompt": "x", "model": "nano-banana-pro-ultra", side: 8193}
+        error = _error(client.post(GENERATE, json=payload), 400, "invalid_dimensions")
+        assert str(error["message"]).startswith(f"{side} 8193"), error
+        assert "8192" in str(error["message"])
+    assert _job_rows(server, name) == 0
 
 
 def test_unknown_fields_are_ignored(rich: tuple[str, httpx.Client]) -> None:
@@ -217,10 +311,15 @@ def test_every_catalog_image_model_is_served(server: LiveServer) -> None:
         for entry in catalog.models:
             if entry.kind != JobKind.IMAGE:
                 continue
-            payload = {"prompt": "catalog", "model": entry.id, "width": 256, "height": 256}
+            payload: dict[str, object] = {"prompt": "catalog", "model": entry.id}
+            if not entry.limits.resolutions:  # else the resolution's side, 1024 by default
+                payload.update(width=256, height=256)
             body = _ok(client.post(GENERATE, json=payload))
             if entry.price_table is None:
                 assert body["credits_used"] == entry.credits_per_image, entry.id
+            images = body["images"]
+            assert isinstance(images, list)
+            _assert_jpeg_link(images[0]["url"])
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -495,6 +594,13 @@ def odd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]
         [
             {"id": "crashy", "engine": "broken", "display_name": "Crashy", "credits_per_image": 10},
             {"id": "ghost", "engine": "absent", "display_name": "Ghost", "credits_per_image": 10},
+            {
+                "id": "lossless",
+                "engine": "preview",
+                "display_name": "Lossless",
+                "credits_per_image": 10,
+                "output_format": "png",
+            },
         ]
     )
     catalog = tmp_path / "catalog.yaml"
@@ -537,3 +643,19 @@ def test_absent_engine_is_503_unavailable(odd_server: LiveServer) -> None:
     assert error["request_id"] == response.headers["X-Request-ID"]
     assert _job_rows(odd_server, name) == 0
     assert odd_server.balance(name) == 1000
+
+
+def test_a_models_catalog_output_format_overrides_jpeg(odd_server: LiveServer) -> None:
+    _, secret = odd_server.funded_account(credits=1000)
+    payload = {"prompt": "a lossless logo", "model": "lossless", "width": 256, "height": 256}
+    with odd_server.client(secret) as client:
+        body = _ok(client.post(GENERATE, json=payload))
+    images = body["images"]
+    assert isinstance(images, list)
+    url = images[0]["url"]
+    assert httpx.URL(url).path.endswith(".png"), url
+    response = httpx.get(url, timeout=60)
+    assert response.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(response.content)) as image:
+        assert image.format == "PNG"
+        assert image.size == (256, 256)

@@ -351,15 +351,19 @@ def test_price_table_parameters(server: LiveServer) -> None:
     name = f"ag-{uuid.uuid4().hex[:10]}"
     headers = _credentials(server, name)
     with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
-        params = {"prompt": "a watch", "resolution": "2k", "quality": "low"}
+        params = {"prompt": "a watch", "resolution": "2k", "quality": "low", "aspect_ratio": "16:9"}
         assert _create(client, "gpt-image-2", params).status_code == 402  # no credits yet
         assert server.runtime is not None
         server.call(billing_service.grant(server.runtime.db, name, 100, note=None))
         created = _create(client, "gpt-image-2", params)
         assert created.status_code == 200, created.text
-        assert _poll(client, created.json()["id"])["status"] == "done"
+        done = _poll(client, created.json()["id"])
+        assert done["status"] == "done"
         statement = server.call(billing_service.statement(server.runtime.db, name))
         assert statement.balance == 0  # 2k/low is 100 credits
+        # What is priced is what is made: 2k is a 2048-pixel long side, shaped 16:9.
+        download = httpx.get(done["assets"][0]["url"], timeout=30)
+        assert _png_size(download.content) == (2048, 1152)
 
 
 def test_idempotency_key_returns_the_same_task(client: httpx.Client) -> None:

@@ -56,6 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_sd: Path) -> Iterator[
     tiny = {
         "engine": "diffusers",
         "credits_per_image": PRICE,
+        "output_format": "png",  # lossless, to compare the stored pixels with the engine's
         "estimated_seconds": 1,
         "limits": {"max_n": 4, "max_prompt_chars": 500, "min_side": 64, "max_side": 128},
     }

@@ -10,6 +10,7 @@ import yaml
 
 from creatix.catalog.loader import load_catalog
 from creatix.engines.registry import EngineRegistry
+from creatix.jobs.specs import JobKind
 
 pytest.importorskip("diffusers")
 from tiny_diffusers import build_tiny_sd
@@ -26,14 +27,34 @@ def _catalog_with_models_dir(tmp_path: Path, models_dir: Path) -> Path:
     return path
 
 
-def test_every_reference_model_id_is_served_by_a_diffusers_engine() -> None:
+def test_every_shipped_model_id_is_served_by_a_local_engine() -> None:
+    """gpu.yaml replaces the model list: a shipped model it forgets is gone from the server."""
     catalog = load_catalog(GPU_CATALOG)
-    ids = {model.id for model in catalog.models}
-    assert {"creatix-flash", "creatix-pro", "flux-2-pro", "nano-banana-2", "gpt-image-2"} <= ids
-    assert {catalog.engines[m.engine].type for m in catalog.models} == {"diffusers"}
+    assert {model.id for model in catalog.models} == {model.id for model in load_catalog().models}
     for model in catalog.models:
         assert model.engine_model, f"{model.id} names its open model"
-        assert model.limits.min_side <= 1024 <= model.limits.max_side or model.id == "creatix-flash"
+        engine_type = catalog.engines[model.engine].type
+        if model.kind is JobKind.TEXT:
+            assert engine_type == "transformers", model.id
+            continue
+        assert engine_type == "diffusers", model.id
+        if model.kind is JobKind.IMAGE:
+            assert model.limits.min_side <= 1024 <= model.limits.max_side or (
+                model.id == "creatix-flash"
+            )
+
+
+def test_text_models_keep_their_shipped_prices() -> None:
+    shipped, gpu = load_catalog(), load_catalog(GPU_CATALOG)
+    for model in gpu.models:
+        if model.kind is not JobKind.TEXT:
+            continue
+        own = shipped.model(model.id)
+        assert own is not None
+        assert (model.credits_per_1k_input_tokens, model.credits_per_1k_output_tokens) == (
+            own.credits_per_1k_input_tokens,
+            own.credits_per_1k_output_tokens,
+        )
 
 
 def test_models_without_weights_are_unavailable_with_the_reason(tmp_path: Path) -> None:
@@ -43,7 +64,8 @@ def test_models_without_weights_are_unavailable_with_the_reason(tmp_path: Path) 
         status = registry.model_status(model)
         assert not status.available
         assert status.reason is not None
-        assert "weights not found" in status.reason
+        assert "weights" in status.reason
+        assert "not found" in status.reason
 
 
 def test_a_model_is_available_once_its_weights_are_in_place(tmp_path: Path) -> None:

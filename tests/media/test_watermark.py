@@ -6,7 +6,7 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from creatix.media.sizing import ASPECT_RATIOS, SIZE_SIDES, dimensions
-from creatix.media.watermark import apply_watermark, watermark_box
+from creatix.media.watermark import apply_watermark, mark_in_place, watermark_box
 
 SHAPES = sorted(
     {dimensions(side, ratio) for side in SIZE_SIDES.values() for ratio in ASPECT_RATIOS}
@@ -75,3 +75,12 @@ def test_the_plate_grows_with_the_image() -> None:
 
     assert plate_height(512) < plate_height(1024) < plate_height(4096)
     assert plate_height(512) >= 18
+
+
+def test_marking_in_place_draws_the_same_mark_without_a_copy() -> None:
+    image = _busy_image(1344, 768)
+    expected = apply_watermark(image).tobytes()
+    mark_in_place(image)
+    assert image.tobytes() == expected
+    with pytest.raises(ValueError, match="RGB"):
+        mark_in_place(Image.new("RGBA", (64, 64)))

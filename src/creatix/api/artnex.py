@@ -2,8 +2,12 @@
 
 Wire → canonical: ``width`` × ``height`` are pixels (multiples of 8, within the model's
 limits), ``num_images`` is ``n``; for a model with a price table (``gpt-image-2``) the table's
-parameters (``resolution``, ``quality``) become ``ImageSpec.engine_params``. Fields this API
-does not document are ignored, as Artnex's SDKs send whatever they add.
+parameters (``resolution``, ``quality``) become ``ImageSpec.engine_params``. What is priced is
+what is made: where the catalog says a resolution's long side (``limits.resolutions``), the
+image has exactly that long side: sides left out default to it, and sides that contradict it
+are ``invalid_dimensions``. Fields this API
+does not document are ignored, as Artnex's SDKs send whatever they add. Images are JPEGs, as
+Artnex's are, unless the model's catalog entry names another ``output_format``.
 
 Errors use Artnex's envelope ``{"success": false, "error": {"code", "message"}}`` with its
 codes (``missing_prompt``, ``invalid_model``, ``invalid_dimensions``, ``invalid_parameter``,
@@ -26,8 +30,15 @@ from creatix.api.assets import asset_url, engine_header
 from creatix.api.bodies import read_json
 from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key, require_json
 from creatix.api.routing import dialect_route, model_response
-from creatix.catalog.schemas import Catalog, ModelEntry
-from creatix.jobs.specs import ImageSpec, Job, JobKind, JobStatus, seed_or_random
+from creatix.catalog.schemas import RESOLUTION, Catalog, ModelEntry
+from creatix.jobs.specs import (
+    ImageSpec,
+    Job,
+    JobKind,
+    JobStatus,
+    OutputFormat,
+    seed_or_random,
+)
 from creatix.kit.errors import CreatixError, GenerationFailed, GenerationRejected, InvalidRequest
 
 PATH = "/v1/generate"
@@ -35,6 +46,9 @@ MAX_PROMPT_CHARS = 4000
 MAX_IMAGES = 4
 DEFAULT_SIDE = 1024
 SIDE_MULTIPLE = 8
+DEFAULT_FORMAT: OutputFormat = "jpeg"
+"""Artnex's images are JPEGs (its reference's links end in ``image_0.jpg``); a model's
+catalog ``output_format`` overrides it."""
 
 MISSING_PROMPT = "missing_prompt"
 INVALID_MODEL = "invalid_model"
@@ -120,12 +134,14 @@ class GenerateRequest(BaseModel):
     width: int = Field(
         default=DEFAULT_SIDE,
         validate_default=True,
-        description="Pixels; a multiple of 8 within the model's limits.",
+        description="Pixels; a multiple of 8 within the model's limits. For a model priced "
+        "by resolution (gpt-image-2) the longer of width and height is the resolution's "
+        "(1k 1024, 2k 2048, 4k 4096), and a side left out is that.",
     )
     height: int = Field(
         default=DEFAULT_SIDE,
         validate_default=True,
-        description="Pixels; a multiple of 8 within the model's limits.",
+        description="Pixels; as width.",
     )
     num_images: int = Field(default=1, validate_default=True, description="1 to 4.")
 
@@ -256,6 +272,34 @@ def _engine_params(entry: ModelEntry, body: Mapping[str, Any]) -> EngineParams:
     return params
 
 
+def _sides(entry: ModelEntry, request: GenerateRequest, params: EngineParams) -> tuple[int, int]:
+    """``width`` × ``height``: the request's, or for a model whose resolution is the image's
+    long side (gpt-image-2), that side wherever the request left one out. Sides whose longer
+    one is not the resolution's are ``invalid_dimensions``, naming the side at fault."""
+    long_side = entry.long_side(params)
+    if long_side is None:
+        return request.width, request.height
+    given = request.model_fields_set
+    width = request.width if "width" in given else long_side
+    height = request.height if "height" in given else long_side
+    if max(width, height) == long_side:
+        return width, height
+    if width > long_side or height > long_side:
+        field = "width" if width > long_side else "height"
+    else:
+        field = "width" if width >= height else "height"
+    resolution = params.get(RESOLUTION)
+    raise InvalidRequest(
+        f"{field} does not match resolution {resolution}: {entry.id} at {resolution} makes "
+        f"images {long_side} pixels on the long side, and width {width} x height {height} "
+        f"is {max(width, height)}. Send {field} {long_side} (the other side at most "
+        f"{long_side}), leave width and height out for {long_side}x{long_side}, or choose "
+        "the resolution of the size you want.",
+        param=field,
+        code=INVALID_DIMENSIONS,
+    )
+
+
 def parse(body: Mapping[str, Any], catalog: Catalog) -> tuple[ModelEntry, ImageSpec]:
     """The wire body, as a JSON object, to the catalog model and the canonical spec."""
     try:
@@ -264,13 +308,16 @@ def parse(body: Mapping[str, Any], catalog: Catalog) -> tuple[ModelEntry, ImageS
         raise _request_error(exc, catalog) from None
     entry = _image_model(catalog, request.model)
     assert entry is not None, "the model validator checked it"
+    params = _engine_params(entry, body)
+    width, height = _sides(entry, request, params)
     spec = ImageSpec(
         prompt=request.prompt,
-        width=request.width,
-        height=request.height,
+        width=width,
+        height=height,
         n=request.num_images,
         seed=seed_or_random(None),
-        engine_params=_engine_params(entry, body),
+        output_format=entry.output_format or DEFAULT_FORMAT,
+        engine_params=params,
     )
     return entry, spec
 
@@ -329,7 +376,8 @@ _REQUEST_SCHEMA["properties"].update(
     {
         "resolution": {
             "type": "string",
-            "description": "Models priced by a table (gpt-image-2): 1k, 2k or 4k.",
+            "description": "Models priced by a table (gpt-image-2): 1k, 2k or 4k, the "
+            "image's long side (1024, 2048 or 4096 pixels).",
         },
         "quality": {
             "type": "string",

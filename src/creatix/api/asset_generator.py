@@ -58,7 +58,7 @@ from creatix.jobs.specs import (
     seed_or_random,
 )
 from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
-from creatix.media.sizing import dimensions
+from creatix.media.sizing import dimensions, long_side_dimensions
 from creatix.runtime import Runtime
 from creatix.uploads import service as uploads
 from creatix.webhooks import payloads
@@ -339,12 +339,18 @@ async def _checked(
 
 
 def _spec(entry: ModelEntry, params: dict[str, Any], input_image: str | None) -> ImageSpec:
-    width, height = dimensions(BUDGET_SIDE, params.get("aspect_ratio", DEFAULT_ASPECT_RATIO))
     seed = params.get("seed")
     engine_params: dict[str, str | int | float | bool] = {}
     if entry.price_table is not None:
         for name in entry.price_table.by:
             engine_params[name] = params.get(name, entry.price_table.defaults.get(name, ""))
+    ratio = params.get("aspect_ratio", DEFAULT_ASPECT_RATIO)
+    # A model priced by resolution makes that resolution's long side (what is priced is made).
+    long_side = entry.long_side(engine_params)
+    if long_side is not None:
+        width, height = long_side_dimensions(long_side, ratio)
+    else:
+        width, height = dimensions(BUDGET_SIDE, ratio)
     return ImageSpec(
         prompt=params["prompt"],
         negative_prompt=params.get("negative_prompt") or None,

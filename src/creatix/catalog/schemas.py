@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from creatix.jobs.specs import JobKind
+from creatix.jobs.specs import JobKind, OutputFormat
 
 
 class _Strict(BaseModel):
@@ -21,12 +21,23 @@ class EngineEntry(_Strict):
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
+RESOLUTION = "resolution"
+"""The request parameter that names an image's long side, for models that say what each of
+its values makes (``ImageLimits.resolutions``)."""
+
+
 class ImageLimits(_Strict):
     max_n: int = 4
     max_prompt_chars: int = 1000
     min_side: int = 64
     max_side: int = 4096
     sizes: list[str] = Field(default_factory=lambda: ["512x512", "1024x1024", "2048x2048"])
+    resolutions: dict[str, int] = Field(
+        default_factory=dict,
+        description="The long side in pixels of each `resolution` the model makes (gpt-image-2: "
+        "1k 1024, 2k 2048, 4k 4096): an image made at a resolution has exactly that long side. "
+        "Required for every resolution a price table prices.",
+    )
 
 
 class PriceTable(_Strict):
@@ -104,8 +115,48 @@ class ModelEntry(_Strict):
     )
     video: VideoOptions | None = Field(default=None, description="Video models")
     supports_image_input: bool = False
+    output_format: OutputFormat | None = Field(
+        default=None,
+        description="The format of this model's images where the request cannot choose one "
+        "(Artnex's /v1/generate); None: the dialect's own default (Artnex: jpeg)",
+    )
     estimated_seconds: float = Field(default=5.0, gt=0)
     limits: ImageLimits = Field(default_factory=ImageLimits)
+
+    @model_validator(mode="after")
+    def _resolutions_are_sizes(self) -> ModelEntry:
+        """What is priced is what is made: a resolution the price table prices must name its
+        long side, and that side must be one the model makes."""
+        limits = self.limits
+        for name, side in limits.resolutions.items():
+            if not limits.min_side <= side <= limits.max_side:
+                raise ValueError(
+                    f"model {self.id!r}: resolution {name!r} is {side} px, outside its sides "
+                    f"{limits.min_side}..{limits.max_side}"
+                )
+        table = self.price_table
+        if table is not None and RESOLUTION in table.by:
+            position = table.by.index(RESOLUTION)
+            priced = {key.split("/")[position] for key in table.prices}
+            missing = sorted(priced - set(limits.resolutions))
+            if missing:
+                raise ValueError(
+                    f"model {self.id!r} is priced by resolution but limits.resolutions does "
+                    f"not say the long side of {', '.join(missing)}"
+                )
+        return self
+
+    def long_side(self, params: Mapping[str, object]) -> int | None:
+        """The long side in pixels of an image made with ``params``: its ``resolution``'s
+        (the price table's default when it has none), or None where the size is the
+        request's own."""
+        sides = self.limits.resolutions
+        if not sides:
+            return None
+        value = params.get(RESOLUTION)
+        if value is None and self.price_table is not None:
+            value = self.price_table.defaults.get(RESOLUTION)
+        return sides.get(str(value)) if value is not None else None
 
     def routes(self) -> list[Route]:
         """Every route, the primary first."""

@@ -202,6 +202,13 @@ class JobService:
                     f"a side; {spec.width}x{spec.height} is outside that.",
                     param="size",
                 )
+        long_side = model.long_side(spec.engine_params)
+        if long_side is not None and max(spec.width, spec.height) < long_side:
+            raise InvalidRequest(
+                f"{model.id} is priced here for images {long_side} pixels on the long side; "
+                f"{spec.width}x{spec.height} is smaller. Choose the resolution of that size.",
+                param="size",
+            )
         if spec.style is None:
             return spec
         style = self.catalog.style(spec.style)

@@ -14,6 +14,8 @@ OutputFormat = Literal["png", "jpeg", "webp"]
 SEED_LIMIT = 2**32
 
 MIME_TYPES: dict[str, str] = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+FILE_EXTENSIONS: dict[str, str] = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+"""The file name extension of each format, as links show it (``.jpg``, as Artnex's do)."""
 
 
 class JobKind(StrEnum):

@@ -17,7 +17,7 @@ import io
 import string
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 from urllib.parse import quote, unquote
 
@@ -55,33 +55,36 @@ def encode_png(image: Image.Image, metadata: Mapping[str, str]) -> bytes:
     width, height = rgb.size
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     entries = {"Software": SOFTWARE, **metadata}
+    # The compressed strips are joined once, into the file: the file is in memory twice at
+    # most (up to ~100 MB each for an 8192x8192 picture).
     return b"".join(
         (
             PNG_SIGNATURE,
             _png_chunk(b"IHDR", header),
             *(_png_text_chunk(key, value) for key, value in entries.items()),
-            _png_chunk(b"IDAT", _deflated_rows(rgb.tobytes(), width * 3)),
+            *_png_chunk_parts(b"IDAT", _deflated_rows(rgb)),
             _png_chunk(b"IEND", b""),
         )
     )
 
 
-def _deflated_rows(pixels: bytes, stride: int) -> bytes:
-    """Each row behind a zero filter byte, deflated a strip at a time.
+def _deflated_rows(rgb: Image.Image) -> list[bytes]:
+    """Each row behind a zero filter byte, deflated a strip at a time; the compressed pieces.
 
     Strips keep every buffer small: whole-image intermediates cost more in page faults on
-    fresh allocations than the compression itself.
+    fresh allocations than the compression itself, and the pixels are read a strip at a time
+    too, so an 8192x8192 image costs no 200 MB copy of its bytes.
     """
-    view = memoryview(pixels)
+    width, height = rgb.size
+    stride = width * 3
     compressor = isal_zlib.compressobj(PNG_DEFLATE_LEVEL)
-    strip = stride * PNG_ROWS_PER_STRIP
     parts = []
-    for start in range(0, len(view), strip):
-        rows = view[start : start + strip]
+    for top in range(0, height, PNG_ROWS_PER_STRIP):
+        rows = rgb.crop((0, top, width, min(height, top + PNG_ROWS_PER_STRIP))).tobytes()
         filtered = b"\0" + b"\0".join(rows[i : i + stride] for i in range(0, len(rows), stride))
         parts.append(compressor.compress(filtered))
     parts.append(compressor.flush())
-    return b"".join(parts)
+    return parts
 
 
 def read_metadata(data: bytes) -> dict[str, str]:
@@ -107,7 +110,17 @@ def parse_description(description: str) -> dict[str, str]:
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return b"".join(_png_chunk_parts(kind, [data]))
+
+
+def _png_chunk_parts(kind: bytes, parts: Sequence[bytes]) -> list[bytes]:
+    """A chunk as pieces: length, type, the data's parts as they are, the CRC of type and data
+    (computed part by part: no copy of the data)."""
+    crc = zlib.crc32(kind)
+    for part in parts:
+        crc = zlib.crc32(part, crc)
+    length = sum(len(part) for part in parts)
+    return [struct.pack(">I", length), kind, *parts, struct.pack(">I", crc)]
 
 
 def _png_text_chunk(key: str, value: str) -> bytes:

@@ -1,7 +1,12 @@
-"""The sizing rule: a size name is a pixel budget, an aspect ratio shapes it.
+"""The sizing rules: a size name is a pixel budget, an aspect ratio shapes it; a resolution
+is a long side.
 
-``side x side`` pixels are spread over the ratio ``W:H`` and both sides are rounded to the
-nearest multiple of 64, the granularity latent-diffusion models want.
+``dimensions``: ``side x side`` pixels are spread over the ratio ``W:H`` and both sides are
+rounded to the nearest multiple of 64, the granularity latent-diffusion models want.
+
+``long_side_dimensions``: for models priced by a resolution (gpt-image-2's 1k, 2k, 4k), the
+resolution is the long side, exactly; the short side follows the ratio and is rounded to the
+nearest multiple of 64 (4096 at 16:9 -> 4096x2304, 1024 at 3:2 -> 1024x704).
 """
 
 from __future__ import annotations
@@ -45,6 +50,17 @@ def dimensions(side: int, aspect_ratio: str) -> tuple[int, int]:
     width = side * math.sqrt(ratio_w / ratio_h)
     height = side * math.sqrt(ratio_h / ratio_w)
     return _round_to_step(width), _round_to_step(height)
+
+
+def long_side_dimensions(long_side: int, aspect_ratio: str) -> tuple[int, int]:
+    """(width, height) whose longer side is ``long_side`` and whose shape is ``aspect_ratio``."""
+    if long_side <= 0:
+        raise ValueError(f"long side must be positive, got {long_side}")
+    ratio_w, ratio_h = parse_aspect_ratio(aspect_ratio)
+    short = min(
+        long_side, _round_to_step(long_side * min(ratio_w, ratio_h) / max(ratio_w, ratio_h))
+    )
+    return (long_side, short) if ratio_w >= ratio_h else (short, long_side)
 
 
 def _round_to_step(length: float) -> int:

@@ -270,6 +270,25 @@ async def test_a_replicate_route_can_rename_the_image_field(
     assert body["duration"] == 5
 
 
+async def test_a_fal_route_can_rename_the_image_field(fal: Side, tmp_path: Path) -> None:
+    """Kling 3 on fal takes its source as start_image_url."""
+    await animate(fal, tmp_path, params={"image_field": "start_image_url"})
+
+    body = fal.submitted()
+    assert "image_url" not in body
+    assert "image_field" not in body  # the rename is not sent
+    assert sent_image(body["start_image_url"]).size == (32, 18)
+
+
+async def test_replicate_is_asked_for_audio_when_the_spec_asks(
+    replicate: Side, tmp_path: Path
+) -> None:
+    output = await animate(replicate, tmp_path, video_spec(generate_audio=True))
+
+    assert replicate.submitted()["generate_audio"] is True
+    assert output.has_audio is True
+
+
 @pytest.mark.parametrize(
     ("size", "shape"),
     [

@@ -14,10 +14,16 @@ from creatix.engines.preview.paint import Plan, finish
 from creatix.engines.preview.scenes import SCENE_PAINTERS, text_at_top
 from creatix.engines.preview.typography import draw_preview_label, draw_typography
 from creatix.jobs.specs import ImageSpec
+from creatix.kit.ids import new_id
 
 MIN_SIDE = 64
-MAX_SIDE = 4096
+MAX_SIDE = 8192
 DELAY_TICKS = 10
+SHARED_BATCH_PIXELS = 4 * 1024 * 1024
+"""A job of at most this many pixels (n x width x height: four 1024x1024 images, one
+2048x2048) shares its model's batch; a larger one is claimed alone. A batch's images are all
+in memory at once, so a batch holds at most ``max_batch`` x 4 MP (about 130 MB in Pillow's
+4 bytes a pixel), or one large job (four 8192x8192 images: 1 GB)."""
 
 
 def render(
@@ -68,6 +74,8 @@ class PreviewEngine:
         self.delay_seconds = delay_seconds
 
     def batch_key(self, model: str, spec: ImageSpec) -> str:
+        if spec.n * spec.width * spec.height > SHARED_BATCH_PIXELS:
+            return f"preview:{model}:{new_id('alone')}"
         return f"preview:{model}"
 
     def unavailable_reason(self, model: str) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from random import Random
 from typing import Literal
@@ -18,6 +18,11 @@ Box = tuple[float, float, float, float]
 
 SOFT_SCALE = 8
 """Backdrops and glows are painted at 1/SOFT_SCALE of the image and scaled up: they are smooth."""
+
+BAND_ROWS = 256
+"""Whole-picture treatments work a band of this many rows at a time, in place: their extra
+memory is a band's, not a copy of the picture (an 8192x8192 RGB image is 200 MB). A multiple
+of the grain tile, so every band sees the tile at the same phase."""
 
 VERTICAL = Image.linear_gradient("L")
 _RADIAL = Image.radial_gradient("L")
@@ -206,11 +211,15 @@ def celestial(canvas: Canvas, centre: tuple[float, float], radius: float, colour
 
 def reflect(canvas: Canvas, horizon: int) -> None:
     """Mirror what stands above the horizon into the water below it, a little darker."""
-    depth = canvas.height - horizon
-    if depth <= 0 or horizon <= 0:
+    depth = min(canvas.height - horizon, horizon)
+    if depth <= 0:
         return
-    band = canvas.image.crop((0, max(0, horizon - depth), canvas.width, horizon))
-    canvas.image.paste(band.transpose(Image.Transpose.FLIP_TOP_BOTTOM), (0, horizon))
+    image = canvas.image
+    # Row horizon + i mirrors row horizon - 1 - i; a band of rows at a time.
+    for start in range(0, depth, BAND_ROWS):
+        rows = min(BAND_ROWS, depth - start)
+        band = image.crop((0, horizon - start - rows, canvas.width, horizon - start))
+        image.paste(band.transpose(Image.Transpose.FLIP_TOP_BOTTOM), (0, horizon + start))
     water = (0, horizon, canvas.width, canvas.height)
     canvas.draw.rectangle(water, rgba(canvas.roles.deep, 90))
 
@@ -239,12 +248,16 @@ def shimmer(
 
 
 def finish(image: Image.Image, brief: Brief, rng: Random) -> Image.Image:
-    """Whole-picture treatments of the style: toning, grain, letterbox bars."""
+    """Whole-picture treatments of the style, in place: toning, grain, letterbox bars."""
     look = brief.look
     if look.sepia:
-        image = image.convert("RGB", _sepia_matrix(look.sepia))
+        matrix = _sepia_matrix(look.sepia)
+        _treat_in_bands(image, lambda band: band.convert("RGB", matrix))
     if look.grain and brief.detailed:
-        image = _grain(image, rng, look.grain)
+        noise = _grain_band(image.width, rng, look.grain)
+        _treat_in_bands(
+            image, lambda band: ImageChops.soft_light(band, noise.crop((0, 0, *band.size)))
+        )
     if look.letterbox:
         bar = letterbox_bar(image.size)
         draw = ImageDraw.Draw(image)
@@ -263,18 +276,28 @@ def _sepia_matrix(amount: float) -> tuple[float, ...]:
     return tuple(rows)
 
 
-def _grain(image: Image.Image, rng: Random, amount: float) -> Image.Image:
-    """Film grain from one seeded noise tile, repeated (a full-size noise field costs more)."""
-    tile_side = 128
-    levels = rng.randbytes(tile_side * tile_side)
-    tile = Image.frombytes("L", (tile_side, tile_side), levels).point(
+def _treat_in_bands(image: Image.Image, treat: Callable[[Image.Image], Image.Image]) -> None:
+    """Replace ``image``, a band of ``BAND_ROWS`` rows at a time, with ``treat(band)``."""
+    for top in range(0, image.height, BAND_ROWS):
+        box = (0, top, image.width, min(image.height, top + BAND_ROWS))
+        image.paste(treat(image.crop(box)), box[:2])
+
+
+GRAIN_TILE = 128
+
+
+def _grain_band(width: int, rng: Random, amount: float) -> Image.Image:
+    """One band of film grain: a seeded noise tile repeated (a full-size field costs more), as
+    RGB for ``soft_light``; every band of the picture gets the same."""
+    levels = rng.randbytes(GRAIN_TILE * GRAIN_TILE)
+    tile = Image.frombytes("L", (GRAIN_TILE, GRAIN_TILE), levels).point(
         lambda v: round(128 + (v - 128) * amount / 128)
     )
-    noise = Image.new("L", image.size)
-    for x in range(0, image.width, tile_side):
-        for y in range(0, image.height, tile_side):
+    noise = Image.new("L", (width, BAND_ROWS))
+    for x in range(0, width, GRAIN_TILE):
+        for y in range(0, BAND_ROWS, GRAIN_TILE):
             noise.paste(tile, (x, y))
-    return ImageChops.soft_light(image, noise.convert("RGB"))
+    return noise.convert("RGB")
 
 
 def letterbox_bar(size: tuple[int, int]) -> int:

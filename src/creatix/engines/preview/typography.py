@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageStat
 
 from creatix.engines.preview.brief import Brief
 from creatix.engines.preview.colour import BLACK, RGBA, WHITE, rgba, smoothstep
-from creatix.engines.preview.paint import VERTICAL, Box, Plan, letterbox_bar
+from creatix.engines.preview.paint import BAND_ROWS, VERTICAL, Box, Plan, letterbox_bar
 from creatix.engines.preview.vocabulary import Look
 from creatix.media.watermark import watermark_box
 
@@ -187,19 +187,26 @@ def _scrim(image: Image.Image, top: float, block_h: float, margin: float, *, dar
     column = VERTICAL.crop((0, 0, 1, 256)).point(lut)
     if at_top:
         column = column.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
-    mask = column.resize((1, end - start), Image.Resampling.BILINEAR)
-    mask = mask.resize((image.width, end - start), Image.Resampling.NEAREST)
-    shade = Image.new("RGB", mask.size, BLACK if dark else WHITE)
-    # Pasting an image through a mask is about twice as fast as pasting a colour through it.
-    image.paste(shade, (0, start), mask)
+    column = column.resize((1, end - start), Image.Resampling.BILINEAR)
+    # Pasting an image through a mask is about twice as fast as pasting a colour through it;
+    # a band of rows at a time keeps the shade and its mask a band's size.
+    shade = Image.new("RGB", (image.width, min(BAND_ROWS, end - start)), BLACK if dark else WHITE)
+    for band_top in range(start, end, BAND_ROWS):
+        rows = min(BAND_ROWS, end - band_top)
+        mask = column.crop((0, band_top - start, 1, band_top - start + rows))
+        mask = mask.resize((image.width, rows), Image.Resampling.NEAREST)
+        image.paste(shade.crop((0, 0, image.width, rows)), (0, band_top), mask)
 
 
 def _ink_for(image: Image.Image, box: Box) -> tuple[RGBA, RGBA]:
     """Light type on dark ground, dark type on light ground; with a soft opposite shadow."""
-    left, top, right, bottom = (round(v) for v in box)
-    region = image.crop((left, top, max(right, left + 1), max(bottom, top + 1))).resize(
-        (8, 8), Image.Resampling.BOX
-    )
+    width, height = image.size
+    left = min(max(0, round(box[0])), width - 1)
+    top = min(max(0, round(box[1])), height - 1)
+    right = min(width, max(round(box[2]), left + 1))
+    bottom = min(height, max(round(box[3]), top + 1))
+    # Resized straight from the picture: no copy of the (possibly wide) region.
+    region = image.resize((8, 8), Image.Resampling.BOX, box=(left, top, right, bottom))
     brightness = ImageStat.Stat(region.convert("L")).mean[0]
     if brightness > 150:
         return (24, 24, 30, 255), (255, 255, 255, 90)

@@ -19,7 +19,7 @@ from typing import Any
 
 from creatix.engines.upstream.cancels import UpstreamCancels
 from creatix.engines.upstream.engine import ImageRequest
-from creatix.engines.upstream.errors import ProviderFailed, ProviderOutage
+from creatix.engines.upstream.errors import ProviderFailed, ProviderOutage, ProviderRejected
 from creatix.engines.upstream.http import ProviderAccess, ProviderHttp, data_uri
 from creatix.engines.upstream.options import UpstreamOptions
 from creatix.engines.upstream.video import VideoRequest, aspect_ratio
@@ -148,14 +148,22 @@ def fal_input(request: ImageRequest) -> dict[str, Any]:
     return body
 
 
+VIDEO_IMAGE_FIELD = "image_url"
+
+
 def fal_video_input(request: VideoRequest) -> dict[str, Any]:
     """An image-to-video model's input (Kling's names): derived from the spec, then the
     route's own fields over it. fal's Kling takes the duration as a string ("5", "10") and a
-    shape, not a size."""
+    shape, not a size. The source goes in ``image_url``, or the field the route's
+    ``image_field`` names (not sent): Kling 3 on fal takes ``start_image_url``."""
     spec = request.spec
+    params = dict(request.params)
+    field = params.pop("image_field", VIDEO_IMAGE_FIELD)
+    if not isinstance(field, str) or not field:
+        raise ProviderRejected("The model's provider route names no image_field.")
     body: dict[str, Any] = {
         "prompt": spec.prompt,
-        "image_url": data_uri(request.source),
+        field: data_uri(request.source),
         "duration": str(spec.duration_seconds),
         "aspect_ratio": aspect_ratio(spec.width, spec.height),
     }
@@ -165,7 +173,7 @@ def fal_video_input(request: VideoRequest) -> dict[str, Any]:
         body["cfg_scale"] = spec.cfg_scale
     if spec.generate_audio:
         body["generate_audio"] = True
-    body.update(request.params)
+    body.update(params)
     return body
 
 

@@ -219,6 +219,8 @@ def replicate_video_input(request: VideoRequest) -> dict[str, Any]:
         body["negative_prompt"] = spec.negative_prompt
     if spec.cfg_scale is not None:
         body["cfg_scale"] = spec.cfg_scale
+    if spec.generate_audio:  # only asked of models that make audio (Kling 3: kling-v3-video)
+        body["generate_audio"] = True
     body.update(params)
     return body
 
