@@ -193,3 +193,36 @@ def test_the_validators_agree_with_jsonschema_on_ordinary_patterns() -> None:
 def test_a_2019_schema_is_read_as_2019() -> None:
     schema = {"$schema": "https://json-schema.org/draft/2019-09/schema"}
     assert linear_validator_for(schema).META_SCHEMA == Draft201909Validator.META_SCHEMA
+
+
+def _unique_items_errors(items: list[Any]) -> list[str]:
+    return _messages({"type": "array", "uniqueItems": True}, items)
+
+
+async def test_unique_items_is_checked_in_linear_time(isolated: ProcessRunner) -> None:
+    # jsonschema compares every pair of unhashable items: 5,000 objects are minutes.
+    items: list[Any] = [{"n": i, "tags": [i, str(i)]} for i in range(5_000)]
+    assert await isolated.run(_unique_items_errors, items) == []
+    repeated = [*items, {"tags": [0, "0"], "n": 0.0}]
+    [message] = await isolated.run(_unique_items_errors, repeated)
+    assert message.endswith("has non-unique elements")
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [1, 1.0],
+        [1, True],
+        [0, False],
+        [None, False],
+        [{"a": 1, "b": [2]}, {"b": [2], "a": 1}],
+        [[1, 2], [2, 1]],
+        [[1, [True]], [1, [1]]],
+        ["1", 1],
+        [{"a": None}, {"a": False}],
+    ],
+)
+def test_unique_items_agrees_with_jsonschema(items: list[Any]) -> None:
+    schema = {"uniqueItems": True}
+    plain = [e.message for e in Draft202012Validator(schema).iter_errors(items)]
+    assert _messages(schema, items) == plain
