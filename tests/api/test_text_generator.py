@@ -6,6 +6,7 @@ accounts kept apart, a signed webhook, and Idempotency-Key."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -820,3 +821,109 @@ def test_statuses_and_results_map_to_the_references() -> None:
 def test_the_webhook_body_is_the_task() -> None:
     job = _job(JobStatus.SUCCEEDED, text="Hello!", charged=7)
     assert payloads.render(job, lambda asset: "unused") == task(job).model_dump(mode="json")
+
+
+# -- untrusted patterns ----------------------------------------------------------------------
+
+
+def _json_config(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"response_mime_type": "application/json", "response_json_schema": schema}
+
+
+def _healthz_seconds(url: str) -> float:
+    started = time.perf_counter()
+    response = httpx.get(f"{url}/healthz", timeout=5)
+    assert response.status_code == 200
+    return time.perf_counter() - started
+
+
+def test_a_catastrophic_pattern_never_stalls_the_server(
+    client: httpx.Client, server: LiveServer
+) -> None:
+    # The request of issue 13: Python's re needs 2^40 steps to refuse 'a' * 40 + 'b' here,
+    # holding the GIL all the while; the server froze and /healthz stopped answering.
+    baseline = min(_healthz_seconds(server.url) for _ in range(5))
+    schema = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "^(a|a)*$", "minLength": 40}},
+        "required": ["code"],
+    }
+    created = _create(client, _minimal("A code of forty a's.", config=_json_config(schema)))
+    assert created.status_code == 201, created.text
+    task_id = created.json()["id"]
+    slowest = 0.0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        slowest = max(slowest, _healthz_seconds(server.url))
+        body = client.get(f"{BASE}/{task_id}/").json()
+        if body["status"] in ("done", "failed"):
+            break
+    assert body["status"] == "done", body
+    code = json.loads(body["response_text"])["code"]
+    assert len(code) >= 40
+    assert set(code) == {"a"}
+    assert slowest < max(1.0, 20 * baseline), (slowest, baseline)
+
+
+@pytest.mark.parametrize(
+    ("schema", "field", "feature"),
+    [
+        (
+            {"type": "object", "properties": {"code": {"type": "string", "pattern": "(a)\\1"}}},
+            "config.response_json_schema.properties.code.pattern",
+            "backreference",
+        ),
+        (
+            {"type": "array", "items": {"type": "string", "pattern": "^(?=[A-Z])\\w+$"}},
+            "config.response_json_schema.items.pattern",
+            "lookahead",
+        ),
+        (
+            {"type": "object", "patternProperties": {"^(?!x_)": {"type": "string"}}},
+            "config.response_json_schema.patternProperties.^(?!x_)",
+            "lookahead",
+        ),
+        (
+            {
+                "$defs": {"sku": {"type": "string", "pattern": "(?<=SKU-)\\d+"}},
+                "type": "object",
+                "properties": {"sku": {"$ref": "#/$defs/sku"}},
+            },
+            "config.response_json_schema.$defs.sku.pattern",
+            "lookbehind",
+        ),
+    ],
+)
+def test_a_pattern_that_cannot_run_in_linear_time_is_a_400_naming_it(
+    client: httpx.Client,
+    server: LiveServer,
+    account: str,
+    *,
+    schema: dict[str, Any],
+    field: str,
+    feature: str,
+) -> None:
+    before = _balance(server, account)
+    tasks = client.get(f"{BASE}/").json()["count"]
+    fields = _fields(_create(client, _minimal(config=_json_config(schema))))
+    assert list(fields) == [field]
+    assert feature in fields[field]
+    assert "linear-time" in fields[field]
+    assert _balance(server, account) == before, "nothing is charged"
+    assert client.get(f"{BASE}/").json()["count"] == tasks, "no task is made"
+
+
+def test_an_ordinary_pattern_is_answered_end_to_end(client: httpx.Client) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"sku": {"type": "string", "pattern": "^[A-Z]{3}-\\d{4}$"}},
+        "required": ["sku"],
+        "additionalProperties": False,
+    }
+    created = _create(client, _minimal("A product code.", config=_json_config(schema)))
+    assert created.status_code == 201, created.text
+    done = _poll(client, created.json()["id"])
+    assert done["status"] == "done", done
+    answer = json.loads(done["response_text"])
+    assert re.fullmatch(r"[A-Z]{3}-\d{4}", answer["sku"]), answer
+    Draft202012Validator(schema).validate(answer)

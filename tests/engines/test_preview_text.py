@@ -552,3 +552,143 @@ def test_json_ignores_the_text_limits_that_would_break_it() -> None:
     config = {"response_mime_type": "application/json", "response_json_schema": AD}
     result = _answer(max_output_tokens=3, stop_sequences=[" "], **config)
     assert not list(_validator(AD).iter_errors(json.loads(result.text)))
+
+
+# -- untrusted patterns and the hard budget --------------------------------------------------
+
+CATASTROPHIC = "^(a|a)*$"
+"""Exponential for a backtracking engine on a string of a's that ends in another letter."""
+
+
+def _oneofs(depth: int) -> dict[str, Any]:
+    """A schema whose validation doubles with every level (each level's two ``oneOf``
+    branches are the same, so every value is tried against both): depth 16 is about a
+    minute of jsonschema, which the builder's own time checks cannot interrupt."""
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(depth):
+        schema = {"type": "object", "properties": {"x": {"oneOf": [schema, schema]}}}
+        schema["required"] = ["x"]
+    return schema
+
+
+async def test_a_catastrophic_pattern_is_matched_in_linear_time() -> None:
+    # The instance builder tries dozens of strings, some of them long, against the pattern;
+    # with Python's re one of them ('a' * 41 + ' ...') would take longer than the universe.
+    engine = PreviewTextEngine(budget_seconds=20)
+    schema = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": CATASTROPHIC, "minLength": 40}},
+        "required": ["code"],
+    }
+    # The product, a word of 45 a's and a b, is among the strings tried first.
+    prompt = f"Write a product code for {'a' * 45}b."
+    try:
+        result = await engine.generate_text(
+            MODEL,
+            _spec(prompt, response_mime_type="application/json", response_json_schema=schema),
+        )
+    finally:
+        await engine.close()
+    code = json.loads(result.text)["code"]
+    assert len(code) >= 40
+    assert set(code) == {"a"}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "feature"),
+    [("^(a)\\1$", "a backreference"), ("^(?=a)\\w+$", "a lookahead"), ("(?<!x)y", "a lookbehind")],
+)
+def test_a_pattern_the_linear_engine_cannot_run_is_unsupported(pattern: str, feature: str) -> None:
+    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": pattern}}}
+    with pytest.raises(EngineError) as caught:
+        _answer(response_mime_type="application/json", response_json_schema=schema)
+    assert caught.value.code == "schema_unsupported"
+    assert "properties.code.pattern" in str(caught.value)
+    assert feature in str(caught.value)
+
+
+async def test_pattern_properties_are_matched_in_linear_time() -> None:
+    hostile = "a" * 45 + "b"  # a name the pattern is tried on: 2^45 steps for re
+    schema = {
+        "type": "object",
+        "properties": {hostile: {"type": "string"}},
+        "patternProperties": {CATASTROPHIC: {"type": "string", "maxLength": 20}},
+        "required": [hostile],
+        "minProperties": 2,
+        "additionalProperties": False,
+    }
+    engine = PreviewTextEngine(budget_seconds=20)
+    try:
+        result = await engine.generate_text(
+            MODEL, _spec(response_mime_type="application/json", response_json_schema=schema)
+        )
+    finally:
+        await engine.close()
+    names = list(json.loads(result.text))
+    assert names[0] == hostile
+    assert len(names) >= 2
+    assert all(set(name) == {"a"} for name in names[1:])
+
+
+async def test_work_past_the_budget_is_killed_and_the_engine_goes_on() -> None:
+    engine = PreviewTextEngine(budget_seconds=0.5, workers=1)
+    slow = _spec(response_mime_type="application/json", response_json_schema=_oneofs(16))
+    try:
+        with pytest.raises(EngineError) as caught:
+            await engine.generate_text(MODEL, slow)
+        # The one worker was killed and replaced: the next answer comes from a new process.
+        after = await engine.generate_text(MODEL, _spec())
+    finally:
+        await engine.close()
+    assert caught.value.code == "engine_timeout"
+    assert not caught.value.retryable
+    assert "0.5 s" in str(caught.value)
+    assert after == _answer()
+
+
+async def test_the_event_loop_runs_while_the_engine_works() -> None:
+    engine = PreviewTextEngine(budget_seconds=1, workers=1)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    slow = _spec(response_mime_type="application/json", response_json_schema=_oneofs(16))
+    try:
+        with pytest.raises(EngineError):
+            await engine.generate_text(MODEL, slow)
+    finally:
+        ticker.cancel()
+        await engine.close()
+    assert ticks >= 20, "the loop was held while the engine worked"
+
+
+def test_the_budget_and_workers_options_are_checked() -> None:
+    engine = PreviewTextEngine.from_options({"budget_seconds": "2.5", "workers": 3})
+    assert engine.budget_seconds == 2.5
+    with pytest.raises(ValueError, match="budget_seconds"):
+        PreviewTextEngine.from_options({"budget_seconds": 0})
+    with pytest.raises(ValueError, match="workers"):
+        PreviewTextEngine.from_options({"workers": 0})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" + " " * 20_000 + "x",  # 9 s when brief.py's patterns backtracked
+        "\n" * 20_000 + "headline",  # 44 s
+        "headline under 5 words " * 4_000,  # 5 s: each count looked back over the whole text
+    ],
+)
+def test_a_long_prompt_is_read_in_linear_time(text: str) -> None:
+    ordinary = "word " * (len(text) // 5)
+    started = time.perf_counter()
+    _answer(ordinary)
+    baseline = time.perf_counter() - started
+    started = time.perf_counter()
+    _answer(text)
+    assert time.perf_counter() - started < 5 * baseline + 0.5

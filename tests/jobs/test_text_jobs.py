@@ -7,8 +7,9 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -16,8 +17,11 @@ import yaml
 from creatix.accounts import service as accounts
 from creatix.engines import registry
 from creatix.engines.base import EngineError, EngineParams
+from creatix.jobs import structured
 from creatix.jobs.specs import ChatTurn, Job, JobStatus, TextConfig, TextResult, TextSpec
+from creatix.jobs.structured import conformed, schema_problem
 from creatix.kit.errors import InsufficientCredits, InvalidRequest
+from creatix.kit.processes import ProcessRunner
 from support import LiveServer, make_settings
 
 SCHEMA = {
@@ -28,9 +32,30 @@ SCHEMA = {
 }
 
 
+def _nested_oneofs(depth: int) -> tuple[dict[str, Any], Any]:
+    """A schema whose validation doubles with each level (each level's two ``oneOf``
+    branches are the same: every value is checked against both), and an instance of its
+    shape: depth 16 is minutes of jsonschema."""
+    schema: dict[str, Any] = {"type": "string"}
+    instance: Any = "deep"
+    for _ in range(depth):
+        schema = {"type": "object", "properties": {"x": {"oneOf": [schema, schema]}}}
+        instance = {"x": instance}
+    return schema, instance
+
+
+DEEP_SCHEMA, DEEP_ANSWER = _nested_oneofs(16)
+SKU_SCHEMA = {
+    "type": "object",
+    "properties": {"sku": {"type": "string", "pattern": "^[A-Z]{3}-\\d{4}$"}},
+    "required": ["sku"],
+}
+
+
 class ScriptedTextEngine:
     """Answers by its model name: ``plain``, ``json-on-second-try``, ``never-json``,
-    ``fenced-json``, ``down`` (an outage)."""
+    ``fenced-json``, ``sku`` (``{"sku": "ABC-1234"}``), ``deep`` (``DEEP_ANSWER``), ``down``
+    (an outage)."""
 
     name = "scripted"
     max_batch = 1
@@ -53,6 +78,8 @@ class ScriptedTextEngine:
             "json-on-second-try": '{"headline": 7}' if tries % 2 else '{"headline": "Brew bold"}',
             "never-json": "Sure! Here is your headline: Brew bold",
             "fenced-json": '```json\n{"headline": "Brew bold"}\n```',
+            "sku": '{"sku": "ABC-1234"}',
+            "deep": json.dumps(DEEP_ANSWER),
         }[model]
         return TextResult(text=text, input_tokens=1500, output_tokens=500)
 
@@ -82,7 +109,7 @@ def server(
     }
     models = [
         {**text_model, "id": name, "engine_model": name}
-        for name in ("plain", "json-on-second-try", "never-json", "fenced-json")
+        for name in ("plain", "json-on-second-try", "never-json", "fenced-json", "sku", "deep")
     ]
     models.append(
         {
@@ -215,3 +242,117 @@ def test_a_remote_ref_in_the_schema_is_never_fetched(server: LiveServer) -> None
     assert job.error is not None
     assert job.error.code == "invalid_output"
     assert server.balance(name) == 100
+
+
+# -- the schema's patterns, and its cost -----------------------------------------------------
+
+CATASTROPHIC = "^(a|a)*$"
+HOSTILE = "a" * 64 + "!"
+"""2^64 steps for Python's re to refuse with ``CATASTROPHIC``."""
+
+
+def test_a_pattern_in_the_schema_is_checked_against_the_answer(server: LiveServer) -> None:
+    _, secret = server.funded_account(credits=100)
+    spec = _spec(response_mime_type="application/json", response_json_schema=SKU_SCHEMA)
+    job = _run(server, secret, "sku", spec)
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    lower = {"type": "object", "properties": {"sku": {"type": "string", "pattern": "^[a-z]+$"}}}
+    name, secret = server.funded_account(credits=100)
+    spec = _spec(response_mime_type="application/json", response_json_schema=lower)
+    job = _run(server, secret, "sku", spec)
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert job.error.code == "invalid_output"
+    assert "does not match '^[a-z]+$'" in job.error.message
+    assert server.balance(name) == 100
+
+
+def test_a_pattern_the_linear_engine_cannot_run_fails_the_job_refunded(
+    server: LiveServer,
+) -> None:
+    name, secret = server.funded_account(credits=100)
+    schema = {"type": "object", "properties": {"sku": {"type": "string", "pattern": "(A)\\1"}}}
+    spec = _spec(response_mime_type="application/json", response_json_schema=schema)
+    job = _run(server, secret, "sku", spec)
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert job.error.code == "invalid_output"
+    assert "backreference" in job.error.message
+    assert server.balance(name) == 100
+    assert server.ledger_kinds(name) == ["grant", "refund", "reserve"]
+
+
+def test_a_schema_too_costly_to_check_fails_the_job_refunded(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(structured, "VALIDATION_BUDGET_SECONDS", 0.5)
+    runner = ProcessRunner(workers=1, budget_seconds=0.5)
+    monkeypatch.setattr(structured, "_validation", runner)
+    name, secret = server.funded_account(credits=100)
+    spec = _spec(response_mime_type="application/json", response_json_schema=DEEP_SCHEMA)
+    try:
+        job = _run(server, secret, "deep", spec)
+    finally:
+        server.call(runner.close())
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None
+    assert job.error.code == "validation_timeout", job.error
+    assert "0.5 s" in job.error.message
+    assert server.balance(name) == 100
+    assert server.ledger_kinds(name) == ["grant", "refund", "reserve"]
+
+
+# Checks that would take Python's re exponential (or cubic) time run in a worker process with
+# a budget, so that a regression fails them rather than hanging the tests.
+
+
+@pytest.fixture
+async def isolated() -> AsyncIterator[ProcessRunner]:
+    runner = ProcessRunner(workers=1, budget_seconds=20)
+    yield runner
+    await runner.close()
+
+
+@pytest.mark.parametrize(
+    ("schema", "answer", "expected"),
+    [
+        (
+            {"properties": {"code": {"type": "string", "pattern": CATASTROPHIC}}},
+            {"code": HOSTILE},
+            f"at code: {HOSTILE!r} does not match {CATASTROPHIC!r}",
+        ),
+        (
+            {"patternProperties": {CATASTROPHIC: {"type": "integer"}}},
+            {HOSTILE: "x", "aa": 1},
+            None,
+        ),
+        (
+            {"patternProperties": {CATASTROPHIC: {}}, "additionalProperties": False},
+            {HOSTILE: 1},
+            f"at the top level: {HOSTILE!r} does not match any of the regexes: {CATASTROPHIC!r}",
+        ),
+        (
+            {"properties": {"code": {"pattern": "^[A-Z]{3}-\\d{4}$"}}},
+            {"code": "ABC-1234"},
+            None,
+        ),
+    ],
+)
+async def test_the_answer_is_validated_in_linear_time(
+    isolated: ProcessRunner, schema: dict[str, Any], answer: Any, expected: str | None
+) -> None:
+    assert await isolated.run(schema_problem, answer, schema) == expected
+
+
+async def test_a_code_fence_is_found_in_linear_time(isolated: ProcessRunner) -> None:
+    config = TextConfig(response_mime_type="application/json")
+    # Python's re took minutes on 5,000 blank lines with the fence pattern.
+    blank_lines = "```json\n" + "\n" * 20_000 + "{}"
+    text, problem = await isolated.run(conformed, blank_lines, config)
+    assert text == blank_lines.strip()
+    assert problem is not None
+    assert problem.startswith("it is not JSON"), "no closing fence: the whole answer is read"
+    fenced = "```json\n" + " \n" * 10_000 + '{"a": 1}\n```'
+    text, problem = await isolated.run(conformed, fenced, config)
+    assert json.loads(text) == {"a": 1}
+    assert problem is None

@@ -41,6 +41,7 @@ from creatix.api.text_schemas import (
     TextTaskPage,
     field_rank,
     request_errors,
+    response_schema_pattern_problems,
 )
 from creatix.catalog.schemas import Catalog, ModelEntry
 from creatix.jobs.service import MAX_OFFSET
@@ -54,6 +55,7 @@ from creatix.jobs.specs import (
     TextSpec,
 )
 from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
+from creatix.kit.patterns import check_schema
 from creatix.runtime import Runtime
 from creatix.webhooks import payloads
 from creatix.webhooks.ssrf import UnsafeUrl, check_url
@@ -203,7 +205,7 @@ def _schema_problem(schema: dict[str, Any]) -> str | None:
         )
     validator_class = validators.validator_for(schema)
     try:
-        validator_class.check_schema(schema)
+        check_schema(validator_class, schema)
     except schema_errors.SchemaError as exc:
         where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
         return f"is not a valid JSON Schema: at {where}: {exc.message}."
@@ -254,6 +256,8 @@ def _config_problems(config: dict[str, Any], entry: ModelEntry | None) -> dict[s
             found["config.response_json_schema"] = (
                 f'needs "response_mime_type": "application/json" (it is {json.dumps(mime)}).'
             )
+        elif patterns := response_schema_pattern_problems(schema):
+            found.update(patterns)
         else:
             problem = _schema_problem(schema)
             if problem is not None:

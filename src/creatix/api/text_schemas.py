@@ -5,7 +5,9 @@ draft 2020-12) — the schema the OpenAPI document publishes for it — so what 
 what the server enforces. ``request_errors`` names every failing field with a dotted path
 (``config.temperature``, ``messages.0.role``) and says what is wrong with it. What a schema
 cannot say (a model of the catalog, a model's most output tokens, a valid
-``response_json_schema``, a safe ``webhook_url``) the dialect checks after it.
+``response_json_schema``, a safe ``webhook_url``) the dialect checks after it;
+``response_schema_pattern_problems`` names each pattern of the ``response_json_schema``
+that the server cannot run in linear time (``kit/patterns.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any, Literal
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from pydantic import BaseModel, Field
+
+from creatix.kit.patterns import schema_pattern_problems
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 MAX_MODEL_NAME_CHARS = 255
@@ -84,6 +88,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 CONFIG_KEYS: tuple[str, ...] = tuple(CONFIG_SCHEMA["properties"])
+RESPONSE_SCHEMA_FIELD = "config.response_json_schema"
 
 REQUEST_SCHEMA: dict[str, Any] = {
     "$schema": JSON_SCHEMA_DIALECT,
@@ -186,6 +191,15 @@ def _message(error: ValidationError) -> str:
     if rule == "pattern":
         return "must not be blank."
     return f"is invalid: {error.message}."
+
+
+def response_schema_pattern_problems(schema: object) -> dict[str, str]:
+    """Each pattern of a ``response_json_schema`` that cannot be used, by its field
+    (``config.response_json_schema.properties.code.pattern``), with why."""
+    return {
+        f"{RESPONSE_SCHEMA_FIELD}.{place}": problem
+        for place, problem in schema_pattern_problems(schema).items()
+    }
 
 
 def _dotted(path: list[str], name: str | None = None) -> str:

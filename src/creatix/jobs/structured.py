@@ -5,27 +5,43 @@ parsed (a single Markdown code fence around it is removed) and validated. An eng
 misses gets one repair turn: its own answer and what is wrong with it, and the request to
 answer again with only valid JSON. A second miss fails the job (refunded). Both calls' tokens
 are charged when the repair succeeds: both were spent on the answer.
+
+The schema's patterns are matched by RE2 (``kit/patterns.py``), in linear time; a pattern it
+cannot run fails the job (``invalid_output``: the schema cannot be applied). The schema is
+the user's, and some cost more than linear time to validate against (nested ``oneOf``
+doubles with each level): parsing and validating run in a worker process
+(``kit/processes.py``), never on the event loop, and past ``VALIDATION_BUDGET_SECONDS`` it is
+killed and the job fails with ``validation_timeout`` (refunded).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 
 from jsonschema import exceptions as schema_errors
-from jsonschema import validators
 from referencing import Registry
 
 from creatix.engines.base import EngineError, EngineParams, TextEngine
 from creatix.jobs.specs import ChatTurn, TextConfig, TextResult, TextSpec
+from creatix.kit.patterns import UnsafePattern, compile_linear, linear_validator_for
+from creatix.kit.processes import OutOfTime, ProcessRunner, WorkerDied
 
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
-FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(?P<body>.*?)\n?\s*```\s*$", re.DOTALL)
+FENCE = compile_linear(r"(?s)^\s*```[A-Za-z0-9_-]*\s*\n(?P<body>.*?)\n?\s*```\s*$")
+"""A Markdown code fence around the whole answer. RE2: the answer is the engine's, and
+Python's ``re`` takes cubic time on this pattern over a long run of blank lines."""
 PROBLEM_CHARS = 300
+VALIDATION_BUDGET_SECONDS = 10.0
+VALIDATION_WORKERS = 2
+
+_validation = ProcessRunner(
+    workers=VALIDATION_WORKERS, budget_seconds=VALIDATION_BUDGET_SECONDS, preload=[__name__]
+)
+"""One pool per process, started by the first JSON answer."""
 
 
 class InvalidOutput(EngineError):
@@ -49,12 +65,31 @@ def conformed(text: str, config: TextConfig) -> tuple[str, str | None]:
     return candidate, problem
 
 
+async def _conformed_off_loop(text: str, config: TextConfig) -> tuple[str, str | None]:
+    """``conformed``, in a worker process when there is JSON to parse and validate."""
+    if config.response_mime_type != JSON:
+        return text, None
+    try:
+        return await _validation.run(conformed, text, config)
+    except OutOfTime:
+        raise EngineError(
+            f"The answer could not be checked against the response schema within "
+            f"{VALIDATION_BUDGET_SECONDS:g} s; a simpler schema can be.",
+            code="validation_timeout",
+            retryable=False,
+        ) from None
+    except WorkerDied as exc:
+        raise InvalidOutput(f"The answer could not be checked against the schema: {exc}.") from None
+
+
 def schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
-    validator_class = validators.validator_for(schema)
+    validator_class = linear_validator_for(schema)
     try:
         # An empty registry: a "$ref" to a URL is never fetched (jsonschema's default would).
         validator = validator_class(schema, registry=Registry())
         error = schema_errors.best_match(validator.iter_errors(value))
+    except UnsafePattern as exc:
+        raise InvalidOutput(f"The requested schema cannot be applied: {exc}."[:300]) from exc
     except Exception as exc:  # an unresolvable $ref, say: no answer can be checked against it
         raise InvalidOutput(
             f"The requested schema cannot be applied ({type(exc).__name__}: {exc})."[:300]
@@ -70,7 +105,7 @@ async def conforming_answer(
 ) -> TextResult:
     """The engine's answer to ``spec``, valid as ``spec.config`` asks, or ``InvalidOutput``."""
     first = await engine.generate_text(model, spec, params)
-    text, problem = conformed(first.text, spec.config)
+    text, problem = await _conformed_off_loop(first.text, spec.config)
     if problem is None:
         return first.model_copy(update={"text": text})
     log.info("answer did not conform; asking once more", extra={"problem": problem})
@@ -88,7 +123,7 @@ async def conforming_answer(
         }
     )
     second = await engine.generate_text(model, repair, params)
-    text, problem = conformed(second.text, spec.config)
+    text, problem = await _conformed_off_loop(second.text, spec.config)
     if problem is not None:
         raise InvalidOutput(
             f"The model's answer was not valid JSON for the requested schema, twice: {problem}."

@@ -44,6 +44,8 @@ KIND_RE = re.compile(
 COUNT_WORD = r"\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
 COUNT_WINDOW = 4
 """Words before a piece's name that may say how many (``3 short punchy headlines``)."""
+COUNT_CHARS = 200
+"""How far before a piece's name those words are looked for (each look is then bounded)."""
 COUNT_STOP = frozenset(("and", "or", "with", "plus", "then"))
 VARIANTS_RE = re.compile(
     rf"\b(?:(?P<count>{COUNT_WORD})\s+(?:[\w'-]+\s+){{0,2}}?)?"
@@ -59,16 +61,17 @@ LONG_RE = re.compile(r"\b(?:long|longer|detailed|in-depth|thorough)\b", re.IGNOR
 LIMIT_RE = re.compile(
     r"(?P<op>\b(?:under|below|less than|fewer than|shorter than|maximum of|max(?:imum)?|"
     r"at most|no more than|not more than|within|up to|limit(?:ed)? (?:of|to)|at least|"
-    r"minimum of|min(?:imum)?|over|more than)\b\s*|<=\s*|<\s*|≤\s*)?"
-    r"(?P<n>\d{1,4})\s*-?\s*(?P<unit>characters?|chars?|letters|words?)\b",
+    r"minimum of|min(?:imum)?|over|more than)\b\s*+|<=\s*+|<\s*+|≤\s*+)?"
+    r"(?P<n>\d{1,4})\s*+-?\s*+(?P<unit>characters?|chars?|letters|words?)\b",
     re.IGNORECASE,
 )
 NEAR_BEFORE = re.compile(r"[\s(:–-]*(?:[\w']+\s+){0,3}?[\s(:–-]*")
 """What may stand between a piece's name and its limit: a few words, no clause break."""
+SPACES_AND_DASHES = re.compile(r"[ -]*+")
 EACH_RE = re.compile(r"\s*(?:each|apiece|per (?:piece|line|item|variant|option))\b", re.I)
 STRICT_OPS = ("under", "below", "less than", "fewer than", "shorter than", "<")
 IGNORED_OPS = ("at least", "minimum", "min", "over", "more than")
-LABEL_RE = r"(?im)^\s*(?:{labels})\s*[:=\-–]\s*(?P<value>[^\n]+)$"
+LABEL_RE = r"(?im)^[^\S\n]*(?:{labels})\s*[:=\-–]\s*(?P<value>[^\n]+)$"
 PRODUCT_LABEL = re.compile(
     LABEL_RE.format(labels=r"product(?: name)?|brand|item|offer|service|app"),
 )
@@ -89,9 +92,9 @@ AUDIENCE_INTRO = re.compile(
 )
 FOR = re.compile(r"\bfor\s+", re.IGNORECASE)
 PHRASE_END = re.compile(
-    r"\s+(?:for|about|to|that|which|who|whose|aimed|targeting|targeted|with|under|below|using|as|"
-    r"and|in|on|at|by|within|while|so|because|but|or|plus|including|like|please|max)\b"
-    r"|\s+-\s|[,.;:!?()\n\[\]\"“”]|\s+\d",
+    r"(?<!\s)\s++(?:(?:for|about|to|that|which|who|whose|aimed|targeting|targeted|with|under|"
+    r"below|using|as|and|in|on|at|by|within|while|so|because|but|or|plus|including|like|please|"
+    r"max)\b|-\s|\d)|[,.;:!?()\n\[\]\"“”]",
     re.IGNORECASE,
 )
 LEADING = word_set(
@@ -280,7 +283,7 @@ def _kinds(text: str) -> tuple[tuple[tuple[Kind, int], ...], bool]:
             continue
         plural = match.group(0).lower().endswith("s") and kind != "body"
         default = 3 if kind in ("bullets", "hashtags") or plural else 1
-        count = _count_before(text[: match.start()]) or default
+        count = _count_before(text[max(0, match.start() - COUNT_CHARS) : match.start()]) or default
         kinds[kind] = max(kinds.get(kind, 0), count)
     return tuple(kinds.items()), bool(kinds)
 
@@ -319,7 +322,7 @@ def _limits(text: str) -> dict[Kind | None, Limit]:
             continue
         unit = match.group("unit").lower()
         limit = Limit(words=n) if unit.startswith("word") else Limit(chars=n)
-        each = EACH_RE.match(text[match.end() :])
+        each = EACH_RE.match(text, match.end())
         kind = None if each else _kind_near(text, match.start(), match.end())
         limits[kind] = limits.get(kind, Limit()).tighter(limit)
     return limits
@@ -333,5 +336,5 @@ def _kind_near(text: str, start: int, end: int) -> Kind | None:
         between = text[max(0, start - 60) + before.end() : start]
         if NEAR_BEFORE.fullmatch(between):
             return before.lastgroup
-    after = KIND_RE.match(text[end:].lstrip(" -"))
+    after = KIND_RE.match(text, SPACES_AND_DASHES.match(text, end).end())  # type: ignore[union-attr]
     return after.lastgroup if after else None

@@ -16,6 +16,11 @@ another one.
   so ``max_output_tokens`` and ``stop_sequences`` do not apply to it. A schema no instance
   can be built for fails the job with ``schema_unsupported``.
 
+The answer is worked out in a worker process (``kit/processes.py``), never in this one: its
+cost can grow faster than the request (a user's JSON Schema, regular expressions over a long
+prompt), and a process, unlike a thread, can be stopped. Past ``budget_seconds`` the process
+is killed and the job fails with ``engine_timeout``.
+
 Token counts are words: of the system instruction and every message in, of the answer out.
 """
 
@@ -29,17 +34,22 @@ from collections.abc import Mapping, Sequence
 from random import Random
 
 from creatix.engines.base import EngineError, EngineParams
-from creatix.engines.options import OptionValue, check_known
+from creatix.engines.options import OptionValue, check_known, float_option, int_option
 from creatix.engines.preview_text.brief import read_brief
 from creatix.engines.preview_text.copy import Writer
 from creatix.engines.preview_text.instances import SchemaUnsatisfiable, build_instance
 from creatix.jobs.specs import TextConfig, TextResult, TextSpec
+from creatix.kit.processes import OutOfTime, ProcessRunner, WorkerDied
 
 LABEL = "— preview engine: offline placeholder copy"
 SHORT_LABEL = "[preview]"
 FULL_LABEL_MIN_TOKENS = 12
 """Below this ``max_output_tokens`` the label is ``SHORT_LABEL``."""
-OPTIONS = frozenset({"delay_seconds"})
+OPTIONS = frozenset({"delay_seconds", "budget_seconds", "workers"})
+BUDGET_SECONDS = 10.0
+"""The most one answer may take, in its worker process (the instance builder gives up on a
+schema by itself after ``instances.TIME_BUDGET_SECONDS``)."""
+WORKERS = 2
 
 
 def word_count(text: str) -> int:
@@ -135,22 +145,35 @@ class PreviewTextEngine:
     name = "preview_text"
     max_batch = 1
 
-    def __init__(self, delay_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        delay_seconds: float = 0.0,
+        budget_seconds: float = BUDGET_SECONDS,
+        workers: int = WORKERS,
+    ) -> None:
         if delay_seconds < 0:
             raise ValueError("delay_seconds must not be negative")
         self.delay_seconds = delay_seconds
+        self.budget_seconds = budget_seconds
+        self._runner = ProcessRunner(
+            workers=workers, budget_seconds=budget_seconds, preload=[__name__]
+        )
 
     @classmethod
     def from_options(cls, options: Mapping[str, OptionValue]) -> PreviewTextEngine:
-        """The catalog entry's options (``delay_seconds``); an unknown option is an error."""
+        """The catalog entry's options (``delay_seconds``, ``budget_seconds``, ``workers``);
+        an unknown option is an error."""
         check_known(options, OPTIONS, "preview_text")
-        delay = options.get("delay_seconds", 0.0)
-        if isinstance(delay, bool):
-            raise ValueError(f"delay_seconds must be a number; got {delay!r}")
-        try:
-            return cls(delay_seconds=float(delay))
-        except ValueError as exc:
-            raise ValueError(f"delay_seconds must be a non-negative number; got {delay!r}") from exc
+        delay = float_option(options, "delay_seconds", 0.0)
+        budget = float_option(options, "budget_seconds", BUDGET_SECONDS)
+        workers = int_option(options, "workers", WORKERS)
+        if delay < 0:
+            raise ValueError(f"delay_seconds must be a non-negative number; got {delay!r}")
+        if budget <= 0:
+            raise ValueError(f"budget_seconds must be a positive number; got {budget!r}")
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1; got {workers!r}")
+        return cls(delay_seconds=delay, budget_seconds=budget, workers=workers)
 
     def unavailable_reason(self, model: str) -> str | None:
         return None
@@ -160,7 +183,21 @@ class PreviewTextEngine:
     ) -> TextResult:
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
-        return await asyncio.to_thread(answer, model, spec)
+        try:
+            return await self._runner.run(answer, model, spec)
+        except OutOfTime:
+            raise EngineError(
+                f"The preview engine stopped working on this request after its budget of "
+                f"{self.budget_seconds:g} s.",
+                code="engine_timeout",
+                retryable=False,
+            ) from None
+        except WorkerDied as exc:
+            raise EngineError(
+                f"The preview engine's worker process ended without an answer: {exc}.",
+                code="engine_error",
+                retryable=False,
+            ) from None
 
     async def close(self) -> None:
-        return None
+        await self._runner.close()

@@ -19,6 +19,10 @@ final validation. Strings are ad copy chosen by the property's name (``headline`
 ``tagline``, ``cta``, ``description``, ``hashtags``, ...), fitted to the length bounds; a
 ``pattern`` the copy does not match is tried with a few variants of it, then with strings
 drawn from the regular expression itself.
+
+The schema's patterns are matched by RE2 (``kit/patterns.py``), in linear time; a pattern RE2
+cannot run (a backreference, a lookaround) makes the schema unsatisfiable. Strings drawn from
+a pattern are at most ``SAMPLE_CHARS`` long.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from random import Random
 from typing import Any
@@ -46,6 +50,15 @@ from referencing.jsonschema import DRAFT7, DRAFT202012
 from creatix.engines.preview_text.brief import Limit
 from creatix.engines.preview_text.copy import Writer, capitalised, kind_for, trim
 from creatix.engines.preview_text.vocabulary import word_set
+from creatix.kit.patterns import (
+    UnsafePattern,
+    check_schema,
+    compile_linear,
+    draft_of,
+    linear_validator,
+    schema_pattern_problems,
+    search,
+)
 
 MAX_DEPTH = 32
 """Deeper than this, a schema is taken to recurse without an end."""
@@ -61,6 +74,8 @@ TIME_BUDGET_SECONDS = 2.0
 BRANCH_TRIES = 8
 """Values tried per branch of ``anyOf``/``oneOf`` (and per item for ``uniqueItems``)."""
 PATTERN_TRIES = 60
+SAMPLE_CHARS = 10_000
+"""The longest string drawn from a pattern (nested repeats multiply)."""
 EXTRA_NAMES = ("note", "extra", "detail", "label", "info", "meta", "tag", "field")
 PATTERNS = "__creatix_patterns__"
 CONFLICT = "__creatix_conflict__"
@@ -133,17 +148,20 @@ def _where(path: Sequence[str | int]) -> str:
 
 def validator_class(schema: Any) -> type[Validator]:
     """The draft to read ``schema`` by: its ``$schema``; without one, 2020-12, or draft-07
-    when only that reading is valid."""
+    when only that reading is valid. Its patterns are matched with RE2."""
     if isinstance(schema, Mapping) and "$schema" in schema:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            candidates = [validators.validator_for(schema, default=Draft202012Validator)]
+            drafts = [validators.validator_for(schema, default=Draft202012Validator)]
     else:
-        candidates = [Draft202012Validator, Draft7Validator]
+        drafts = [Draft202012Validator, Draft7Validator]
+    for place, problem in schema_pattern_problems(schema).items():
+        raise SchemaUnsatisfiable("pattern", "$", f"the schema's {place} {problem}")
+    candidates = [linear_validator(draft) for draft in drafts]
     first: SchemaError | None = None
     for candidate in candidates:
         try:
-            candidate.check_schema(schema)
+            check_schema(candidate, schema)
         except SchemaError as exc:
             first = first or exc
             continue
@@ -165,7 +183,7 @@ class InstanceBuilder:
         self.writer = writer
         self.rng = rng
         cls = validator_class(schema)
-        specification = DRAFT7 if cls is Draft7Validator else DRAFT202012
+        specification = DRAFT7 if draft_of(cls) is Draft7Validator else DRAFT202012
         resource: Resource[Any] = Resource.from_contents(
             schema, default_specification=specification
         )
@@ -194,6 +212,8 @@ class InstanceBuilder:
             raise SchemaUnsatisfiable(
                 "$ref", "$", f"a reference cannot be resolved ({str(exc)[:120]})"
             ) from None
+        except UnsafePattern as exc:
+            raise SchemaUnsatisfiable("pattern", "$", str(exc)) from None
         if error is not None:
             raise SchemaUnsatisfiable(
                 str(error.validator),
@@ -206,6 +226,8 @@ class InstanceBuilder:
             return self.validator.evolve(schema=schema, _resolver=at.resolver).is_valid(value)
         except Unresolvable:
             return False
+        except UnsafePattern as exc:
+            raise SchemaUnsatisfiable("pattern", at.where, str(exc)) from None
 
     # -- one value ---------------------------------------------------------------------------
 
@@ -569,11 +591,9 @@ class InstanceBuilder:
         compiled = []
         for pattern in patterns:
             try:
-                compiled.append(re.compile(pattern))
-            except re.error:
-                raise SchemaUnsatisfiable(
-                    "pattern", at.where, f"{pattern[:60]!r} is not a regular expression"
-                ) from None
+                compiled.append(compile_linear(pattern))
+            except UnsafePattern as exc:
+                raise SchemaUnsatisfiable("pattern", at.where, str(exc)) from None
 
         def fits(text: str) -> bool:
             if len(text) < least or (most is not None and len(text) > most):
@@ -639,7 +659,7 @@ class InstanceBuilder:
                 yield variant
                 yield self._fit(variant, least, most)
         for pattern in patterns:
-            for sample in _samples(pattern, self.rng, PATTERN_TRIES):
+            for sample in _samples(pattern, self.rng, PATTERN_TRIES, least=least):
                 yield sample
                 # An unanchored pattern may sit inside copy long enough for minLength.
                 yield self._fit(f"{sample} {sources[0]}", least, most)
@@ -844,9 +864,9 @@ def _property_schema(
     matching = []
     for pattern, subschema in patterns.items():
         try:
-            if re.search(pattern, name):
+            if search(pattern, name):
                 matching.append(subschema)
-        except re.error:
+        except UnsafePattern:
             continue
     if name in properties:
         return {"allOf": [properties[name], *matching]} if matching else properties[name]
@@ -930,60 +950,64 @@ def _choose_number(
     return None
 
 
-def _samples(pattern: str, rng: Random, tries: int) -> Iterator[str]:
-    """Strings drawn from the regular expression ``pattern`` (longer as tries go on)."""
+def _samples(pattern: str, rng: Random, tries: int, least: int = 0) -> Iterator[str]:
+    """Strings drawn from the regular expression ``pattern`` (longer as tries go on; in the
+    second half of the tries, unbounded repeats run at least ``least`` times more); only from
+    a pattern RE2 runs (no backreferences, repeats of at most 1000), each within
+    ``SAMPLE_CHARS`` characters and as many steps."""
     try:
+        compile_linear(pattern)
         parsed = _re_parser.parse(pattern)
     except Exception:
         return
     for attempt in range(tries):
-        out: list[str] = []
+        longer = least if attempt >= tries // 2 else 0
+        sampler = _Sampler(rng, stretch=longer + attempt // 2, exact=attempt % 2 == 1)
         try:
-            _emit(list(parsed), out, {}, rng, stretch=attempt // 2, exact=attempt % 2 == 1)
+            sampler.emit(list(parsed))
         except _CannotSample:
             return
-        yield "".join(out)
+        yield "".join(sampler.out)
 
 
 class _CannotSample(Exception):
     pass
 
 
-def _emit(
-    items: Sequence[Any],
-    out: list[str],
-    groups: dict[int, str],
-    rng: Random,
-    *,
-    stretch: int,
-    exact: bool,
-) -> None:
-    """Append to ``out`` a string the parsed expression ``items`` matches. Unbounded
-    repeats run up to ``stretch`` more times than their minimum (exactly so with ``exact``);
-    anchors and lookarounds are skipped (the caller checks the result)."""
-    for op, argument in items:
-        name = str(op)
-        char = _single_char(name, argument, rng)
-        if char is not None:
-            out.append(char)
-        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            low, high, sub = argument
-            top = low + stretch if high >= _MAXREPEAT else min(high, low + stretch)
-            for _ in range(top if exact else rng.randint(low, max(low, top))):
-                _emit(list(sub), out, groups, rng, stretch=stretch, exact=exact)
-        elif name == "SUBPATTERN":
-            group, _, _, sub = argument
-            start = len("".join(out))
-            _emit(list(sub), out, groups, rng, stretch=stretch, exact=exact)
-            if group:
-                groups[group] = "".join(out)[start:]
-        elif name in ("ATOMIC_GROUP", "BRANCH"):
-            sub = argument if name == "ATOMIC_GROUP" else rng.choice(argument[1])
-            _emit(list(sub), out, groups, rng, stretch=stretch, exact=exact)
-        elif name == "GROUPREF":
-            out.append(groups.get(argument, ""))
-        elif name not in ("AT", "ASSERT", "ASSERT_NOT"):
-            raise _CannotSample(name)
+@dataclass
+class _Sampler:
+    """Builds a string the parsed expression matches. Unbounded repeats run up to
+    ``stretch`` more times than their minimum (exactly so with ``exact``); anchors and
+    lookarounds are skipped (the caller checks the result)."""
+
+    rng: Random
+    stretch: int
+    exact: bool
+    out: list[str] = field(default_factory=list)
+    steps: int = 0
+
+    def emit(self, items: Sequence[Any]) -> None:
+        for op, argument in items:
+            self.steps += 1
+            if self.steps > SAMPLE_CHARS or len(self.out) > SAMPLE_CHARS:
+                raise _CannotSample("too long")  # nested repeats multiply
+            name = str(op)
+            char = _single_char(name, argument, self.rng)
+            if char is not None:
+                self.out.append(char)
+            elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+                low, high, sub = argument
+                top = low + self.stretch if high >= _MAXREPEAT else min(high, low + self.stretch)
+                for _ in range(top if self.exact else self.rng.randint(low, max(low, top))):
+                    self.emit(list(sub))
+            elif name == "SUBPATTERN":
+                self.emit(list(argument[3]))
+            elif name in ("ATOMIC_GROUP", "BRANCH"):
+                self.emit(
+                    list(argument if name == "ATOMIC_GROUP" else self.rng.choice(argument[1]))
+                )
+            elif name not in ("AT", "ASSERT", "ASSERT_NOT"):
+                raise _CannotSample(name)
 
 
 def _single_char(name: str, argument: Any, rng: Random) -> str | None:

@@ -1,0 +1,83 @@
+"""CPU-heavy work on user input, in worker processes with a hard time budget.
+
+A thread cannot be stopped, and Python code (or a C extension) that holds the GIL stalls
+every thread of the process, the event loop's included. Work whose cost grows faster than
+its input (a JSON Schema to build an instance of, regular expressions over a long prompt)
+runs here instead: in a small pool of worker processes (pebble's ``ProcessPool``), each call
+with a budget; a call past it has its worker process killed, and replaced, and raises
+``OutOfTime``. Nothing in this process waits on the work but an ``await``.
+
+Workers are forked from multiprocessing's fork server (spawned where there is none), which
+imports the ``preload`` modules once: a replacement worker is ready in milliseconds. The
+pool starts on the first call, so a process that never needs it never starts one. A call's
+hop there and back costs about half a millisecond (``benchmarks/process_hop.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from pebble import ProcessExpired, ProcessPool
+
+T = TypeVar("T")
+
+
+class OutOfTime(Exception):
+    """The call ran past its budget; its worker process was killed."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the work ran past its budget of {seconds:g} s and was stopped")
+        self.seconds = seconds
+
+
+class WorkerDied(Exception):
+    """The worker process running the call ended without an answer (killed, out of memory)."""
+
+
+def _context(preload: Sequence[str]) -> Any:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(preload))
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+class ProcessRunner:
+    """Runs picklable functions in ``workers`` processes, each call within ``budget_seconds``."""
+
+    def __init__(self, *, workers: int, budget_seconds: float, preload: Sequence[str] = ()) -> None:
+        if workers < 1:
+            raise ValueError("a process runner needs at least one worker")
+        if budget_seconds <= 0:
+            raise ValueError("the time budget must be positive")
+        self.workers = workers
+        self.budget_seconds = budget_seconds
+        self.preload = tuple(preload)
+        self._pool: ProcessPool | None = None
+
+    def _started(self) -> ProcessPool:
+        if self._pool is None:
+            self._pool = ProcessPool(max_workers=self.workers, context=_context(self.preload))
+        return self._pool
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in a worker process: its result, or the exception it raised;
+        ``OutOfTime`` past the budget, ``WorkerDied`` if the process ended without one."""
+        future = self._started().schedule(function, args=args, timeout=self.budget_seconds)
+        try:
+            result: T = await asyncio.wrap_future(future)
+        except TimeoutError:
+            raise OutOfTime(self.budget_seconds) from None
+        except ProcessExpired as exc:
+            raise WorkerDied(f"the worker process ended without an answer ({exc})") from None
+        return result
+
+    async def close(self) -> None:
+        """Stops the pool; a running call's process is killed."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()  # type: ignore[no-untyped-call]
+            await asyncio.to_thread(pool.join)
