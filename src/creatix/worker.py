@@ -39,6 +39,7 @@ from creatix.jobs.specs import (
     StoredOutput,
     TextResult,
 )
+from creatix.kit.logging import request_id_var
 from creatix.media.encoding import encode
 from creatix.media.watermark import apply_watermark
 from creatix.storage.base import ObjectNotFound, Storage
@@ -210,7 +211,14 @@ class Worker:
             await asyncio.sleep(max(0.2, self.lease_seconds / 2))
 
     async def _process_in_slot(self, batch: Sequence[Job]) -> None:
+        # Everything logged for this batch (engine and provider calls included) carries the
+        # request ids of the requests that submitted its jobs.
+        request_id_var.set(",".join(sorted({j.request_id for j in batch if j.request_id})) or None)
         try:
+            log.info(
+                "processing jobs",
+                extra={"jobs": [j.id for j in batch], "model": batch[0].model, "worker": self.id},
+            )
             await self.process(batch)
         except Exception:
             # The batch's leases expire and its jobs are retried; this worker goes on.
