@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 
 from creatix import __version__
 from creatix.api import (
@@ -29,6 +30,17 @@ from creatix.kit.migrate import upgrade_database
 from creatix.runtime import Runtime
 
 log = logging.getLogger(__name__)
+CORS_EXPOSED_HEADERS = [
+    "X-Request-ID",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Retry-After",
+    "X-Creatix-Engine",
+    "X-Creatix-Job-Id",
+    "Location",
+]
+"""Response headers a browser's script may read (others are hidden from it by CORS)."""
 
 
 def create_app(
@@ -58,6 +70,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(RequestIdMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["*"],
+            expose_headers=CORS_EXPOSED_HEADERS,
+        )
     app.include_router(health.router)
     app.include_router(artnex.router)
     app.include_router(creatix_v1.router)

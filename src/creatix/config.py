@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -51,6 +52,11 @@ class Settings(BaseSettings):
         default=False,
         description="Let webhooks and image URLs reach private, loopback and link-local hosts",
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins browsers may call the API from (CORS), comma-separated or a JSON "
+        "list; * for any; unset: no CORS headers",
+    )
     metrics_enabled: bool = Field(
         default=True,
         description="Serve Prometheus metrics at /metrics, without auth: keep it internal",
@@ -82,6 +88,15 @@ class Settings(BaseSettings):
     replicate_base_url: str = "https://api.replicate.com/v1"
     gemini_api_key: SecretStr | None = None
     gemini_base_url: str = "https://generativelanguage.googleapis.com/v1beta"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated_or_json(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            return json.loads(value)
+        return [origin.strip() for origin in value.split(",") if origin.strip()]
 
     def provider_access(self) -> dict[str, tuple[str, str | None]]:
         """Each provider's (base URL, key), for the engines that call them."""

@@ -122,9 +122,7 @@ def test_a_request_id_is_followed_through_the_worker_to_the_provider(tmp_path: P
         worker.wait(timeout=60)
         api.stop()
         fal.stop()
-    lines = [
-        json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")
-    ]
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
     processing = [line for line in lines if line["msg"] == "processing jobs"]
     assert [line.get("request_id") for line in processing] == ["abc"], lines
     submits = [
