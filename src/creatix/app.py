@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from creatix import __version__
@@ -33,6 +34,17 @@ from creatix.kit.migrate import upgrade_database
 from creatix.runtime import Runtime
 
 log = logging.getLogger(__name__)
+CORS_EXPOSED_HEADERS = [
+    "X-Request-ID",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Retry-After",
+    "X-Creatix-Engine",
+    "X-Creatix-Job-Id",
+    "Location",
+]
+"""Response headers a browser's script may read (others are hidden from it by CORS)."""
 
 DIALECTS: PathRenderers = [
     ("/v1/", creatix_v1.render_error),
@@ -82,6 +94,14 @@ def create_app(
         # Links are built on the Host header when CREATIX_PUBLIC_URL is unset: only these.
         app.add_middleware(
             TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, www_redirect=False
+        )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["*"],
+            expose_headers=CORS_EXPOSED_HEADERS,
         )
     app.include_router(health.router)
     app.include_router(artnex.router)

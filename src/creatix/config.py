@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -77,6 +78,11 @@ class Settings(BaseSettings):
         description="The largest body POST /api/platform/upload takes: a 10 MB image and "
         "its multipart framing; a larger one is a 413",
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins browsers may call the API from (CORS), comma-separated or a JSON "
+        "list; * for any; unset: no CORS headers",
+    )
     metrics_enabled: bool = Field(
         default=True,
         description="Serve Prometheus metrics at /metrics, without auth: keep it internal",
@@ -115,6 +121,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [host.strip() for host in value.split(",") if host.strip()]
         return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated_or_json(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            return json.loads(value)
+        return [origin.strip() for origin in value.split(",") if origin.strip()]
 
     def provider_access(self) -> dict[str, tuple[str, str | None]]:
         """Each provider's (base URL, key), for the engines that call them."""

@@ -53,6 +53,7 @@ from creatix.jobs.specs import (
 from creatix.jobs.sweeper import IMAGES_FOLDER, VIDEOS_FOLDER
 from creatix.kit.backoff import Outage, backoff_delay, is_transient
 from creatix.kit.errors import NotFound
+from creatix.kit.logging import request_id_var
 from creatix.media.encoding import encode
 from creatix.media.watermark import mark_in_place
 from creatix.storage.base import ObjectNotFound, Storage
@@ -269,7 +270,14 @@ class Worker:
             await asyncio.sleep(interval)
 
     async def _process_in_slot(self, batch: Sequence[Job], leased_at: float) -> None:
+        # Everything logged for this batch (engine and provider calls included) carries the
+        # request ids of the requests that submitted its jobs.
+        request_id_var.set(",".join(sorted({j.request_id for j in batch if j.request_id})) or None)
         try:
+            log.info(
+                "processing jobs",
+                extra={"jobs": [j.id for j in batch], "model": batch[0].model, "worker": self.id},
+            )
             await self.process(batch, leased_at)
         except Exception:
             # The batch's leases expire and its jobs are retried; this worker goes on.

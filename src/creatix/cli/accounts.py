@@ -20,6 +20,7 @@ from creatix.cli.common import (
     catalog_of,
     check_plan,
     console,
+    say_where,
     settings_from,
     with_db,
 )
@@ -41,7 +42,8 @@ def _print_account(verb: str, info: AccountInfo, as_json: bool) -> None:
 def accounts_create(
     name: Annotated[str, typer.Argument(help="A name not yet taken.")],
     plan: Annotated[
-        str | None, typer.Option(help="The plan; the catalog's default plan if not given.")
+        str | None,
+        typer.Option(help="A plan from the catalog.", show_default="the catalog's default"),
     ] = None,
     unlimited: Annotated[
         bool, typer.Option("--unlimited", help="Do not charge its generations credits.")
@@ -58,6 +60,7 @@ def accounts_create(
     info = with_db(
         settings, lambda db: accounts.create_account(db, name, chosen, unlimited=unlimited)
     )
+    say_where(settings)
     _print_account("Created", info, as_json)
 
 
@@ -96,6 +99,7 @@ def accounts_set_plan(
     settings = settings_from(data_dir=data_dir, database_url=database_url, catalog=catalog)
     check_plan(catalog_of(settings), plan)
     info = with_db(settings, lambda db: accounts.update_account(db, account, plan=plan))
+    say_where(settings)
     _print_account("Updated", info, as_json)
 
 
@@ -112,4 +116,5 @@ def accounts_set_unlimited(
     """Mark an account unlimited: its generations are not charged credits."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
     info = with_db(settings, lambda db: accounts.update_account(db, account, unlimited=not off))
+    say_where(settings)
     _print_account("Updated", info, as_json)

@@ -17,6 +17,7 @@ from creatix.cli.common import (
     DatabaseUrl,
     DataDir,
     console,
+    say_where,
     settings_from,
     with_db,
 )
@@ -41,7 +42,9 @@ def _print_entries(statement: CreditStatement) -> None:
 def credits_grant(
     account: AccountName,
     amount: Annotated[int, typer.Argument(min=1, help="Credits to add, a positive integer.")],
-    note: Annotated[str | None, typer.Option(help="Why, kept in the ledger.")] = None,
+    note: Annotated[
+        str | None, typer.Option(help="Why, kept in the ledger.", show_default="no note")
+    ] = None,
     as_json: AsJson = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -49,6 +52,7 @@ def credits_grant(
     """Add credits to an account's balance."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
     statement = with_db(settings, lambda db: billing.grant(db, account, amount, note))
+    say_where(settings)
     if as_json:
         print(json.dumps(statement.model_dump(mode="json")))
         return

@@ -18,6 +18,7 @@ from creatix.cli.common import (
     catalog_of,
     check_plan,
     console,
+    say_where,
     settings_from,
     with_db,
 )
@@ -30,7 +31,11 @@ app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys."
 def keys_create(
     account: Annotated[str, typer.Option(help="The account; created if it does not exist.")],
     plan: Annotated[
-        str | None, typer.Option(help="Put the account on this plan (free, paid, unlimited).")
+        str | None,
+        typer.Option(
+            help="Put the account on this plan (the shipped catalog's: free, paid, unlimited).",
+            show_default="a new account: the catalog's default plan; else unchanged",
+        ),
     ] = None,
     as_json: AsJson = False,
     data_dir: DataDir = None,
@@ -48,6 +53,7 @@ def keys_create(
         return info, await accounts.create_key(db, account)
 
     info, key = with_db(settings, work)
+    say_where(settings)
     if as_json:
         print(json.dumps({**key.model_dump(mode="json"), "plan": info.plan}))
         return
@@ -58,7 +64,9 @@ def keys_create(
 
 @app.command("list")
 def keys_list(
-    account: Annotated[str | None, typer.Option(help="Only this account's keys.")] = None,
+    account: Annotated[
+        str | None, typer.Option(help="Only this account's keys.", show_default="every account")
+    ] = None,
     as_json: AsJson = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -85,10 +93,15 @@ def keys_list(
 @app.command("revoke")
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key id, as `keys list` shows it.")],
+    as_json: AsJson = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a key; requests with it get 401 from now on."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
     with_db(settings, lambda db: accounts.revoke_key(db, key_id))
-    console.print(f"Revoked {key_id}.")
+    say_where(settings)
+    if as_json:
+        print(json.dumps({"key_id": key_id, "revoked": True}))
+        return
+    console.print(f"Revoked {key_id}.", highlight=False)

@@ -104,25 +104,47 @@ def models_list(
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table()
-    for column in ("model", "kind", "engine", "engine model", "weights", "available", "reason"):
-        # Ids and paths are long words: folded onto more lines, never cut short.
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(
-            escape(row["id"]),
-            row["kind"],
-            escape(f"{row['engine']} ({row['engine_type']})"),
-            escape(row["engine_model"]),
-            row["weights"] or "—",
-            "yes" if row["available"] else "[red]no[/red]",
-            escape(row["reason"] or ""),
-        )
-    console.print(table)
-    console.print(f"  model cache  {settings.models_dir.resolve()}", highlight=False)
+    console.print(_models_table(rows))
+    _print_folded(f"model cache  {settings.models_dir.resolve()}")
     if any(row["weights"] == WEIGHTS_MISSING for row in rows):
         flag = f" --catalog {catalog}" if catalog else ""
-        console.print(f"  fetch missing weights  creatix models pull MODEL{flag}", highlight=False)
+        _print_folded(f"fetch missing weights  creatix models pull MODEL{flag}")
+
+
+def _models_table(rows: list[dict[str, Any]]) -> Table:
+    """The rows as a table that fits the terminal, 80 columns included: ids, hub ids and paths
+    are long words, folded onto more lines, never cut short. The weights column only appears
+    when some engine keeps weights."""
+    with_weights = any(row["weights"] is not None for row in rows)
+    table = Table()
+    table.add_column("model", overflow="fold")
+    table.add_column("kind")
+    table.add_column("engine", overflow="fold")
+    if with_weights:
+        table.add_column("weights")
+    table.add_column("available", overflow="fold")
+    for row in rows:
+        available = "yes" if row["available"] else f"[red]no[/red]: {escape(row['reason'] or '')}"
+        weights = [row["weights"] or "—"] if with_weights else []
+        table.add_row(escape(row["id"]), row["kind"], _engine_cell(row), *weights, available)
+    return table
+
+
+def _engine_cell(row: dict[str, Any]) -> str:
+    """The engine instance (and its type where the names differ), then, dimmed, the engine's
+    own name for the model where it is not the catalog id."""
+    engine = row["engine"]
+    if row["engine_type"] != engine:
+        engine = f"{engine} ({row['engine_type']})"
+    cell = escape(engine)
+    if row["engine_model"] != row["id"]:
+        cell += f"\n[dim]{escape(row['engine_model'])}[/dim]"
+    return cell
+
+
+def _print_folded(line: str) -> None:
+    """A line of plain text, folded at the terminal's width (a path may be longer)."""
+    console.print(line, markup=False, highlight=False, soft_wrap=False, overflow="fold")
 
 
 def _pullable(registry: EngineRegistry, entry: ModelEntry) -> list[tuple[Route, PullsWeights]]:

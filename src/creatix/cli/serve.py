@@ -22,7 +22,9 @@ from creatix.cli.common import (
     DataDir,
     catalog_of,
     console,
+    default_of,
     fail,
+    redacted_database_url,
     settings_from,
 )
 from creatix.config import Settings
@@ -62,9 +64,11 @@ def print_banner(runtime: Runtime) -> None:
     console.print(f"[bold]Creatix {__version__}[/bold] listening on [cyan]{url}[/cyan]")
     console.print(f"  API docs   {url}/docs")
     console.print(f"  data       {settings.data_dir.resolve()}")
-    console.print(f"  database   {settings.resolved_database_url}")
+    console.print(f"  database   {redacted_database_url(settings)}", markup=False)
     worker = f"in-process, {settings.worker_concurrency} slots" if settings.run_worker else "none"
     console.print(f"  worker     {worker}")
+    if settings.allow_private_urls:
+        console.print("  private URLs allowed (webhooks, image URLs; this server's own files)")
     table = Table(title="Models", title_justify="left", show_edge=False)
     for column in ("model", "kind", "engine", "status"):
         table.add_column(column)
@@ -73,12 +77,42 @@ def print_banner(runtime: Runtime) -> None:
         engine = f"{listed.entry.engine} ({listed.engine.type})"
         table.add_row(listed.entry.id, listed.entry.kind, engine, status)
     console.print(table)
-    console.print("  make a key  creatix keys create --account NAME --plan free")
+    console.print("  make a key  creatix keys create --account NAME --plan paid")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) only listens on this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def for_listener(settings: Settings) -> Settings:
+    """``settings`` with ``allow_private_urls`` derived from where ``serve`` listens, unless
+    it was configured: a server on a loopback address with no public URL is a developer's,
+    whose own file URLs and local webhook receivers are private addresses; anything else
+    refuses them. (A reverse proxy in front of a loopback listener should set
+    CREATIX_PUBLIC_URL, which keeps them refused.)"""
+    if "allow_private_urls" in settings.model_fields_set:
+        return settings
+    local = is_loopback(settings.host) and settings.public_url is None
+    return settings.model_copy(update={"allow_private_urls": local})
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Interface to listen on (env CREATIX_HOST).", show_default=default_of("host")
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Port to listen on (env CREATIX_PORT).", show_default=default_of("port")),
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     catalog: CatalogFile = None,
@@ -86,14 +120,21 @@ def serve(
         bool, typer.Option("--no-worker", help="Serve the API only; run workers elsewhere.")
     ] = False,
 ) -> None:
-    """Run the API (and, unless --no-worker, a worker) in this process."""
-    settings = settings_from(
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        database_url=database_url,
-        catalog=catalog,
-        run_worker=False if no_worker else None,
+    """Run the API (and, unless --no-worker, a worker) in this process.
+
+    On a loopback address (and without CREATIX_PUBLIC_URL) webhooks and image URLs may reach
+    private addresses, this server's own file URLs among them, unless
+    CREATIX_ALLOW_PRIVATE_URLS says otherwise; on any other address they may not, unless it
+    allows them."""
+    settings = for_listener(
+        settings_from(
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            database_url=database_url,
+            catalog=catalog,
+            run_worker=False if no_worker else None,
+        )
     )
     configure_logging(settings.log_level)
     try:
@@ -116,14 +157,15 @@ def serve(
 def worker(
     models: Annotated[
         str | None,
-        typer.Option(help="Comma-separated catalog model ids to run (default: every model)."),
+        typer.Option(help="Comma-separated catalog model ids to run.", show_default="every model"),
     ] = None,
     concurrency: Annotated[
         int | None,
         typer.Option(
             min=1,
-            help="Batches run at once (engines with their own "
-            "concurrency, such as upstream providers, have their own).",
+            help="Batches run at once (env CREATIX_WORKER_CONCURRENCY); engines with their "
+            "own concurrency, such as upstream providers, have their own.",
+            show_default=default_of("worker_concurrency"),
         ),
     ] = None,
     data_dir: DataDir = None,

@@ -15,6 +15,7 @@ from creatix.cli.common import (
     DatabaseUrl,
     DataDir,
     console,
+    say_where,
     settings_from,
     with_db,
 )
@@ -37,6 +38,7 @@ def webhooks_secret(
     """Show the account's webhook signing secret (made on first use)."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
     found = with_db(settings, lambda db: webhooks.account_secret(db, account, rotate=rotate))
+    say_where(settings)
     if as_json:
         print(json.dumps(found.model_dump(mode="json")))
         return

@@ -52,6 +52,8 @@ class JobRow(Base):
     )
     """The dialect that created the job; it renders the job's webhooks."""
     webhook_url: Mapped[str | None] = mapped_column(Text, default=None)
+    request_id: Mapped[str | None] = mapped_column(String(100), default=None)
+    """The X-Request-ID of the request that submitted it; the worker logs under it."""
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     """Deleted by its owner: hidden everywhere, its files removed; the row stays for the ledger."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

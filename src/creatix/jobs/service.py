@@ -46,6 +46,7 @@ from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
 from creatix.kit.errors import Conflict, InvalidRequest, NotFound, Unavailable
 from creatix.kit.ids import new_id
+from creatix.kit.logging import request_id_var
 from creatix.kit.metrics import Metrics
 from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, notify
 from creatix.uploads import repository as uploads_repository
@@ -130,6 +131,7 @@ def _to_job(row: JobRecord, assets: Sequence[Asset] = ()) -> Job:
         account_id=row.account_id,
         source=row.source,
         webhook_url=row.webhook_url,
+        request_id=row.request_id,
         kind=kind,
         model=row.model,
         engine=row.engine,
@@ -381,6 +383,7 @@ class JobService:
             credits_reserved=credits_reserved,
             source=source,
             webhook_url=webhook_url,
+            request_id=request_id_var.get(),
             created_at=utcnow(),
         )
 

@@ -183,6 +183,8 @@ class Job(BaseModel):
     source: str = "creatix_v1"
     """The dialect that created the job: it renders the job's webhook payloads."""
     webhook_url: str | None = None
+    request_id: str | None = None
+    """The id of the request that submitted the job (X-Request-ID), for following it in logs."""
     kind: JobKind
     model: str
     engine: str

@@ -23,6 +23,7 @@ import binascii
 import json
 import logging
 import random
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -152,6 +153,7 @@ class ProviderHttp:
         self, method: str, url: str, arguments: dict[str, Any], *, retry: int
     ) -> httpx.Response | _Retry:
         """One attempt; ``retry`` counts the attempts before it, for the backoff."""
+        started = time.perf_counter()
         try:
             response = await self._client.request(method, url, **arguments)
         except NOT_SENT as exc:
@@ -169,6 +171,18 @@ class ProviderHttp:
                 raise ProviderOutage(f"The model's provider is unavailable: {reason}.") from exc
             return _Retry(self.retry.backoff(retry), reason)
         status = response.status_code
+        # Submits at info, polls (GETs, many per job) at debug; never the query or a header.
+        log.log(
+            logging.DEBUG if method.upper() == "GET" else logging.INFO,
+            "provider call",
+            extra={
+                "provider": self.provider,
+                "method": method.upper(),
+                "path": response.request.url.path,
+                "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
         if status < 400:
             return response
         if status in (401, 403):
