@@ -12,6 +12,14 @@ from support import LiveServer, make_settings
 # The tiny diffusers pipelines' fixtures (tiny_sd, one_torch_thread); the module imports
 # torch only inside them, so this costs nothing where the diffusers extra is absent.
 pytest_plugins = ["tiny_diffusers"]
+SLOW_TEST_TIMEOUT = 600
+"""Seconds a ``slow`` test may run (pyproject's ``timeout`` is every other test's limit)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT))
 
 
 @pytest.fixture(scope="module")
