@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -24,6 +25,7 @@ from creatix.billing import ledger
 from creatix.billing.models import LedgerEntry
 from creatix.catalog.loader import load_catalog
 from creatix.engines.registry import EngineRegistry
+from creatix.jobs import service as job_service
 from creatix.jobs.events import JobEvents
 from creatix.jobs.models import JobRow
 from creatix.jobs.service import JobService, QueueSettings
@@ -238,6 +240,32 @@ async def test_a_deleted_jobs_idempotency_key_is_free_again(books: Books) -> Non
     second = await books.submit(principal, key="reused-after-delete")
     assert second.id != first.id
     assert await books.entries(first.id) == {"reserve": -100, "refund": 100}
+    await books.check_invariants(principal)
+
+
+async def test_an_idempotency_key_is_kept_24_hours_then_makes_a_new_job(
+    books: Books, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    principal = await books.account(credits=1000)
+    first = await books.submit(principal, key="daily-banner")
+
+    def clock_at(moment: datetime) -> None:
+        monkeypatch.setattr(job_service, "utcnow", lambda: moment)
+
+    clock_at(first.created_at + timedelta(hours=23, minutes=59))
+    assert (await books.submit(principal, key="daily-banner")).id == first.id
+    clock_at(first.created_at + timedelta(hours=24))
+    assert (await books.submit(principal, key="daily-banner")).id == first.id
+    assert await books.balance(principal) == 900, "a replay reserves nothing"
+
+    clock_at(first.created_at + timedelta(hours=24, seconds=1))
+    second = await books.submit(principal, key="daily-banner")
+    assert second.id != first.id
+    assert await books.balance(principal) == 800, "the new job reserves its price"
+    # The key now names the new job, for 24 hours from its creation.
+    clock_at(second.created_at + timedelta(hours=23, minutes=59))
+    assert (await books.submit(principal, key="daily-banner")).id == second.id
+    assert await books.balance(principal) == 800
     await books.check_invariants(principal)
 
 
