@@ -256,7 +256,7 @@ def lined_up_before(engines: Sequence[Engine], table: str, parties: int) -> Iter
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", hold)
-        assert arrived == parties, f"{arrived} of {parties} writes of {table} were lined up"
+    assert arrived == parties, f"{arrived} of {parties} writes of {table} were lined up"
 
 
 def drop_postgres_database(url: str) -> None:
