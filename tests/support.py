@@ -12,13 +12,15 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import Engine, event
 
 from creatix.accounts import service as accounts
 from creatix.app import create_app
@@ -219,6 +221,42 @@ def postgres_reachable() -> bool:
     except psycopg.Error:
         return False
     return True
+
+
+@contextmanager
+def lined_up_before(engines: Sequence[Engine], table: str, parties: int) -> Iterator[None]:
+    """Hold the first ``parties`` statements that write ``table`` (``UPDATE table ...``) on
+    ``engines`` until all of them are there, then let them go together.
+
+    Every read their transactions make before that write then happens before any of them
+    writes: the interleaving that breaks a read-then-write, made certain rather than left to
+    the scheduler. A single conditional ``UPDATE`` reads nothing first, so the right code is
+    only lined up. Use it where the transactions run at once (PostgreSQL): on SQLite,
+    ``BEGIN IMMEDIATE`` lets only one writer in, and the others would never arrive.
+    """
+    barrier = threading.Barrier(parties, timeout=60)
+    arrived = 0
+    lock = threading.Lock()
+    prefix = f"UPDATE {table} "
+
+    def hold(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal arrived
+        if not statement.lstrip().startswith(prefix):
+            return
+        with lock:
+            if arrived == parties:
+                return
+            arrived += 1
+        barrier.wait()
+
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", hold)
+    try:
+        yield
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", hold)
+    assert arrived == parties, f"{arrived} of {parties} writes of {table} were lined up"
 
 
 def drop_postgres_database(url: str) -> None:

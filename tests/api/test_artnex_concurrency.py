@@ -15,7 +15,8 @@ from creatix.billing import service as billing
 from creatix.jobs.models import JobRow
 from support import LiveServer
 
-pytestmark = pytest.mark.slow
+# Slow, and run in the PostgreSQL pass too: only there do the requests' transactions race.
+pytestmark = [pytest.mark.slow, pytest.mark.concurrency]
 PRICE = 100  # z-image-turbo
 BODY = {"prompt": "concurrent sneaker ad", "model": "z-image-turbo", "width": 512, "height": 512}
 

@@ -17,7 +17,8 @@ from creatix.accounts.models import Account
 from creatix.jobs.models import JobRow
 from support import LiveServer
 
-pytestmark = pytest.mark.slow
+# Slow, and run in the PostgreSQL pass too: only there do the requests' transactions race.
+pytestmark = [pytest.mark.slow, pytest.mark.concurrency]
 CLIENTS, REQUESTS_EACH = 20, 5
 
 

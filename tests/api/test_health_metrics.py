@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -105,14 +107,32 @@ def test_readyz_is_503_when_the_files_directory_is_gone(idle: LiveServer) -> Non
     }
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through a read-only mode")
-def test_readyz_is_503_when_the_files_directory_is_read_only(idle: LiveServer) -> None:
-    files = idle.settings.files_dir
-    files.chmod(0o500)
+@contextmanager
+def read_only(directory: Path) -> Iterator[None]:
+    """``directory`` unwritable for this process: mode 0500, or for root, which writes
+    through modes, the immutable attribute (``chattr +i``); skipped where neither works."""
+    if os.geteuid() != 0:
+        directory.chmod(0o500)
+        try:
+            yield
+        finally:
+            directory.chmod(0o700)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("running as root, and no chattr to make a directory immutable")
+    made = subprocess.run([chattr, "+i", str(directory)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"running as root, and chattr +i failed: {made.stderr.decode().strip()}")
     try:
-        response = httpx.get(f"{idle.url}/readyz", timeout=30)
+        yield
     finally:
-        files.chmod(0o700)
+        subprocess.run([chattr, "-i", str(directory)], check=True)
+
+
+def test_readyz_is_503_when_the_files_directory_is_read_only(idle: LiveServer) -> None:
+    with read_only(idle.settings.files_dir):
+        response = httpx.get(f"{idle.url}/readyz", timeout=30)
     assert response.status_code == 503, response.text
     assert response.json()["checks"]["storage"] == "the files directory is missing or not writable"
 

@@ -297,11 +297,13 @@ def test_progress_rises_while_processing_and_is_100_when_completed(tmp_path: Pat
         with slow.client(slow.key(plan="paid")) as client:
             generation_id = _generate(client)
             seen: list[int] = []
+            deadline = time.monotonic() + 60
             while True:
                 generation = client.get(f"{API}/generations/{generation_id}").json()["generation"]
                 if generation["status"] != "processing":
                     break
                 seen.append(generation["progress"])
+                assert time.monotonic() < deadline, f"still processing after 60 s: {seen}"
                 time.sleep(0.1)
     finally:
         slow.stop()

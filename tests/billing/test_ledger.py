@@ -8,8 +8,11 @@ it produced and refunded the rest, however it ends and however often it was retr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -24,6 +27,7 @@ from creatix.billing import ledger
 from creatix.billing.models import LedgerEntry
 from creatix.catalog.loader import load_catalog
 from creatix.engines.registry import EngineRegistry
+from creatix.jobs import service as job_service
 from creatix.jobs.events import JobEvents
 from creatix.jobs.models import JobRow
 from creatix.jobs.service import JobService, QueueSettings
@@ -32,7 +36,7 @@ from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
 from creatix.kit.errors import Conflict, InsufficientCredits
 from creatix.kit.migrate import upgrade_database
-from support import drop_postgres_database, postgres_database
+from support import drop_postgres_database, lined_up_before, postgres_database
 
 PRICE = 100  # z-image-turbo, credits per image
 
@@ -212,6 +216,58 @@ async def test_concurrent_submits_never_overdraw(books: Books) -> None:
     await books.check_invariants(principal)
 
 
+RESERVATIONS = 10
+
+
+def test_concurrent_reservations_never_overdraw(database_url: str) -> None:
+    """Ten transactions at once, on threads of their own, each reserve 300 of 1000 credits:
+    three hold, seven are refused for want of credits, and the balance is 100.
+
+    ``ledger.reserve`` is called directly: through ``submit`` the account's quota and
+    fair-queue rows are locked first, which serialises an account's reservations and would
+    hide a reservation that reads the balance before writing it. On PostgreSQL the ten are
+    also lined up just before their write of the balance, so that any such read would be
+    stale in all of them; on SQLite they contend for the file's write lock.
+    """
+    books = Books(database_url)
+    try:
+        principal, job_ids = asyncio.run(_account_with_unreserved_jobs(books, RESERVATIONS))
+
+        def reserve(job_id: str) -> str:
+            def hold(session: Session) -> None:
+                ledger.reserve(session, principal.account_id, job_id, 3 * PRICE, utcnow())
+
+            try:
+                books.db.run_write(hold)
+            except InsufficientCredits as refused:  # nothing else counts as a refusal
+                return refused.code
+            return "held"
+
+        lined_up = (
+            contextlib.nullcontext()
+            if books.db.is_sqlite
+            else lined_up_before([books.db.engine], "credit_balances", RESERVATIONS)
+        )
+        with lined_up, ThreadPoolExecutor(RESERVATIONS) as pool:
+            outcomes = list(pool.map(reserve, job_ids))
+        assert outcomes.count("held") == 3, outcomes
+        assert outcomes.count("insufficient_credits") == RESERVATIONS - 3, outcomes
+        assert asyncio.run(books.balance(principal)) == 100
+        asyncio.run(books.check_invariants(principal))
+    finally:
+        asyncio.run(books.db.dispose())
+
+
+async def _account_with_unreserved_jobs(books: Books, count: int) -> tuple[Principal, list[str]]:
+    """An account with 10 × PRICE credits and ``count`` queued jobs that reserved nothing
+    (submitted as an unlimited account), for reservations to name."""
+    principal = await books.account(credits=10 * PRICE)
+    unlimited = principal.model_copy(update={"unlimited": True})
+    jobs = [await books.submit(unlimited) for _ in range(count)]
+    assert await books.balance(principal) == 10 * PRICE
+    return principal, [job.id for job in jobs]
+
+
 async def test_one_idempotency_key_creates_one_job_and_one_charge(books: Books) -> None:
     principal = await books.account(credits=1000)
     jobs = await asyncio.gather(*(books.submit(principal, key="order-42") for _ in range(10)))
@@ -238,6 +294,32 @@ async def test_a_deleted_jobs_idempotency_key_is_free_again(books: Books) -> Non
     second = await books.submit(principal, key="reused-after-delete")
     assert second.id != first.id
     assert await books.entries(first.id) == {"reserve": -100, "refund": 100}
+    await books.check_invariants(principal)
+
+
+async def test_an_idempotency_key_is_kept_24_hours_then_makes_a_new_job(
+    books: Books, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    principal = await books.account(credits=1000)
+    first = await books.submit(principal, key="daily-banner")
+
+    def clock_at(moment: datetime) -> None:
+        monkeypatch.setattr(job_service, "utcnow", lambda: moment)
+
+    clock_at(first.created_at + timedelta(hours=23, minutes=59))
+    assert (await books.submit(principal, key="daily-banner")).id == first.id
+    clock_at(first.created_at + timedelta(hours=24))
+    assert (await books.submit(principal, key="daily-banner")).id == first.id
+    assert await books.balance(principal) == 900, "a replay reserves nothing"
+
+    clock_at(first.created_at + timedelta(hours=24, seconds=1))
+    second = await books.submit(principal, key="daily-banner")
+    assert second.id != first.id
+    assert await books.balance(principal) == 800, "the new job reserves its price"
+    # The key now names the new job, for 24 hours from its creation.
+    clock_at(second.created_at + timedelta(hours=23, minutes=59))
+    assert (await books.submit(principal, key="daily-banner")).id == second.id
+    assert await books.balance(principal) == 800
     await books.check_invariants(principal)
 
 

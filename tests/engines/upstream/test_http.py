@@ -108,7 +108,7 @@ async def test_429s_past_the_attempts_are_an_outage(fake: FakeProvider, http: Pr
 
 
 async def test_a_hang_past_the_timeout_is_retried_then_an_outage(fake: FakeProvider) -> None:
-    fake.fail("/v1/ok", *[Fault(200, body="{}", hang=0.6)] * 2)
+    fake.fail("/v1/ok", *[Fault(200, body="{}", hang=3.0)] * 2)
     client = _client(fake.url, retry=RetryPolicy(attempts=2, base_delay=0.01), timeout=0.15)
     started = time.monotonic()
     try:
@@ -116,7 +116,8 @@ async def test_a_hang_past_the_timeout_is_retried_then_an_outage(fake: FakeProvi
             await client.json("GET", "ok")
     finally:
         await client.close()
-    assert time.monotonic() - started < 0.6
+    # Two 0.15 s timeouts, not even one whole hang.
+    assert time.monotonic() - started < 3.0
     assert len(fake.calls("/v1/ok")) == 2
 
 
@@ -176,7 +177,7 @@ async def test_a_retry_after_beyond_the_limit_is_an_outage_at_once(fake: FakePro
             await client.json("POST", "ok")
     finally:
         await client.close()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10, "it did not wait the 120 s"
     assert len(fake.calls("/v1/ok")) == 1
 
 
