@@ -30,7 +30,8 @@ from creatix.accounts import service as accounts
 from creatix.api import platform
 from creatix.api.limits import BodyLimit, RequestLimitsMiddleware
 from creatix.api.routing import dialect_route
-from creatix.jobs.specs import ImageSpec, JobKind
+from creatix.jobs.models import JobRow
+from creatix.jobs.specs import ImageSpec
 from creatix.uploads.models import UploadRow
 from creatix.uploads.service import MAX_UPLOAD_BYTES
 from support import LiveServer, ServerProcess, creatix_command, make_settings
@@ -190,17 +191,14 @@ def account(server: LiveServer) -> Account:
 
 
 def _stored(server: LiveServer, account: Account) -> int:
-    """Jobs of every kind and uploads the account has."""
+    """Jobs of every kind and dialect, and uploads, the account has."""
     assert server.runtime is not None
-    jobs = sum(
-        server.call(server.runtime.jobs.count_jobs(account.account_id, kind)) for kind in JobKind
-    )
-    query = select(func.count()).select_from(UploadRow)
-    uploads = server.call(
-        server.runtime.db.read(
-            lambda s: s.execute(query.where(UploadRow.account_id == account.account_id))
-        )
-    ).scalar_one()
+
+    def count(row: Any) -> int:
+        query = select(func.count()).select_from(row).where(row.account_id == account.account_id)
+        return int(server.call(server.runtime.db.read(lambda s: s.execute(query))).scalar_one())
+
+    jobs, uploads = count(JobRow), count(UploadRow)
     return jobs + int(uploads)
 
 
@@ -457,7 +455,11 @@ def test_a_stored_lone_surrogate_does_not_break_the_listing(
     assert server.runtime is not None
     principal = server.call(accounts.authenticate(server.runtime.db, account.secret))
     spec = ImageSpec(prompt="\ud800 cat", width=512, height=512, n=1, seed=1)
-    server.call(server.runtime.jobs.submit_image(principal, "creatix-flash", spec))
+    server.call(
+        server.runtime.jobs.submit_image(
+            principal, "creatix-flash", spec, source=platform.GENERATIONS.source
+        )
+    )
     response = httpx.get(
         f"{server.url}/api/platform/generations",
         headers={"Authorization": f"Bearer {account.secret}"},
