@@ -51,6 +51,18 @@ class Settings(BaseSettings):
         default=False,
         description="Let webhooks and image URLs reach private, loopback and link-local hosts",
     )
+    webhook_concurrency: int = Field(
+        default=16, ge=1, description="Webhook deliveries one deliverer process makes at once"
+    )
+    webhook_account_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Of those, how many one account's deliveries may take (its slow or dead "
+        "receivers cannot hold up other accounts' webhooks)",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="How long one webhook attempt may take"
+    )
     metrics_enabled: bool = Field(
         default=True,
         description="Serve Prometheus metrics at /metrics, without auth: keep it internal",
