@@ -265,3 +265,18 @@ def drop_postgres_database(url: str) -> None:
     name = url.rpartition("/")[2]
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_database_reachable(url: str, reachable: bool) -> None:
+    """Cut a throwaway database off (its sessions killed, new ones refused), or let it back:
+    a real outage, as a process using it sees one."""
+    import psycopg
+
+    name = url.rpartition("/")[2]
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(reachable).lower()}')
+        if not reachable:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )

@@ -83,6 +83,18 @@ class Settings(BaseSettings):
         description="Origins browsers may call the API from (CORS), comma-separated or a JSON "
         "list; * for any; unset: no CORS headers",
     )
+    webhook_concurrency: int = Field(
+        default=16, ge=1, description="Webhook deliveries one deliverer process makes at once"
+    )
+    webhook_account_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Of those, how many one account's deliveries may take (its slow or dead "
+        "receivers cannot hold up other accounts' webhooks)",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="How long one webhook attempt may take"
+    )
     metrics_enabled: bool = Field(
         default=True,
         description="Serve Prometheus metrics at /metrics, without auth: keep it internal",

@@ -53,13 +53,14 @@ class Hooks:
         info = await accounts.ensure_account(self.db, name, "free", "free")
         return Principal(account_id=info.id, account_name=info.name, plan="free", key_id="key_t")
 
-    async def delivery_to(self, url: str) -> DeliveryInfo:
-        """A job that ended (canceled) owing ``url`` an event: one pending delivery, due now.
+    async def delivery_to(self, url: str, account: str = "hooks") -> DeliveryInfo:
+        """A job of ``account`` that ended (canceled) owing ``url`` an event: one pending
+        delivery, due now.
 
         The clock is moved to the outbox row's creation so the delivery is due on it.
         """
         job = await self.jobs.submit_image(
-            await self.principal(),
+            await self.principal(account),
             "creatix-flash",
             ImageSpec(prompt="a webhook test", width=512, height=512, n=1, seed=1),
             webhook_url=url,

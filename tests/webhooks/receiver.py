@@ -1,7 +1,10 @@
-"""A webhook receiver on a loopback port, in a thread: records every POST it gets."""
+"""Webhook receivers on loopback ports, in threads: one records every POST it gets, one
+accepts connections and never answers."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -70,3 +73,67 @@ class Receiver:
                     raise AssertionError(f"got {len(self.received)} webhooks, not {count}")
                 self._arrived.wait(remaining)
             return list(self.received)
+
+
+class HangingReceiver:
+    """A receiver that is up but stuck: it accepts every connection, reads what is sent, and
+    never answers. Counts the connections it holds open, until the sender gives up."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.accepted = 0
+        self.open = 0
+        """Connections accepted and not yet closed by the sender."""
+        self._listener: socket.socket | None = None
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> HangingReceiver:
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self._listener.settimeout(0.05)
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+        if self._listener is not None:
+            self._listener.close()
+
+    def wait_for_open(self, count: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.open < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.open} connections open, not {count}")
+            time.sleep(0.01)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while not self._stopped.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._connections.append(connection)
+                self.accepted += 1
+                self.open += 1
+            threading.Thread(target=self._hold, args=(connection,), daemon=True).start()
+
+    def _hold(self, connection: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while connection.recv(65536):
+                pass
+        with self._lock:
+            self.open -= 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from itertools import pairwise
 
@@ -10,6 +11,7 @@ from receiver import Receiver
 from standardwebhooks import Webhook
 
 from creatix.webhooks import service as webhooks
+from creatix.webhooks.delivery import Deliverer
 from support import free_port
 
 SCHEDULE = [
@@ -117,3 +119,17 @@ async def test_a_name_that_does_not_resolve_is_retried(hooks: Hooks) -> None:
     [attempt] = found.attempt_log
     assert attempt.error is not None
     assert "cannot resolve" in attempt.error
+
+
+async def test_the_loop_stops_when_cancelled_just_as_a_slot_frees(hooks: Hooks) -> None:
+    """How a deliverer is stopped (``BackgroundWork.stop``) must work whenever it comes."""
+    deliverer = Deliverer(hooks.jobs, hooks.storage, hooks.settings, poll_interval_seconds=30)
+    running = asyncio.create_task(deliverer.run())
+    await asyncio.sleep(0.2)  # it has leased (nothing) and waits for a slot or the poll
+    deliverer._slot_freed.set()
+    running.cancel()
+    done, _ = await asyncio.wait({running}, timeout=5)
+    if not done:
+        running.cancel()
+    assert running in done, "the cancellation was swallowed: the loop kept going"
+    assert running.cancelled()

@@ -54,6 +54,7 @@ async def test_a_leased_delivery_is_not_leased_again_until_its_lease_expires(
                 now=now + after,
                 lease_until=now + after + timedelta(seconds=60),
                 limit=10,
+                per_account=10,
             )
         )
         return [due.id for due in leased]
@@ -61,6 +62,36 @@ async def test_a_leased_delivery_is_not_leased_again_until_its_lease_expires(
     assert lease("first") == [delivery.id]
     assert lease("second") == []
     assert lease("second", timedelta(seconds=61)) == [delivery.id], "the first one died"
+
+
+async def test_accounts_take_turns_and_each_deliverer_holds_at_most_its_cap_of_one_account(
+    shared: Hooks,
+) -> None:
+    busy = [await shared.delivery_to("http://127.0.0.1:9/busy", "busy") for _ in range(2)]
+    quiet = await shared.delivery_to("http://127.0.0.1:9/quiet", "quiet")
+    busy += [await shared.delivery_to("http://127.0.0.1:9/busy", "busy") for _ in range(3)]
+
+    def lease(owner: str, limit: int) -> list[str]:
+        now = shared.clock.now
+        leased = shared.db.run_write(
+            lambda session: repository.lease_due(
+                session,
+                owner=owner,
+                now=now,
+                lease_until=now + timedelta(seconds=60),
+                limit=limit,
+                per_account=2,
+            )
+        )
+        return [due.id for due in leased]
+
+    assert sorted(lease("first", 2)) == sorted([busy[0].id, quiet.id]), "one each first"
+    assert lease("first", 10) == [busy[1].id]
+    assert lease("first", 10) == [], "busy's two in flight are first's cap"
+
+    later = await shared.delivery_to("http://127.0.0.1:9/quiet", "quiet")
+    assert lease("first", 1) == [later.id], "busy's older backlog, past its cap, is passed over"
+    assert lease("second", 10) == [busy[2].id, busy[3].id], "a cap per deliverer"
 
 
 async def test_two_deliverers_send_each_event_exactly_once(

@@ -20,13 +20,13 @@ from collections.abc import Callable, Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from creatix.kit.backoff import Outage
 from creatix.kit.db import sync_url
 
 log = logging.getLogger(__name__)
 
 JOBS_CHANNEL = "creatix_jobs"
 FINISHED_CHANNEL = "creatix_finished"
-MAX_BACKOFF_SECONDS = 30.0
 
 
 def notify(session: Session, channel: str, payload: str) -> None:
@@ -37,13 +37,16 @@ def notify(session: Session, channel: str, payload: str) -> None:
 
 class Listener:
     """Calls ``handlers[channel](payload)`` for every notification, on the event loop;
-    reconnects with backoff, calling ``on_reconnect`` after each reconnection."""
+    reconnects with backoff (jittered, doubling up to 30 s), calling ``on_reconnect`` after
+    each reconnection. A lost connection is logged once, and its return once, however many
+    tries it takes (``outage``)."""
 
     def __init__(
         self,
         database_url: str,
         handlers: Mapping[str, Callable[[str], None]],
         on_reconnect: Callable[[], None] | None = None,
+        outage: Outage | None = None,
     ) -> None:
         self._url = (
             sync_url(database_url)
@@ -52,12 +55,12 @@ class Listener:
         )
         self._handlers = dict(handlers)
         self._on_reconnect = on_reconnect
+        self.outage = outage or Outage("listening for notifications", log)
         self.connected = asyncio.Event()
 
     async def run(self) -> None:
         import psycopg  # noqa: PLC0415 (the postgres extra; only PostgreSQL deployments listen)
 
-        backoff = 0.5
         first = True
         while True:
             try:
@@ -67,18 +70,25 @@ class Listener:
                     for channel in self._handlers:
                         await connection.execute(f'LISTEN "{channel}"')
                     self.connected.set()
+                    self.outage.recovered()
                     if not first and self._on_reconnect is not None:
                         self._on_reconnect()
-                    first, backoff = False, 0.5
+                    first = False
                     async for note in connection.notifies():
                         handler = self._handlers.get(note.channel)
                         if handler is not None:
                             handler(note.payload)
             except (OSError, psycopg.Error) as exc:
                 self.connected.clear()
-                log.warning(
-                    "lost the database's notifications; reconnecting",
-                    extra={"error": type(exc).__name__, "retry_in": backoff},
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
+                await asyncio.sleep(self.outage.failed(_connection_error(exc)))
+
+
+def _connection_error(error: Exception) -> Exception:
+    """The driver's errors of the connection itself (refused, lost, the server going down)
+    as the ``ConnectionError`` they are, which ``Outage`` logs as one line; any other (a
+    ``LISTEN`` refused) stays itself and is logged with its traceback."""
+    import psycopg  # noqa: PLC0415
+
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return ConnectionError(f"{type(error).__name__}: {error}")
+    return error

@@ -14,6 +14,17 @@ re-checks the URL against the SSRF guard. Every attempt is recorded. The outcome
 A delivery is leased for its attempt like a queued job, so two deliverers never send the same
 attempt at once; a deliverer that dies mid-attempt leaves a lease that expires, and the
 attempt is made again (with the same ``webhook-id``, which receivers use to deduplicate).
+
+Fairness: a deliverer makes ``webhook_concurrency`` attempts at once (16), of which one
+account's take at most ``webhook_account_concurrency`` (4); the leasing query itself hands out
+no more (accounts take turns, see ``repository.lease_due``). An account whose receiver hangs
+for the whole timeout (``webhook_timeout_seconds``, 15 s) holds only its own slots, so other
+accounts' webhooks still go out within a poll (1 s) of their job's end. The limits are per
+deliverer process: a cluster of N deliverers makes at most N × 4 attempts for one account at
+once.
+
+When the database is unavailable, the loop backs off (jittered, doubling up to 30 s) and logs
+one line as it goes down and one as it comes back (``kit/backoff.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ from creatix import __version__
 from creatix.config import Settings
 from creatix.jobs.service import JobService
 from creatix.jobs.specs import Asset
+from creatix.kit.backoff import Outage, is_transient
 from creatix.kit.clock import utcnow
 from creatix.kit.errors import NotFound
 from creatix.kit.ids import new_id
@@ -71,9 +83,9 @@ METRIC_OUTCOMES = {
     "stopped": "stopped",
 }
 """The metrics' outcome of an attempt, by the delivery's status after it."""
-TIMEOUT_SECONDS = 15.0
 LEASE_SECONDS = 60.0
-"""Longer than an attempt can take (the timeout, plus rendering and recording)."""
+"""Longer than an attempt can take (the timeout, plus rendering and recording); a timeout
+over half of it lengthens the lease to twice the timeout."""
 
 
 class Verdict(StrEnum):
@@ -116,22 +128,27 @@ class Deliverer:
         *,
         clock: Clock = utcnow,
         transport: httpx.AsyncBaseTransport | None = None,
-        concurrency: int = 8,
+        concurrency: int | None = None,
+        account_concurrency: int | None = None,
         poll_interval_seconds: float = 1.0,
-        lease_seconds: float = LEASE_SECONDS,
-        timeout_seconds: float = TIMEOUT_SECONDS,
+        lease_seconds: float | None = None,
+        timeout_seconds: float | None = None,
         metrics: Metrics | None = None,
+        outage: Outage | None = None,
     ) -> None:
+        """Limits not given come from ``settings`` (``webhook_*``)."""
         self.jobs = jobs
         self.db = jobs.db
         self.storage = storage
         self.settings = settings
         self.clock = clock
-        self.concurrency = concurrency
+        self.concurrency = concurrency or settings.webhook_concurrency
+        self.account_concurrency = account_concurrency or settings.webhook_account_concurrency
         self.poll_interval_seconds = poll_interval_seconds
-        self.lease_seconds = lease_seconds
-        self.timeout_seconds = timeout_seconds
+        self.timeout_seconds = timeout_seconds or settings.webhook_timeout_seconds
+        self.lease_seconds = lease_seconds or max(LEASE_SECONDS, 2 * self.timeout_seconds)
         self.metrics = metrics or jobs.metrics
+        self.outage = outage or Outage("webhook deliverer's database", log)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
@@ -141,26 +158,46 @@ class Deliverer:
     # -- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Deliver until cancelled: lease what is due into free slots, then wait for a slot
-        to free or ``poll_interval_seconds``, whichever comes first."""
-        log.info("webhook deliverer started", extra={"deliverer": self.id})
+        """Deliver until cancelled: lease what is due into free slots until nothing more is,
+        then wait for a slot to free or ``poll_interval_seconds``, whichever comes first.
+        While leasing fails (the database is down) wait the outage's backoff instead."""
+        log.info(
+            "webhook deliverer started",
+            extra={
+                "deliverer": self.id,
+                "concurrency": self.concurrency,
+                "account_concurrency": self.account_concurrency,
+            },
+        )
         try:
             async with asyncio.TaskGroup() as group:
                 while True:
                     self._slot_freed.clear()
                     free = self.concurrency - self._in_flight
-                    leased = await self._lease(free) if free > 0 else []
+                    try:
+                        leased = await self._lease(free) if free > 0 else []
+                    except Exception as exc:
+                        await asyncio.sleep(self.outage.failed(exc))
+                        continue
+                    if free > 0:
+                        self.outage.recovered()
                     for due in leased:
                         self._in_flight += 1
                         group.create_task(self._deliver_in_slot(due))
+                    if 0 < len(leased) < free:
+                        continue  # more may be due, behind accounts that reached their cap
+                    # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that
+                    # arrives as a slot frees, and the loop would never stop.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._slot_freed.wait(), self.poll_interval_seconds)
+                        async with asyncio.timeout(self.poll_interval_seconds):
+                            await self._slot_freed.wait()
         finally:
             await self.aclose()
 
     async def run_due(self, now: datetime | None = None) -> int:
         """Make one attempt at each delivery due by ``now`` (default: the clock), up to
-        ``concurrency`` of them; how many were attempted."""
+        ``concurrency`` of them and ``account_concurrency`` of one account's; how many were
+        attempted."""
         leased = await self._lease(self.concurrency, now)
         await asyncio.gather(*(self._deliver_safely(due) for due in leased))
         return len(leased)
@@ -173,15 +210,16 @@ class Deliverer:
     async def _lease(self, limit: int, now: datetime | None = None) -> list[DueDelivery]:
         now = now or self.clock()
         lease_until = now + timedelta(seconds=self.lease_seconds)
-        try:
-            return await self.db.write(
-                lambda session: repository.lease_due(
-                    session, owner=self.id, now=now, lease_until=lease_until, limit=limit
-                )
+        return await self.db.write(
+            lambda session: repository.lease_due(
+                session,
+                owner=self.id,
+                now=now,
+                lease_until=lease_until,
+                limit=limit,
+                per_account=self.account_concurrency,
             )
-        except Exception:
-            log.exception("leasing due webhook deliveries failed")
-            return []
+        )
 
     async def _deliver_in_slot(self, due: DueDelivery) -> None:
         try:
@@ -193,9 +231,12 @@ class Deliverer:
     async def _deliver_safely(self, due: DueDelivery) -> None:
         try:
             await self.deliver(due)
-        except Exception:
+        except Exception as exc:
             # The lease expires and the attempt is made again.
-            log.exception("delivering a webhook failed", extra={"delivery": due.id})
+            if not is_transient(exc):
+                log.exception("delivering a webhook failed", extra={"delivery": due.id})
+            elif not self.outage.down:
+                self.outage.failed(exc)
 
     # -- one attempt -------------------------------------------------------------------------
 
@@ -241,7 +282,9 @@ class Deliverer:
             secret = await service.signing_secret(self.db, due.account_id)
             body = pydantic_core.to_json(payloads.render(job, self.url_for))
             request = self._request(checked, due.id, now, body, secret)
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # not this delivery's fault: it is made again after the outage
             log.exception("rendering a webhook failed", extra={"delivery": due.id})
             return Outcome(Verdict.RETRY, error="internal error while rendering the event")
         return await self._send(request)

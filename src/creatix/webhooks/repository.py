@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, or_, select, update
+from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from creatix.webhooks.models import WebhookAttempt, WebhookDelivery
@@ -30,28 +30,82 @@ class DueDelivery:
 
 
 def lease_due(
-    session: Session, *, owner: str, now: datetime, lease_until: datetime, limit: int
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    per_account: int,
 ) -> list[DueDelivery]:
     """Lease up to ``limit`` pending deliveries due by ``now`` that nobody holds a live lease
-    on, oldest due first. PostgreSQL picks them ``FOR UPDATE SKIP LOCKED`` so deliverers never
-    wait on one another; on SQLite the write transaction already holds the database lock."""
-    due = (
-        select(WebhookDelivery.id)
+    on, such that ``owner`` then holds at most ``per_account`` of any one account's.
+
+    Accounts at their cap are passed over; of the others' oldest due deliveries (a few times
+    ``limit``: one indexed ORDER BY, however long a backlog is), accounts take turns, every
+    account's first before any account's second. So one account's backlog can neither fill
+    the slots nor make leasing slow. Fewer than ``limit`` may be leased while more are due
+    (an account reached its cap among those read): lease again until none is.
+
+    PostgreSQL locks the chosen rows ``FOR UPDATE SKIP LOCKED`` so deliverers never wait on
+    one another (a row another deliverer is leasing is skipped); on SQLite the write
+    transaction already holds the database lock."""
+    unleased = or_(
+        WebhookDelivery.lease_expires_at.is_(None), WebhookDelivery.lease_expires_at < now
+    )
+    mine = (
+        WebhookDelivery.lease_owner == owner,
+        WebhookDelivery.status == PENDING,
+        WebhookDelivery.lease_expires_at >= now,
+    )
+    held = (
+        select(WebhookDelivery.account_id, func.count().label("held"))
+        .where(*mine)
+        .group_by(WebhookDelivery.account_id)
+    )
+    full = (
+        select(WebhookDelivery.account_id)
+        .where(*mine)
+        .group_by(WebhookDelivery.account_id)
+        .having(func.count() >= per_account)
+    )
+    oldest = (
+        select(WebhookDelivery.id, WebhookDelivery.account_id, WebhookDelivery.next_attempt_at)
         .where(
             WebhookDelivery.status == PENDING,
             WebhookDelivery.next_attempt_at <= now,
-            or_(
-                WebhookDelivery.lease_expires_at.is_(None),
-                WebhookDelivery.lease_expires_at < now,
-            ),
+            unleased,
+            WebhookDelivery.account_id.not_in(full),
         )
         .order_by(WebhookDelivery.next_attempt_at)
+        .limit(limit * per_account)
+        .subquery("oldest")
+    )
+    turns = select(
+        oldest,
+        func.row_number()
+        .over(partition_by=oldest.c.account_id, order_by=(oldest.c.next_attempt_at, oldest.c.id))
+        .label("turn"),
+    ).subquery("turns")
+    holding = held.subquery("holding")
+    chosen = (
+        select(turns.c.id)
+        .outerjoin(holding, holding.c.account_id == turns.c.account_id)
+        .where(turns.c.turn + func.coalesce(holding.c.held, 0) <= per_account)
+        .order_by(turns.c.turn, turns.c.next_attempt_at, turns.c.id)
         .limit(limit)
+    )
+    # The conditions again, on the locked rows: a row chosen as another deliverer leased or
+    # finished it is re-checked (PostgreSQL re-reads a row changed by a concurrent commit).
+    still_due = (WebhookDelivery.status == PENDING, unleased)
+    locked = (
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.id.in_(chosen), *still_due)
         .with_for_update(skip_locked=True)
     )
     rows = session.execute(
         update(DELIVERIES)
-        .where(WebhookDelivery.id.in_(due.scalar_subquery()))
+        .where(WebhookDelivery.id.in_(locked.scalar_subquery()), *still_due)
         .values(lease_owner=owner, lease_expires_at=lease_until)
         .returning(
             WebhookDelivery.id,
