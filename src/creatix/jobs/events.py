@@ -24,8 +24,11 @@ class JobEvents:
         self._work.set()
 
     async def wait_for_work(self, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel that
+        # lands as the event fires, and a draining worker would never stop.
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._work.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._work.wait()
         self._work.clear()
 
     def job_finished(self, job: Job) -> None:

@@ -525,7 +525,8 @@ class JobService:
                     break
                 poll = min(remaining, self.settings.poll_interval_seconds)
                 try:
-                    return await asyncio.wait_for(asyncio.shield(finished), poll)
+                    async with asyncio.timeout(poll):  # not wait_for: see JobEvents
+                        return await asyncio.shield(finished)
                 except TimeoutError:
                     job = await self.get(job.id)
         return job
