@@ -257,6 +257,21 @@ def _second_key(data_dir: Path) -> tuple[str, str]:
         capture_output=True,
         text=True,
     )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "creatix",
+            "credits",
+            "grant",
+            "mallory",
+            "100000000",
+            "--data-dir",
+            str(data_dir),
+        ],
+        check=True,
+        capture_output=True,
+    )
     key = json.loads(created.stdout)
     return key["key_id"], key["secret"]
 
@@ -268,7 +283,13 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
-        server, url, bearer = start_creatix(data_dir, load_catalog().model_dump(mode="json"))
+        server, url, bearer = start_creatix(
+            data_dir,
+            load_catalog().model_dump(mode="json"),
+            # serve on loopback would let private URLs through for local development; the
+            # hostile URLs must meet the guard a public listener has, and reach nothing.
+            env={"CREATIX_ALLOW_PRIVATE_URLS": "false"},
+        )
         port = int(url.rsplit(":", 1)[1])
         try:
             api_id, api_key = _second_key(data_dir)
