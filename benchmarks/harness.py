@@ -38,12 +38,16 @@ def wait_healthy(url: str, path: str = "/healthz") -> None:
 
 
 def start_creatix(
-    data_dir: Path, catalog: dict[str, Any], env: dict[str, str] | None = None
+    data_dir: Path,
+    catalog: dict[str, Any],
+    env: dict[str, str] | None = None,
+    rate_limited_plans: frozenset[str] = frozenset(),
 ) -> tuple[subprocess.Popen[bytes], str, str]:
-    """``creatix serve`` on a free port with ``catalog`` (rate limits lifted) and an unlimited
-    key: (process, base URL, key)."""
+    """``creatix serve`` on a free port with ``catalog`` (rate limits lifted, except those of
+    ``rate_limited_plans``) and an unlimited key: (process, base URL, key)."""
     for plan in catalog["plans"]:
-        plan["requests_per_minute"] = 10_000_000
+        if plan["id"] not in rate_limited_plans:
+            plan["requests_per_minute"] = 10_000_000
     catalog_path = data_dir.parent / "catalog.yaml"
     catalog_path.write_text(yaml.safe_dump(catalog))
     env = {

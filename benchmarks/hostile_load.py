@@ -9,7 +9,12 @@ beyond 64 bits, a non-ASCII file signature). Prints one JSON object: the normal 
 p50/p99 in both phases and their ratio, every 5xx seen (normal or hostile), /healthz's
 latency during the hostile phase, and the server's RSS growth.
 
-    .venv/bin/python benchmarks/hostile_load.py [--seconds 30] [--clients 8]
+    .venv/bin/python benchmarks/hostile_load.py [--seconds 30] [--clients 8] [--hostile-plan P]
+
+The hostile tenant is on the ``unlimited`` plan by default, its rate limit lifted like the
+normal tenant's (the worst case: every request reaches its handler); ``--hostile-plan paid``
+(or ``free``) keeps that plan's per-key limit (600 or 60 a minute), which answers most of its
+loop with a cheap 429.
 
 Targets (issue 13): p99 ratio <= 1.5, zero 5xx, RSS growth <= 100 MB.
 """
@@ -20,6 +25,7 @@ import argparse
 import http.client
 import itertools
 import json
+import multiprocessing
 import subprocess
 import sys
 import tempfile
@@ -66,8 +72,9 @@ def _json(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
-def hostile_requests(bearer: str, api_id: str, api_key: str) -> list[Hostile]:
-    auth = {"Authorization": f"Bearer {bearer}", "Content-Type": "application/json"}
+def hostile_requests(api_id: str, api_key: str) -> list[Hostile]:
+    """The hostile tenant's loop, every authenticated request made with its own key."""
+    auth = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
     pair = {"X-API-ID": api_id, "X-API-KEY": api_key, "Content-Type": "application/json"}
     plain = {"Content-Type": "application/json"}
     text_body = {
@@ -176,8 +183,26 @@ def _normal_client(
         connection.close()
 
 
-def _healthz_sampler(port: int, until: float, out: list[float]) -> None:
+def _attack(
+    port: int,
+    hostile: list[Hostile],
+    seconds: float,
+    results: multiprocessing.Queue[dict[str, dict[int, int]]],
+) -> None:
+    until = time.perf_counter() + seconds
+    statuses: dict[str, Counter[int]] = {}
+    for request in itertools.cycle(hostile):
+        if time.perf_counter() >= until:
+            break
+        statuses.setdefault(request.name, Counter())[_send(port, request)] += 1
+    results.put({name: dict(counts) for name, counts in statuses.items()})
+
+
+def _healthz_sampler(
+    port: int, until: float, out: list[float], pid: int, peak_rss: list[float]
+) -> None:
     while time.perf_counter() < until:
+        peak_rss[0] = max(peak_rss[0], _rss_mb(pid))
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         started = time.perf_counter()
         connection.request("GET", "/healthz")
@@ -200,44 +225,43 @@ def _phase(
     until = time.perf_counter() + seconds
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
-    hostile_statuses: dict[str, Counter[int]] = {}
+    hostile_statuses: dict[str, dict[int, int]] = {}
     healthz: list[float] = []
     peak_rss = [_rss_mb(pid)]
     threads = [
         threading.Thread(target=_normal_client, args=(port, bearer, until, latencies, statuses))
         for _ in range(clients)
     ]
+    attacker: multiprocessing.Process | None = None
+    results: multiprocessing.Queue[dict[str, dict[int, int]]] = multiprocessing.Queue()
     if hostile is not None:
-
-        def attack() -> None:
-            for request in itertools.cycle(hostile):
-                if time.perf_counter() >= until:
-                    return
-                status = _send(port, request)
-                hostile_statuses.setdefault(request.name, Counter())[status] += 1
-                peak_rss[0] = max(peak_rss[0], _rss_mb(pid))
-
-        threads.append(threading.Thread(target=attack))
-        threads.append(threading.Thread(target=_healthz_sampler, args=(port, until, healthz)))
+        # Its own process: the attacker's Python work must not take the normal clients' GIL,
+        # or their latency would measure this client, not the server.
+        attacker = multiprocessing.Process(target=_attack, args=(port, hostile, seconds, results))
+        threads.append(
+            threading.Thread(target=_healthz_sampler, args=(port, until, healthz, pid, peak_rss))
+        )
+        attacker.start()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    if attacker is not None:
+        hostile_statuses = results.get()
+        attacker.join()
     result: dict[str, Any] = {
         "requests": len(latencies),
         **percentiles(latencies),
         "statuses": dict(statuses),
     }
     if hostile is not None:
-        result["hostile"] = {
-            name: dict(counts) for name, counts in sorted(hostile_statuses.items())
-        }
+        result["hostile"] = {name: counts for name, counts in sorted(hostile_statuses.items())}
         result["healthz"] = {**percentiles(healthz), "max_ms": round(max(healthz) * 1000, 1)}
         result["peak_rss_mb"] = round(peak_rss[0], 1)
     return result
 
 
-def _second_key(data_dir: Path) -> tuple[str, str]:
+def _second_key(data_dir: Path, plan: str) -> tuple[str, str]:
     created = subprocess.run(
         [
             sys.executable,
@@ -248,7 +272,7 @@ def _second_key(data_dir: Path) -> tuple[str, str]:
             "--account",
             "mallory",
             "--plan",
-            "unlimited",
+            plan,
             "--json",
             "--data-dir",
             str(data_dir),
@@ -280,6 +304,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
     parser.add_argument("--clients", type=int, default=8, help="normal clients")
+    parser.add_argument(
+        "--hostile-plan",
+        choices=("free", "paid", "unlimited"),
+        default="unlimited",
+        help="the hostile tenant's plan: its per-key rate limit (60, 600, 6000 a minute)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
@@ -289,11 +319,13 @@ def main() -> None:
             # serve on loopback would let private URLs through for local development; the
             # hostile URLs must meet the guard a public listener has, and reach nothing.
             env={"CREATIX_ALLOW_PRIVATE_URLS": "false"},
+            # the normal tenant is unlimited; a hostile tenant on another plan keeps its limit
+            rate_limited_plans=frozenset({args.hostile_plan} - {"unlimited"}),
         )
         port = int(url.rsplit(":", 1)[1])
         try:
-            api_id, api_key = _second_key(data_dir)
-            hostile = hostile_requests(bearer, api_id, api_key)
+            api_id, api_key = _second_key(data_dir, args.hostile_plan)
+            hostile = hostile_requests(api_id, api_key)
             _phase(
                 port, bearer, clients=args.clients, seconds=3, hostile=None, pid=server.pid
             )  # warm up
@@ -326,6 +358,7 @@ def main() -> None:
             {
                 "seconds_per_phase": args.seconds,
                 "normal_clients": args.clients,
+                "hostile_plan": args.hostile_plan,
                 "alone": alone,
                 "with_hostile_client": attacked,
                 "p50_ratio": round(attacked["p50_ms"] / alone["p50_ms"], 2),
