@@ -48,7 +48,8 @@ def add_docs_pages(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/red
             swagger_js_url=asset(request, SWAGGER_JS),
             swagger_css_url=asset(request, SWAGGER_CSS),
             swagger_favicon_url=asset(request, FAVICON),
-            swagger_ui_parameters={"persistAuthorization": True},
+            # No badge from the online validator: nothing leaves the browser but calls here.
+            swagger_ui_parameters={"persistAuthorization": True, "validatorUrl": None},
         )
 
     @app.get(redoc_url, include_in_schema=False)
