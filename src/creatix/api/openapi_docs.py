@@ -52,7 +52,7 @@ READ = (400, 401, 429, 503)
 """Every keyed route: its URL or query refused, no valid key, the rate limit, the database."""
 LOOKUP = (*READ, 404)
 """A keyed route reading one resource by its id."""
-CREATE = (400, 401, 402, 404, 409, 413, 429, 503)
+CREATE = (400, 401, 402, 409, 413, 429, 503)
 """A keyed route that starts a job: also credits, an Idempotency-Key reused, a body too large."""
 SYNC_CREATE = (*CREATE, 422, 500)
 """A create route that waits for its job: also the model's refusal and failure."""
