@@ -20,11 +20,13 @@ from creatix.api import (
     creatix_v1,
     files,
     health,
+    openapi_docs,
     platform,
     text_generator,
     uploads,
 )
 from creatix.api.bodies import add_documented_bodies
+from creatix.api.docs_pages import add_docs_pages
 from creatix.api.limits import BodyLimit, RequestLimitsMiddleware
 from creatix.api.middleware import RequestIdMiddleware
 from creatix.api.routing import PathRenderers, unrouted_error_handler
@@ -82,6 +84,8 @@ def create_app(
         version=__version__,
         description="Self-hosted creative generation: images, videos and ad copy.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(
         RequestLimitsMiddleware,
@@ -112,18 +116,22 @@ def create_app(
     app.include_router(asset_generator.router)
     app.include_router(text_generator.router)
     app.add_exception_handler(StarletteHTTPException, unrouted_error_handler(DIALECTS))
-    _document_bodies(app)
+    add_docs_pages(app)
+    _complete_openapi(app)
     return app
 
 
-def _document_bodies(app: FastAPI) -> None:
+def _complete_openapi(app: FastAPI) -> None:
     """Publish the request bodies of routes that read their body themselves
-    (``bodies.documented_body``) in the OpenAPI document."""
+    (``bodies.documented_body``), then what ``api/openapi_docs.py`` adds: security, no
+    FastAPI 422, an example request on every operation."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            add_documented_bodies(generate())
+            document = generate()
+            add_documented_bodies(document)
+            openapi_docs.complete(document)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,5 +1,6 @@
-"""Schemathesis against the published ``/openapi.json``: no input may end in a 5xx, and no
-answer may break the schema the server publishes for it.
+"""Schemathesis against the published ``/openapi.json``: no input may end in a 5xx, no answer
+may have a status its operation does not document, and none may break the schema the server
+publishes for it.
 
 Every operation of every dialect is fuzzed through a real HTTP client against a real server,
 with a key on an unlimited, funded account sent the way every dialect wants it (Bearer and
@@ -20,7 +21,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.checks import (
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.core.failures import FailureGroup
 
 from creatix.accounts import service as accounts
@@ -78,7 +83,7 @@ def _fuzz(
         case.call_and_validate(
             base_url=server.url,
             headers=headers,
-            checks=[not_a_server_error, response_schema_conformance],
+            checks=[not_a_server_error, status_code_conformance, response_schema_conformance],
             timeout=30,
         )
 
@@ -91,7 +96,7 @@ def _fuzz(
     return None
 
 
-def test_no_input_is_a_server_error_or_breaks_the_schema(
+def test_no_input_is_a_server_error_an_undocumented_status_or_breaks_the_schema(
     fuzzed_server: LiveServer, credentials: dict[str, str]
 ) -> None:
     schema = schemathesis.openapi.from_url(f"{fuzzed_server.url}/openapi.json")

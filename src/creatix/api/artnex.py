@@ -29,6 +29,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from creatix.api.assets import asset_url, engine_header
 from creatix.api.bodies import read_json
 from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key, require_json
+from creatix.api.openapi_docs import SYNC_CREATE, create_docs, error_responses
 from creatix.api.routing import dialect_route, model_response
 from creatix.catalog.schemas import RESOLUTION, Catalog, ModelEntry
 from creatix.jobs.specs import (
@@ -82,6 +83,19 @@ def _wire_code(error: CreatixError) -> str:
     if error.status == 500:
         return INTERNAL_ERROR if error.code == INTERNAL_ERROR else GENERATION_FAILED
     return _CODES_BY_STATUS.get(error.status, error.code)
+
+
+class ArtnexErrorDetail(BaseModel):
+    code: str
+    message: str
+    request_id: str | None = Field(default=None, description="On a 5xx: the log's request id.")
+
+
+class ArtnexError(BaseModel):
+    """Artnex's error envelope, as ``render_error`` draws it."""
+
+    success: Literal[False]
+    error: ArtnexErrorDetail
 
 
 def render_error(error: CreatixError, request_id: str | None) -> Response:
@@ -390,12 +404,22 @@ _REQUEST_SCHEMA["properties"].update(
 @router.post(
     PATH,
     response_model=GenerateResponse,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _REQUEST_SCHEMA}},
-        }
-    },
+    responses=error_responses(ArtnexError, SYNC_CREATE),
+    openapi_extra=create_docs(
+        {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _REQUEST_SCHEMA}},
+            }
+        },
+        {  # the reference's example request
+            "prompt": "A serene mountain landscape at sunset, photorealistic, golden hour lighting",
+            "model": "flux-2-pro",
+            "width": 1024,
+            "height": 1024,
+            "num_images": 1,
+        },
+    ),
 )
 async def generate(
     principal: BearerPrincipal,

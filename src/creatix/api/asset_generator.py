@@ -44,6 +44,7 @@ from creatix.api.asset_schemas import (
 from creatix.api.assets import asset_url
 from creatix.api.bodies import InvalidText, read_json
 from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key, require_json
+from creatix.api.openapi_docs import CREATE, LOOKUP, READ, create_docs, error_responses
 from creatix.api.routing import dialect_route
 from creatix.catalog.schemas import Catalog, ModelEntry, VideoOptions
 from creatix.jobs.service import THUMBNAIL
@@ -95,6 +96,18 @@ class InvalidFields(InvalidRequest):
 def _about(param: str, message: str) -> str:
     """What a message says about ``param``, without the name it may start with."""
     return message.removeprefix(param).lstrip(": ") if message.startswith(param) else message
+
+
+class AssetGeneratorError(BaseModel):
+    """Creatify's error body, as ``render_error`` draws it (the text generator's too)."""
+
+    error: str = Field(description="The error's code.")
+    detail: str
+    field: str | None = Field(default=None, description="The offending field, when one is.")
+    fields: dict[str, str] | None = Field(
+        default=None, description="On a 400 naming a field: every failing field, and why."
+    )
+    request_id: str | None = Field(default=None, description="On a 5xx: the log's request id.")
 
 
 def render_error(error: CreatixError, request_id: str | None) -> Response:
@@ -238,7 +251,7 @@ def _requested_models(catalog: Catalog, model_name: list[str] | None) -> list[Mo
     return [by_id[name] for name in dict.fromkeys(names)]
 
 
-@router.get("/schemas/")
+@router.get("/schemas/", responses=error_responses(AssetGeneratorError, READ))
 async def list_schemas(
     _: ApiIdPrincipal,
     runtime: RuntimeDep,
@@ -424,30 +437,49 @@ def _location(job: Job) -> str:
     return f"{router.prefix}/{job.id}/"
 
 
+_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["model_name", "input_params"],
+                    "properties": {
+                        "model_name": {"type": "string"},
+                        "input_params": {
+                            "type": "object",
+                            "description": "Must satisfy the model's input_params_schema.",
+                        },
+                        "webhook_url": {"type": "string", "format": "uri"},
+                    },
+                    "additionalProperties": False,
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["model_name", "input_params"],
-                        "properties": {
-                            "model_name": {"type": "string"},
-                            "input_params": {
-                                "type": "object",
-                                "description": "Must satisfy the model's input_params_schema.",
-                            },
-                            "webhook_url": {"type": "string", "format": "uri"},
-                        },
-                        "additionalProperties": False,
-                    }
-                }
+    responses=error_responses(AssetGeneratorError, CREATE),
+    openapi_extra=create_docs(
+        _REQUEST_BODY,
+        {  # the reference's example request
+            "model_name": "kling-video/v1.6/pro/image-to-video",
+            "webhook_url": "https://webhook.site/8de4fa26-a1aa-4e83-8795-ede39bb99d78",
+            "input_params": {
+                "prompt": "A man working in the snow moutains with small image logo.",
+                "duration": "5",
+                "cfg_scale": 0.5,
+                "image_url": "https://d35ghwdno3nak3.cloudfront.net/media_file/18165/"
+                "d91443bdd92c82ed5d5992e38f3ff9d3.jpg",
+                "aspect_ratio": "16:9",
+                "negative_prompt": "blur, distort, and low quality",
             },
-        }
-    },
+        },
+    ),
 )
 async def create_task(
     principal: ApiIdPrincipal, runtime: RuntimeDep, request: Request, response: Response
@@ -501,7 +533,7 @@ router.add_api_route("", create_task, methods=["POST"], include_in_schema=False)
 # -- step 3: the task ------------------------------------------------------------------------
 
 
-@router.get("/{task_id}/")
+@router.get("/{task_id}/", responses=error_responses(AssetGeneratorError, LOOKUP))
 async def get_task(
     task_id: Annotated[str, Path(description="The id the create returned.")],
     principal: ApiIdPrincipal,

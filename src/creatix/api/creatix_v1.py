@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from creatix.api.assets import asset_b64, asset_url, engine_header
 from creatix.api.bodies import documented_body, model_body
 from creatix.api.deps import BearerPrincipal, JsonBody, RuntimeDep, idempotency_key
+from creatix.api.openapi_docs import LOOKUP, READ, SYNC_CREATE, create_docs, error_responses
 from creatix.api.routing import dialect_route, model_response
 from creatix.jobs.specs import ImageSpec, Job, JobStatus, seed_or_random
 from creatix.kit.errors import CreatixError, GenerationFailed, GenerationRejected, NotFound
@@ -31,6 +32,20 @@ _ERROR_TYPES = {
     422: "invalid_request_error",
     429: "rate_limit_error",
 }
+
+
+class CreatixV1ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str
+    request_id: str | None = Field(default=None, description="On a 5xx: the log's request id.")
+
+
+class CreatixV1Error(BaseModel):
+    """OpenAI's error envelope, as ``render_error`` draws it."""
+
+    error: CreatixV1ErrorDetail
 
 
 def render_error(error: CreatixError, request_id: str | None) -> Response:
@@ -137,7 +152,17 @@ def _ensure_succeeded(job: Job) -> None:
     "/images/generations",
     dependencies=[JsonBody],
     response_model=ImagesResponse,
-    openapi_extra=documented_body(ImageGenerationRequest),
+    responses=error_responses(CreatixV1Error, SYNC_CREATE),
+    openapi_extra=create_docs(
+        documented_body(ImageGenerationRequest),
+        {  # the reference's example request
+            "prompt": "A majestic mountain landscape at sunset with a calm lake and pine trees, "
+            "cinematic lighting",
+            "n": 2,
+            "size": "1024x1024",
+            "aspect_ratio": "16:9",
+        },
+    ),
 )
 async def create_images(
     principal: BearerPrincipal,
@@ -187,13 +212,13 @@ def _listed(runtime: Runtime) -> list[ListedModel]:
     return [m for m in runtime.models() if m.entry.kind == "image"]
 
 
-@router.get("/models")
+@router.get("/models", responses=error_responses(CreatixV1Error, READ))
 async def list_models(_: BearerPrincipal, runtime: RuntimeDep) -> ModelList:
     """The image models this server serves, the engine behind each, and whether it is up."""
     return ModelList(data=[_model_object(m) for m in _listed(runtime)])
 
 
-@router.get("/models/{model_id}")
+@router.get("/models/{model_id}", responses=error_responses(CreatixV1Error, LOOKUP))
 async def retrieve_model(
     model_id: Annotated[str, Path()], _: BearerPrincipal, runtime: RuntimeDep
 ) -> ModelObject:

@@ -6,13 +6,37 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import APIKeyHeader, HTTPBearer
 
 from creatix.accounts import service as accounts
 from creatix.accounts.schemas import Principal
 from creatix.jobs.specs import IdempotencyKey
 from creatix.kit.errors import InvalidRequest, Unauthorized, Unavailable
 from creatix.runtime import Runtime
+
+# The key's headers, as the published OpenAPI names them (its security schemes, so /docs has
+# an Authorize button). They only document: the principals below read the headers
+# themselves, and answer every dialect's own 401.
+BEARER_SCHEME = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    description="A key, sent as 'Authorization: Bearer sk_live_…' "
+    "(Creatix v1, Artnex and the platform API).",
+)
+API_ID_SCHEME = APIKeyHeader(
+    name="X-API-ID",
+    auto_error=False,
+    scheme_name="apiId",
+    description="The key's id, always together with X-API-KEY "
+    "(the asset generator and the text generator).",
+)
+API_KEY_SCHEME = APIKeyHeader(
+    name="X-API-KEY",
+    auto_error=False,
+    scheme_name="apiKey",
+    description="The key's secret, always together with X-API-ID.",
+)
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -48,7 +72,12 @@ async def _admit(runtime: Runtime, principal: Principal, response: Response) -> 
     return principal
 
 
-async def bearer_principal(request: Request, response: Response, runtime: RuntimeDep) -> Principal:
+async def bearer_principal(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    _documented: Annotated[object, Security(BEARER_SCHEME)],
+) -> Principal:
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized(
@@ -76,7 +105,13 @@ def idempotency_key(request: Request, body: Any) -> IdempotencyKey | None:
     return IdempotencyKey(key=key, fingerprint=hashlib.sha256(material).hexdigest())
 
 
-async def api_id_principal(request: Request, response: Response, runtime: RuntimeDep) -> Principal:
+async def api_id_principal(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    _documented_id: Annotated[object, Security(API_ID_SCHEME)],
+    _documented_key: Annotated[object, Security(API_KEY_SCHEME)],
+) -> Principal:
     """A key sent as ``X-API-ID`` (its key id) and ``X-API-KEY`` (its secret), both of one live
     key, counted against that key's rate limit like ``authorize`` does."""
     key_id = request.headers.get("x-api-id", "").strip()

@@ -16,9 +16,11 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
 from creatix.api.deps import RuntimeDep
+from creatix.api.openapi_docs import error_responses
 from creatix.api.routing import dialect_route
 from creatix.kit.errors import CreatixError, Forbidden, NotFound
 from creatix.storage.base import ObjectNotFound
@@ -44,6 +46,18 @@ _SINGLE_RANGE = re.compile(r"bytes=[ \t]*([0-9]{0,50})[ \t]*-[ \t]*([0-9]{0,50})
 class RangeNotSatisfiable(CreatixError):
     status = 416
     default_code = "range_not_satisfiable"
+
+
+class FilesErrorDetail(BaseModel):
+    message: str
+    code: str
+    request_id: str | None
+
+
+class FilesError(BaseModel):
+    """The error body of ``/files``, as ``render_error`` draws it."""
+
+    error: FilesErrorDetail
 
 
 def render_error(error: CreatixError, request_id: str | None) -> Response:
@@ -131,7 +145,19 @@ class _ObjectStream(StreamingResponse):
 
 # GET and HEAD: two routes on one function, so OpenAPI does not see one operation id twice.
 @router.head("/files/{key:path}", include_in_schema=False)
-@router.get("/files/{key:path}")
+@router.get(
+    "/files/{key:path}",
+    responses={
+        200: {
+            "description": "The file, its Content-Type by its name (image/png, video/mp4, …).",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        206: {"description": "The byte range asked for, with Content-Range."},
+        **error_responses(FilesError, (400, 403, 404, 416)),
+    },
+)
 async def download(
     key: str,
     request: Request,

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -38,7 +39,12 @@ _PASSWORD_PARAMETER = re.compile(r"(password|passwd|pwd)=\S+", re.IGNORECASE)
 _MAX_ERROR_CHARS = 200
 
 
-@router.get("/healthz")
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Not ready: a check failed (named in the body)."}
+}
+
+
+@router.get("/healthz", responses=_UNAVAILABLE)
 async def healthz(runtime: RuntimeDep) -> JSONResponse:
     try:
         await runtime.db.read(lambda session: session.execute(text("SELECT 1")))
@@ -47,7 +53,7 @@ async def healthz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=_UNAVAILABLE)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     async def database() -> None:
         await runtime.db.read(lambda session: session.execute(text("SELECT 1")))
@@ -64,7 +70,13 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(body, 200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    responses={
+        200: {"description": "Prometheus' text format.", "content": {CONTENT_TYPE: {}}},
+        404: {"description": "Metrics are turned off (CREATIX_METRICS_ENABLED)."},
+    },
+)
 async def metrics(runtime: RuntimeDep) -> Response:
     if not runtime.settings.metrics_enabled:
         raise HTTPException(404)

@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse
 from creatix.api.assets import asset_url
 from creatix.api.bodies import documented_body, model_body, well_formed
 from creatix.api.deps import BearerPrincipal, JsonBody, RuntimeDep, idempotency_key
+from creatix.api.openapi_docs import CREATE, LOOKUP, READ, create_docs, error_responses
 from creatix.api.platform_schemas import (
     AspectRatioOption,
     Credits,
@@ -41,6 +42,7 @@ from creatix.api.platform_schemas import (
     GenerationList,
     GenerationStatus,
     ModelList,
+    PlatformError,
     PlatformModel,
     StyleList,
     StylePreset,
@@ -134,7 +136,9 @@ router = APIRouter(
 # -- credits, models, styles -----------------------------------------------------------------
 
 
-@router.get("/credits", response_model_by_alias=True)
+@router.get(
+    "/credits", response_model_by_alias=True, responses=error_responses(PlatformError, READ)
+)
 async def credits(principal: BearerPrincipal, runtime: RuntimeDep) -> Credits:
     """The caller's credit balance and lifetime usage."""
     totals = await billing.credits_of(runtime.db, principal.account_id)
@@ -159,7 +163,7 @@ def _credits_cost(model: ModelEntry) -> int:
     return table.prices.get(table.key({}), 0)
 
 
-@router.get("/models", response_model_by_alias=True)
+@router.get("/models", response_model_by_alias=True, responses=error_responses(PlatformError, READ))
 async def list_models(_: BearerPrincipal, runtime: RuntimeDep) -> ModelList:
     """The image models and the aspect ratios, with their sizes, /generate takes."""
     models = [
@@ -183,7 +187,7 @@ async def list_models(_: BearerPrincipal, runtime: RuntimeDep) -> ModelList:
     return ModelList(models=models, aspect_ratios=ratios)
 
 
-@router.get("/styles", response_model_by_alias=True)
+@router.get("/styles", response_model_by_alias=True, responses=error_responses(PlatformError, READ))
 async def list_styles(_: BearerPrincipal, runtime: RuntimeDep) -> StyleList:
     """The style presets /generate takes as stylePreset."""
     return StyleList(
@@ -243,7 +247,16 @@ def _spec(body: GenerateRequest, model: ModelEntry, catalog: Catalog) -> ImageSp
     "/generate",
     status_code=202,
     dependencies=[JsonBody],
-    openapi_extra=documented_body(GenerateRequest),
+    responses=error_responses(PlatformError, CREATE),
+    openapi_extra=create_docs(
+        documented_body(GenerateRequest),
+        {  # the reference's example request
+            "prompt": "Luxury perfume bottle on marble surface, soft studio lighting",
+            "modelId": "nano-banana-2",
+            "aspectRatio": "1:1",
+            "stylePreset": "studio-product",
+        },
+    ),
 )
 async def generate(
     principal: BearerPrincipal, runtime: RuntimeDep, request: Request
@@ -351,7 +364,7 @@ async def _image_job(runtime: Runtime, generation_id: str, account_id: str) -> J
 GenerationId = Annotated[str, Path(description="The id /generate answered.")]
 
 
-@router.get("/generations")
+@router.get("/generations", responses=error_responses(PlatformError, READ))
 async def list_generations(
     principal: BearerPrincipal,
     runtime: RuntimeDep,
@@ -366,7 +379,7 @@ async def list_generations(
     return GenerationList(generations=[_generation(job, runtime, request) for job in jobs])
 
 
-@router.get("/generations/{generation_id}")
+@router.get("/generations/{generation_id}", responses=error_responses(PlatformError, LOOKUP))
 async def get_generation(
     generation_id: GenerationId, principal: BearerPrincipal, runtime: RuntimeDep, request: Request
 ) -> GenerationEnvelope:
@@ -375,7 +388,7 @@ async def get_generation(
     return GenerationEnvelope(generation=_generation(job, runtime, request))
 
 
-@router.delete("/generations/{generation_id}")
+@router.delete("/generations/{generation_id}", responses=error_responses(PlatformError, LOOKUP))
 async def delete_generation(
     generation_id: GenerationId, principal: BearerPrincipal, runtime: RuntimeDep
 ) -> Deleted:
@@ -419,7 +432,11 @@ def _video_models(catalog: Catalog) -> list[tuple[ModelEntry, VideoOptions]]:
     return [(m, m.video) for m in catalog.models if m.kind == JobKind.VIDEO and m.video]
 
 
-@router.get("/video-models", response_model_by_alias=True)
+@router.get(
+    "/video-models",
+    response_model_by_alias=True,
+    responses=error_responses(PlatformError, READ),
+)
 async def list_video_models(_: BearerPrincipal, runtime: RuntimeDep) -> VideoModelList:
     """The video models /videos takes, with their durations and the price of each."""
     return VideoModelList(
@@ -543,7 +560,16 @@ def video_size(width: int, height: int, short_side: int) -> tuple[int, int]:
     "/videos",
     status_code=202,
     dependencies=[JsonBody],
-    openapi_extra=documented_body(VideoRequest),
+    responses=error_responses(PlatformError, CREATE),
+    openapi_extra=create_docs(
+        documented_body(VideoRequest),
+        {  # the reference's example request
+            "sourceGenerationId": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+            "prompt": "Smooth camera orbit around the product",
+            "modelId": "kling-v3-pro",
+            "durationSeconds": 5,
+        },
+    ),
 )
 async def create_video(
     principal: BearerPrincipal, runtime: RuntimeDep, request: Request
@@ -634,7 +660,7 @@ async def _video_job(runtime: Runtime, video_id: str, account_id: str) -> Job:
         raise NotFound(f"No video found with id '{video_id}'.", code="not_found") from None
 
 
-@router.get("/videos")
+@router.get("/videos", responses=error_responses(PlatformError, READ))
 async def list_videos(
     principal: BearerPrincipal,
     runtime: RuntimeDep,
@@ -647,7 +673,7 @@ async def list_videos(
     return VideoList(videos=[_video(job, runtime, request) for job in jobs])
 
 
-@router.get("/videos/{video_id}")
+@router.get("/videos/{video_id}", responses=error_responses(PlatformError, LOOKUP))
 async def get_video(
     video_id: Annotated[str, Path(description="The id /videos answered.")],
     principal: BearerPrincipal,

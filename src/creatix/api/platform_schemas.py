@@ -219,3 +219,16 @@ class VideoEnvelope(BaseModel):
 
 class VideoList(BaseModel):
     videos: list[Video] = Field(description="Newest first.")
+
+
+class PlatformErrorDetail(BaseModel):
+    code: str
+    message: str
+    param: str | None = Field(default=None, description="The offending field, when one is.")
+    request_id: str | None = Field(default=None, description="On a 5xx: the log's request id.")
+
+
+class PlatformError(BaseModel):
+    """The platform API's error envelope, as ``render_error`` draws it."""
+
+    error: PlatformErrorDetail

@@ -25,9 +25,10 @@ from jsonschema import exceptions as schema_errors
 from jsonschema import validators
 
 from creatix.api import asset_generator
-from creatix.api.asset_generator import InvalidFields
+from creatix.api.asset_generator import AssetGeneratorError, InvalidFields
 from creatix.api.bodies import InvalidText, read_json
 from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key, require_json
+from creatix.api.openapi_docs import CREATE, LOOKUP, READ, create_docs, error_responses
 from creatix.api.routing import dialect_route
 from creatix.api.text_schemas import (
     CONFIG_KEYS,
@@ -295,12 +296,27 @@ _REQUEST_BODY_SCHEMA = {key: value for key, value in REQUEST_SCHEMA.items() if k
 @router.post(
     "/",
     status_code=201,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": _REQUEST_BODY_SCHEMA}},
-        }
-    },
+    responses=error_responses(AssetGeneratorError, CREATE),
+    openapi_extra=create_docs(
+        {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _REQUEST_BODY_SCHEMA}},
+            }
+        },
+        {  # the reference's example request, its placeholders filled in
+            "model_name": "gemini-2.5-flash",
+            "messages": [
+                {"role": "user", "content": "Write a headline for a summer sale on sneakers."}
+            ],
+            "system_instruction": "",
+            "config": {
+                "temperature": 0.7,
+                "max_output_tokens": 256,
+                "response_mime_type": "text/plain",
+            },
+        },
+    ),
 )
 async def create_task(
     principal: ApiIdPrincipal, runtime: RuntimeDep, request: Request, response: Response
@@ -338,7 +354,7 @@ def _page_url(request: Request, runtime: Runtime, page: int) -> str:
     return f"{base}{request.url.path}?{query}"
 
 
-@router.get("/")
+@router.get("/", responses=error_responses(AssetGeneratorError, READ))
 async def list_tasks(
     principal: ApiIdPrincipal,
     runtime: RuntimeDep,
@@ -371,7 +387,7 @@ def _last_page(count: int, limit: int) -> int:
 router.add_api_route("", list_tasks, methods=["GET"], include_in_schema=False)
 
 
-@router.get("/{task_id}/")
+@router.get("/{task_id}/", responses=error_responses(AssetGeneratorError, LOOKUP))
 async def get_task(
     task_id: Annotated[str, Path(description="The id the create returned.")],
     principal: ApiIdPrincipal,

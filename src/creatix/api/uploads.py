@@ -22,7 +22,9 @@ from creatix.api.assets import file_url
 from creatix.api.bodies import InvalidText, text_problem
 from creatix.api.deps import BearerPrincipal, RuntimeDep
 from creatix.api.limits import BodyLimit
+from creatix.api.openapi_docs import EXAMPLE_BASE_URL, error_responses
 from creatix.api.platform import render_error
+from creatix.api.platform_schemas import PlatformError
 from creatix.api.routing import dialect_route
 from creatix.kit.errors import ContentTooLarge, InvalidRequest
 from creatix.uploads.service import MAX_UPLOAD_BYTES, store_upload
@@ -95,7 +97,38 @@ async def _multipart_file(request: Request) -> tuple[bytes, str | None]:
         await form.close()
 
 
-@router.post(PATH.removeprefix(router.prefix), status_code=201, response_model_by_alias=True)
+_IMAGE = {"type": "string", "format": "binary", "description": "A PNG, JPEG or WebP image."}
+_REQUEST_BODY = {
+    "required": True,
+    "description": "The image: in the multipart field 'file', or as the raw body.",
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": [FILE_FIELD],
+                "properties": {FILE_FIELD: _IMAGE},
+            },
+            "encoding": {FILE_FIELD: {"contentType": ", ".join(sorted(RAW_TYPES))}},
+        },
+        **{media_type: {"schema": _IMAGE} for media_type in sorted(RAW_TYPES)},
+    },
+}
+_EXAMPLE = {  # the reference's example request
+    "lang": "Shell",
+    "label": "curl",
+    "source": f"curl -X POST {EXAMPLE_BASE_URL}{PATH} \\\n"
+    '  -H "Authorization: Bearer sk_live_..." \\\n'
+    '  -F "file=@product.jpg"',
+}
+
+
+@router.post(
+    PATH.removeprefix(router.prefix),
+    status_code=201,
+    response_model_by_alias=True,
+    responses=error_responses(PlatformError, (400, 401, 413, 429, 503)),
+    openapi_extra={"requestBody": _REQUEST_BODY, "x-codeSamples": [_EXAMPLE]},
+)
 async def upload(
     request: Request, principal: BearerPrincipal, runtime: RuntimeDep
 ) -> UploadCreated:

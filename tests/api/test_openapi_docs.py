@@ -1,0 +1,315 @@
+"""The published OpenAPI says what the server does, and /docs and /redoc work offline.
+
+Every claim of ``/openapi.json`` checked here is also tried against the running server: the
+security schemes authenticate as described, the documented error bodies are the ones the
+dialects send, the upload's documented body is accepted, and the example requests work.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft202012Validator
+from PIL import Image
+
+from creatix.accounts import service as accounts
+from support import LiveServer, make_settings
+
+BEARER_PREFIXES = ("/v1/", "/api/platform/")
+API_ID_PREFIXES = ("/api/asset_generator/", "/api/text_generator/")
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/files/{key}"}
+ERROR_SCHEMAS = {
+    "/v1/generate": "ArtnexError",
+    "/v1/": "CreatixV1Error",
+    "/api/platform/": "PlatformError",
+    "/api/asset_generator/": "AssetGeneratorError",
+    "/api/text_generator/": "AssetGeneratorError",
+    "/files/": "FilesError",
+}
+CREATES = {
+    ("post", "/v1/images/generations"),
+    ("post", "/v1/generate"),
+    ("post", "/api/platform/generate"),
+    ("post", "/api/platform/videos"),
+    ("post", "/api/asset_generator/"),
+    ("post", "/api/text_generator/"),
+}
+"""The operations that start a job, all of which honour an Idempotency-Key."""
+SYNCHRONOUS = {("post", "/v1/images/generations"), ("post", "/v1/generate")}
+EXAMPLES_RUN = {
+    ("post", "/v1/images/generations"): 200,
+    ("post", "/v1/generate"): 200,
+    ("post", "/api/platform/generate"): 202,
+    ("post", "/api/text_generator/"): 201,
+}
+"""The examples sent as they are (the others name a generation or a URL elsewhere)."""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(make_settings(Path(tmp_path_factory.mktemp("openapi-docs")))).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def document(server: LiveServer) -> dict[str, Any]:
+    response = httpx.get(f"{server.url}/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.fixture(scope="module")
+def schemes(server: LiveServer) -> dict[str, dict[str, str]]:
+    """For each security scheme, the headers that satisfy it, by its own description."""
+    name, _ = server.funded_account(credits=10**9, plan="unlimited")
+    assert server.runtime is not None
+    key = server.call(accounts.create_key(server.runtime.db, name))
+    return {"bearer": {"secret": key.secret}, "pair": {"id": key.key_id, "secret": key.secret}}
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            yield method, path, operation
+
+
+def _dialect(path: str) -> str | None:
+    matching = [prefix for prefix in ERROR_SCHEMAS if path.startswith(prefix)]
+    return max(matching, key=len) if matching else None
+
+
+def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    return Draft202012Validator({**schema, "components": document["components"]})
+
+
+def _headers_for(
+    document: dict[str, Any], requirement: dict[str, list[str]], keys: dict[str, dict[str, str]]
+) -> dict[str, str]:
+    """The headers a client builds from the security schemes alone, as /docs' Authorize does."""
+    headers = {}
+    for name in requirement:
+        scheme = document["components"]["securitySchemes"][name]
+        if scheme["type"] == "http":
+            assert scheme["scheme"] == "bearer"
+            headers["Authorization"] = f"Bearer {keys['bearer']['secret']}"
+        else:
+            assert scheme["type"] == "apiKey"
+            assert scheme["in"] == "header"
+            pair = keys["pair"]
+            headers[scheme["name"]] = pair["id"] if scheme["name"] == "X-API-ID" else pair["secret"]
+    return headers
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
+
+
+# -- security --------------------------------------------------------------------------------
+
+
+def test_the_security_schemes_are_bearer_and_the_api_id_pair(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
+    assert {(s["type"], s["in"], s["name"]) for n, s in schemes.items() if n != "bearerAuth"} == {
+        ("apiKey", "header", "X-API-ID"),
+        ("apiKey", "header", "X-API-KEY"),
+    }
+
+
+def test_each_operation_names_the_scheme_it_accepts(document: dict[str, Any]) -> None:
+    operations = list(_operations(document))
+    assert len(operations) > 20
+    for method, path, operation in operations:
+        security = operation.get("security")
+        if path in PUBLIC:
+            assert not security, f"{method} {path} needs no key"
+        elif path.startswith(BEARER_PREFIXES):
+            assert security == [{"bearerAuth": []}], f"{method} {path}"
+        else:
+            assert path.startswith(API_ID_PREFIXES), f"{method} {path}: which dialect?"
+            # One requirement naming both headers: both are needed at once.
+            assert security == [{"apiId": [], "apiKey": []}], f"{method} {path}"
+
+
+def test_the_documented_schemes_authenticate(
+    document: dict[str, Any], server: LiveServer, schemes: dict[str, dict[str, str]]
+) -> None:
+    """Every keyed GET answers 200 (or its 404 for an unknown id) with the headers its
+    security requirement describes, and 401 with the other dialects' headers."""
+    tried = 0
+    for method, path, operation in _operations(document):
+        if method != "get" or path in PUBLIC:
+            continue
+        (requirement,) = operation["security"]
+        headers = _headers_for(document, requirement, schemes)
+        other = {"apiId": [], "apiKey": []} if "bearerAuth" in requirement else {"bearerAuth": []}
+        url = f"{server.url}{_concrete(path)}"
+        answered = httpx.get(url, headers=headers)
+        assert answered.status_code == (404 if "{" in path else 200), (path, answered.text)
+        refused = httpx.get(url, headers=_headers_for(document, other, schemes))
+        assert refused.status_code == 401, path
+        tried += 1
+    assert tried >= 12
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def test_no_operation_documents_fastapis_validation_error(document: dict[str, Any]) -> None:
+    text = str(document)
+    assert "HTTPValidationError" not in text
+    assert "ValidationError'" not in text
+    for method, path, operation in _operations(document):
+        if (method, path) not in SYNCHRONOUS:  # where the model itself may refuse (below)
+            assert "422" not in operation["responses"], f"{method} {path}"
+
+
+def test_every_operation_documents_its_errors_in_its_dialects_shape(
+    document: dict[str, Any],
+) -> None:
+    for method, path, operation in _operations(document):
+        dialect = _dialect(path)
+        if dialect is None:
+            continue
+        responses = operation["responses"]
+        if path.startswith("/files/"):
+            expected = {"400", "403", "404", "416"}
+        else:
+            expected = {"400", "401", "429", "503"}
+            if "{" in path:
+                expected.add("404")
+            if method == "post":
+                expected |= {"413"}
+            if (method, path) in CREATES:
+                expected |= {"402", "409"}
+            if (method, path) in SYNCHRONOUS:
+                expected |= {"422", "500"}
+        errors = {status for status in responses if int(status) >= 400}
+        assert errors == expected, f"{method} {path}"
+        reference = f"#/components/schemas/{ERROR_SCHEMAS[dialect]}"
+        for status in errors:
+            schema = responses[status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": reference}, f"{method} {path} {status}"
+
+
+def test_the_documented_error_shapes_are_what_the_dialects_send(
+    document: dict[str, Any], server: LiveServer
+) -> None:
+    """Every keyed operation, called without a key, answers the 401 it documents, its body
+    valid against the documented schema; so does a 404 of every lookup by id."""
+    tried = 0
+    for method, path, operation in _operations(document):
+        if path in PUBLIC:
+            continue
+        body = {"json": {}} if method == "post" else {}
+        response = httpx.request(method, f"{server.url}{_concrete(path)}", **body)
+        assert response.status_code == 401, path
+        documented = operation["responses"]["401"]["content"]["application/json"]["schema"]
+        _validator(document, documented).validate(response.json())
+        tried += 1
+    assert tried > 20
+
+
+# -- bodies, headers, examples ---------------------------------------------------------------
+
+
+def test_the_upload_documents_its_multipart_and_raw_bodies(
+    document: dict[str, Any], server: LiveServer, schemes: dict[str, dict[str, str]]
+) -> None:
+    body = document["paths"]["/api/platform/upload"]["post"]["requestBody"]
+    content = body["content"]
+    assert body["required"] is True
+    assert set(content) == {"multipart/form-data", "image/png", "image/jpeg", "image/webp"}
+    form = content["multipart/form-data"]["schema"]
+    (field,) = form["required"]
+    assert form["properties"][field] == {**form["properties"][field], "format": "binary"}
+    picture = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(picture, "PNG")
+    auth = {"Authorization": f"Bearer {schemes['bearer']['secret']}"}
+    url = f"{server.url}/api/platform/upload"
+    as_form = httpx.post(url, headers=auth, files={field: ("a.png", picture.getvalue())})
+    assert as_form.status_code == 201, as_form.text
+    raw = httpx.post(url, headers={**auth, "Content-Type": "image/png"}, content=picture.getvalue())
+    assert raw.status_code == 201, raw.text
+
+
+def test_create_operations_document_the_idempotency_key(document: dict[str, Any]) -> None:
+    documented = {
+        (method, path)
+        for method, path, operation in _operations(document)
+        if any(
+            p["name"] == "Idempotency-Key" and p["in"] == "header"
+            for p in operation.get("parameters", [])
+        )
+    }
+    assert documented == CREATES
+
+
+def test_every_operation_has_an_example_request(document: dict[str, Any]) -> None:
+    for method, path, operation in _operations(document):
+        (sample,) = operation["x-codeSamples"]
+        source = sample["source"]
+        assert source.startswith(f"curl -X {method.upper()} http"), (path, source)
+        assert re.sub(r"\{(\w+)\}", lambda m: m.group(1).upper(), path) in source
+        for requirement in operation.get("security", []):
+            for name in requirement:
+                scheme = document["components"]["securitySchemes"][name]
+                assert scheme.get("name", "Authorization: Bearer") in source, (path, name)
+        json_body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if json_body is not None:
+            _validator(document, json_body["schema"]).validate(json_body["example"])
+            assert "-d '" in source
+            assert "Content-Type: application/json" in source
+    upload = document["paths"]["/api/platform/upload"]["post"]["x-codeSamples"][0]["source"]
+    assert '-F "file=@product.jpg"' in upload
+
+
+def test_the_example_requests_work(
+    document: dict[str, Any], server: LiveServer, schemes: dict[str, dict[str, str]]
+) -> None:
+    for (method, path), status in EXAMPLES_RUN.items():
+        operation = document["paths"][path][method]
+        (requirement,) = operation["security"]
+        example = operation["requestBody"]["content"]["application/json"]["example"]
+        response = httpx.request(
+            method,
+            f"{server.url}{path}",
+            json=example,
+            headers=_headers_for(document, requirement, schemes),
+            timeout=120,
+        )
+        assert response.status_code == status, (path, response.text)
+
+
+# -- the pages -------------------------------------------------------------------------------
+
+ASSET_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_pages_load_only_local_assets(server: LiveServer, page: str) -> None:
+    response = httpx.get(f"{server.url}{page}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert "http://" not in html, html
+    assert "https://" not in html, html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert len(assets) >= (3 if page == "/docs" else 2)
+    for asset in assets:
+        assert asset.startswith("/"), asset
+        assert not asset.startswith("//"), asset
+        served = httpx.get(f"{server.url}{asset}")
+        assert served.status_code == 200, asset
+        assert len(served.content) > 1000, asset
+        suffix = Path(asset).suffix
+        assert ASSET_TYPES[suffix] in served.headers["content-type"], asset
+    assert re.search(r"(url: |spec-url=)['\"]/openapi\.json['\"]", html)
