@@ -262,7 +262,7 @@ def test_the_same_idempotency_key_starts_one_generation(client: httpx.Client) ->
     again = client.post(f"{API}/generate", json=body, headers=headers)
     assert first.status_code == again.status_code == 202
     assert first.json()["id"] == again.json()["id"]
-    listed = client.get(f"{API}/generations").json()["generations"]
+    listed = client.get(f"{API}/generations").json()
     assert [g["id"] for g in listed] == [first.json()["id"]]
     other = client.post(f"{API}/generate", json={**body, "batchCount": 2}, headers=headers)
     _assert_error(other, 409)
@@ -381,13 +381,13 @@ def test_styles_list_the_presets(client: httpx.Client) -> None:
 
 
 def test_generations_list_newest_first_with_limit_and_offset(client: httpx.Client) -> None:
-    assert client.get(f"{API}/generations").json() == {"generations": []}
+    assert client.get(f"{API}/generations").json() == []
     ids = [_generate(client, prompt=f"poster number {i}") for i in range(3)]
     newest_first = list(reversed(ids))
     for generation_id in ids:
         _poll(client, generation_id)
 
-    listed = client.get(f"{API}/generations").json()["generations"]
+    listed = client.get(f"{API}/generations").json()
     assert [g["id"] for g in listed] == newest_first
     assert all(set(g) == GENERATION_FIELDS for g in listed)
     assert [g["prompt"] for g in listed] == [f"poster number {i}" for i in (2, 1, 0)]
@@ -396,7 +396,7 @@ def test_generations_list_newest_first_with_limit_and_offset(client: httpx.Clien
     def page(**params: int) -> list[str]:
         response = client.get(f"{API}/generations", params=params)
         assert response.status_code == 200, response.text
-        return [g["id"] for g in response.json()["generations"]]
+        return [g["id"] for g in response.json()]
 
     assert page(limit=2) == newest_first[:2]
     assert page(limit=2, offset=2) == newest_first[2:]
@@ -431,7 +431,7 @@ def test_delete_removes_the_record_and_its_files(client: httpx.Client) -> None:
     assert response.json() == {"deleted": True}
 
     _assert_error(client.get(f"{API}/generations/{generation['id']}"), 404)
-    assert client.get(f"{API}/generations").json() == {"generations": []}
+    assert client.get(f"{API}/generations").json() == []
     for url in urls:
         assert httpx.get(url).status_code == 404
     _assert_error(client.delete(f"{API}/generations/{generation['id']}"), 404)
@@ -447,7 +447,7 @@ def test_accounts_never_see_each_others_generations(server: LiveServer) -> None:
 
         _assert_error(stranger.get(path), 404)
         _assert_error(stranger.delete(path), 404)
-        assert stranger.get(f"{API}/generations").json() == {"generations": []}
+        assert stranger.get(f"{API}/generations").json() == []
         for unknown in (f"{API}/generations/job_doesnotexist", f"{API}/generations/x"):
             _assert_error(stranger.get(unknown), 404)
             _assert_error(stranger.delete(unknown), 404)
@@ -455,9 +455,7 @@ def test_accounts_never_see_each_others_generations(server: LiveServer) -> None:
         # The stranger's attempts changed nothing.
         assert owner.get(path).json()["generation"] == generation
         assert httpx.get(generation["image_url"]).status_code == 200
-        assert [g["id"] for g in owner.get(f"{API}/generations").json()["generations"]] == [
-            generation["id"]
-        ]
+        assert [g["id"] for g in owner.get(f"{API}/generations").json()] == [generation["id"]]
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -494,7 +492,7 @@ def test_bad_fields_are_a_400_naming_the_field(
     body = {key: value for key, value in body.items() if value is not None}
     response = client.post(f"{API}/generate", json=body)
     _assert_error(response, 400, param)
-    assert client.get(f"{API}/generations").json() == {"generations": []}
+    assert client.get(f"{API}/generations").json() == []
 
 
 def test_limits_at_the_edges_are_accepted(client: httpx.Client) -> None:
@@ -561,3 +559,22 @@ def test_every_endpoint_needs_a_key(server: LiveServer) -> None:
             response = anonymous.request(method, f"{API}{path}", json=VALID)
             _assert_error(response, 401)
             assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_the_list_is_a_bare_array_paged_by_limit_and_offset(client: httpx.Client) -> None:
+    made = [
+        client.post(f"{API}/generate", json={"prompt": f"a teapot {n}", "modelId": "creatix-flash"})
+        for n in range(3)
+    ]
+    assert [r.status_code for r in made] == [202, 202, 202]
+    newest_first = [r.json()["id"] for r in reversed(made)]
+    everything = client.get(f"{API}/generations")
+    assert everything.status_code == 200
+    assert everything.headers["X-Total-Count"] == "3"
+    assert [g["id"] for g in everything.json()] == newest_first
+    page = client.get(f"{API}/generations", params={"limit": 1, "offset": 1})
+    assert page.headers["X-Total-Count"] == "3"
+    assert [g["id"] for g in page.json()] == newest_first[1:2]
+    beyond = client.get(f"{API}/generations", params={"offset": 3})
+    assert beyond.json() == []
+    assert beyond.headers["X-Total-Count"] == "3"

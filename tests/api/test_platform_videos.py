@@ -260,13 +260,13 @@ def test_a_video_of_ones_own_generation(
 
     # Listed, and only as a video.
     listed = client.get(f"{API}/videos").json()
-    assert [v["id"] for v in listed["videos"]] == [video_id]
-    assert listed["videos"][0] == video | {
-        "video_url": listed["videos"][0]["video_url"],
-        "thumbnail_url": listed["videos"][0]["thumbnail_url"],
+    assert [v["id"] for v in listed] == [video_id]
+    assert listed[0] == video | {
+        "video_url": listed[0]["video_url"],
+        "thumbnail_url": listed[0]["thumbnail_url"],
     }
     _assert_error(client.get(f"{API}/generations/{video_id}"), 404, None)
-    assert [g["id"] for g in client.get(f"{API}/generations").json()["generations"]] == [source]
+    assert [g["id"] for g in client.get(f"{API}/generations").json()] == [source]
 
 
 def test_generate_audio_and_bgm_give_the_video_an_audio_track(
@@ -375,11 +375,11 @@ def test_bad_fields_are_a_400_naming_the_field(
     body = {key: value for key, value in body.items() if value is not None}
     with server.client(secret) as client:
         before = client.get(f"{API}/credits").json()["balance"]
-        videos = client.get(f"{API}/videos").json()["videos"]
+        videos = client.get(f"{API}/videos").json()
         error = _assert_error(client.post(f"{API}/videos", json=body), 400, param)
         assert error["code"] == code
         assert client.get(f"{API}/credits").json()["balance"] == before
-        assert len(client.get(f"{API}/videos").json()["videos"]) == len(videos)
+        assert len(client.get(f"{API}/videos").json()) == len(videos)
 
 
 def test_the_limits_at_the_edges_are_accepted(
@@ -412,7 +412,7 @@ def test_a_source_too_tall_for_the_engine_is_a_400_naming_resolution(
     error = _assert_error(_start(client, banner), 400, "resolution")
     assert "720×2880" in error["message"]
     assert server.balance(name) == before
-    assert client.get(f"{API}/videos").json() == {"videos": []}
+    assert client.get(f"{API}/videos").json() == []
 
 
 def test_an_unknown_or_another_accounts_generation_is_a_400(
@@ -457,7 +457,7 @@ def test_a_failed_generation_is_no_source(server: LiveServer) -> None:
             time.sleep(0.05)
         error = _assert_error(_start(client, failed), 400, "sourceGenerationId")
         assert error["code"] == "source_failed"
-        assert client.get(f"{API}/videos").json() == {"videos": []}
+        assert client.get(f"{API}/videos").json() == []
     assert server.balance(name) == 5000
 
 
@@ -476,7 +476,7 @@ def test_videos_are_the_accounts_own(server: LiveServer, source_of: tuple[str, s
         for path in (f"{API}/videos/{video_id}", f"{API}/videos/{source}", f"{API}/videos/x"):
             error = _assert_error(stranger.get(path), 404, None)
             assert error["code"] == "not_found"
-        assert stranger.get(f"{API}/videos").json() == {"videos": []}
+        assert stranger.get(f"{API}/videos").json() == []
     with server.client(secret) as owner:
         _assert_error(owner.get(f"{API}/videos/{source}"), 404, None)  # an image, not a video
         assert owner.get(f"{API}/videos/{video_id}").json()["video"]["id"] == video["id"]
@@ -532,6 +532,6 @@ def test_a_processing_source_is_refused_and_a_queued_video_is_processing(tmp_pat
             assert video["completed_at"] is None
             assert video["error"] is None
             assert video["progress"] == 0
-            assert [v["id"] for v in client.get(f"{API}/videos").json()["videos"]] == [video_id]
+            assert [v["id"] for v in client.get(f"{API}/videos").json()] == [video_id]
     finally:
         idle.stop()

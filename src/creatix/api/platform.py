@@ -39,7 +39,6 @@ from creatix.api.platform_schemas import (
     GenerateRequest,
     Generation,
     GenerationEnvelope,
-    GenerationList,
     GenerationStatus,
     ModelList,
     PlatformError,
@@ -49,7 +48,6 @@ from creatix.api.platform_schemas import (
     Video,
     VideoAccepted,
     VideoEnvelope,
-    VideoList,
     VideoModel,
     VideoModelList,
     VideoRequest,
@@ -342,6 +340,7 @@ def _generation(job: Job, runtime: Runtime, request: Request) -> Generation:
 GENERATIONS = JobScope("platform", frozenset({JobKind.IMAGE}))
 VIDEOS = JobScope("platform", frozenset({JobKind.VIDEO}))
 """What /generations and /videos see: this API's image and video jobs, nothing else."""
+TOTAL_COUNT = "X-Total-Count"
 Limit = Annotated[int, Query(ge=1, le=100, description="Results per page, 1 to 100.")]
 Offset = Annotated[
     int, Query(ge=0, le=MAX_OFFSET, description="Results to skip; a 64-bit integer.")
@@ -369,14 +368,19 @@ async def list_generations(
     principal: BearerPrincipal,
     runtime: RuntimeDep,
     request: Request,
+    response: Response,
+    *,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> GenerationList:
-    """The caller's image generations, newest first."""
+) -> list[Generation]:
+    """The caller's image generations, newest first: a bare array, as the reference
+    documents; the number of them all in the `X-Total-Count` header."""
     jobs = await runtime.jobs.list_jobs(
         principal.account_id, GENERATIONS, limit=limit, offset=offset
     )
-    return GenerationList(generations=[_generation(job, runtime, request) for job in jobs])
+    total = await runtime.jobs.count_jobs(principal.account_id, GENERATIONS)
+    response.headers[TOTAL_COUNT] = str(total)
+    return [_generation(job, runtime, request) for job in jobs]
 
 
 @router.get("/generations/{generation_id}", responses=error_responses(PlatformError, LOOKUP))
@@ -665,12 +669,17 @@ async def list_videos(
     principal: BearerPrincipal,
     runtime: RuntimeDep,
     request: Request,
+    response: Response,
+    *,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> VideoList:
-    """The caller's videos, newest first."""
+) -> list[Video]:
+    """The caller's videos, newest first: a bare array like /generations, the number of
+    them all in the `X-Total-Count` header."""
     jobs = await runtime.jobs.list_jobs(principal.account_id, VIDEOS, limit=limit, offset=offset)
-    return VideoList(videos=[_video(job, runtime, request) for job in jobs])
+    total = await runtime.jobs.count_jobs(principal.account_id, VIDEOS)
+    response.headers[TOTAL_COUNT] = str(total)
+    return [_video(job, runtime, request) for job in jobs]
 
 
 @router.get("/videos/{video_id}", responses=error_responses(PlatformError, LOOKUP))

@@ -123,10 +123,6 @@ class GenerationEnvelope(BaseModel):
     generation: Generation
 
 
-class GenerationList(BaseModel):
-    generations: list[Generation] = Field(description="Newest first.")
-
-
 class Deleted(BaseModel):
     deleted: Literal[True] = True
 
@@ -215,10 +211,6 @@ class Video(BaseModel):
 
 class VideoEnvelope(BaseModel):
     video: Video
-
-
-class VideoList(BaseModel):
-    videos: list[Video] = Field(description="Newest first.")
 
 
 class PlatformErrorDetail(BaseModel):
