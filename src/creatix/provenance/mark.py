@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Iterator
 from functools import lru_cache
 from itertools import combinations
 
@@ -37,7 +38,7 @@ CHIPS = 32
 """The tile's side in chips."""
 PERIOD = 128
 """The tile's side in pixels of the marked image."""
-STRENGTH = 2.4
+STRENGTH = 2.8
 """RMS of the luminance change, in 8-bit levels, before clipping at black and white."""
 
 _CRC_BYTES = 4
@@ -182,7 +183,24 @@ def _residual(luminance: FloatArray) -> FloatArray:
     centre -= luminance[1:-1, 2:]
     limit = _RESIDUAL_CLIP * max(float(np.abs(centre).mean()), 0.5)
     np.clip(residual, -limit, limit, out=residual)
-    return residual
+    return _evened(residual)
+
+
+def _evened(residual: FloatArray) -> FloatArray:
+    """The residual divided by its local level: busy regions, where the picture rather than
+    the mark dominates the residual, weigh no more than quiet ones."""
+    height, width = residual.shape
+    block = _MASK_BLOCK
+    rows, cols = height // block, width // block
+    if rows == 0 or cols == 0:
+        return residual
+    level = np.abs(residual[: rows * block, : cols * block])
+    level = level.reshape(rows, block, cols, block).mean(axis=(1, 3))
+    level += max(float(level.mean()) * 0.25, 0.5)
+    weight = np.repeat(np.repeat(1 / level, block, axis=0), block, axis=1)
+    evened = np.zeros_like(residual)
+    evened[: rows * block, : cols * block] = residual[: rows * block, : cols * block] * weight
+    return evened
 
 
 def _fold(residual: FloatArray, period: int) -> FloatArray:
@@ -241,7 +259,7 @@ def _shifts(folded_spectrum: NDArray[np.complex128], period: int) -> list[tuple[
 
 
 def _verified(soft: FloatArray) -> bytes | None:
-    hard = (soft > 0).astype(np.uint8) ^ _LAYOUT.whitening
+    hard = (soft > 0).astype(np.uint8)
     weakest = np.argsort(np.abs(soft))[:_FLIPS]
     for count in range(_FLIPS + 1):
         for flips in combinations(weakest, count):
@@ -262,19 +280,30 @@ def _candidate_periods(residual: FloatArray) -> list[int]:
     return [p for p in candidates if p <= min(residual.shape)]
 
 
-def detect(image: Image.Image) -> bytes | None:
-    """The payload marked in ``image``, or None when no mark is found."""
+def candidate_bits(image: Image.Image) -> Iterator[FloatArray]:
+    """Soft payload bits (before the CRC check) for each plausible period and alignment."""
     if min(image.size) < CHIPS:
-        return None
+        return
     luminance = np.asarray(image.convert("L"), dtype=_FLOAT)
     residual = _residual(luminance)
     for period in _candidate_periods(residual):
         spectrum = np.fft.fft2(_fold(residual, period))
+        k = np.fft.fftfreq(period)
         for row, col in _shifts(spectrum, period):
-            k = np.fft.fftfreq(period)
             phase = np.exp(2j * np.pi * (k[:, None] * row + k[None, :] * col))
-            chips = _chips_from(spectrum * phase, period)
-            payload = _verified(_LAYOUT.soft_bits(chips))
-            if payload is not None:
-                return payload
+            soft = _LAYOUT.soft_bits(_chips_from(spectrum * phase, period))
+            yield np.where(_LAYOUT.whitening == 1, -soft, soft).astype(_FLOAT)
+
+
+def framed_bits(payload: bytes) -> NDArray[np.uint8]:
+    """The bits a mark carries for ``payload``: the payload, then its CRC-32."""
+    return _payload_bits(payload)
+
+
+def detect(image: Image.Image) -> bytes | None:
+    """The payload marked in ``image``, or None when no mark is found."""
+    for soft in candidate_bits(image):
+        payload = _verified(soft)
+        if payload is not None:
+            return payload
     return None
