@@ -7,10 +7,10 @@ import hashlib
 
 import numpy as np
 import pytest
-from mark_samples import TRANSFORMS, flat, preview, synthetic
 from PIL import Image
 
 from creatix.provenance import mark
+from mark_samples import TRANSFORMS, flat, preview, synthetic
 
 
 def _payload(index: int) -> bytes:

@@ -37,12 +37,12 @@ CHIPS = 32
 """The tile's side in chips."""
 PERIOD = 128
 """The tile's side in pixels of the marked image."""
-STRENGTH = 2.8
+STRENGTH = 2.9
 """RMS of the luminance change, in 8-bit levels, before clipping at black and white."""
 
 _CRC_BYTES = 4
 _BITS = (PAYLOAD_BYTES + _CRC_BYTES) * 8
-_REPEAT = 5
+_REPEAT = 7
 """Chips per payload bit per tile; the rest of the tile is sync."""
 _LOW_CUT = 3
 """Frequencies below this radius (cycles per tile) carry nothing: image content lives there."""
@@ -101,7 +101,8 @@ _LAYOUT = _Layout()
 
 
 def _frequencies(size: int) -> NDArray[np.int64]:
-    return np.rint(np.fft.fftfreq(size) * size).astype(np.int64)
+    frequencies: NDArray[np.int64] = np.rint(np.fft.fftfreq(size) * size).astype(np.int64)
+    return frequencies
 
 
 @lru_cache(maxsize=8)
@@ -138,7 +139,8 @@ def _payload_bits(payload: bytes) -> NDArray[np.uint8]:
 @lru_cache(maxsize=64)
 def _embedded_tile(payload: bytes) -> FloatArray:
     tile = _upsample(_LAYOUT.tile(_payload_bits(payload)), PERIOD)
-    return (tile / np.sqrt(np.mean(tile * tile))).astype(_FLOAT)
+    unit: FloatArray = (tile / np.sqrt(np.mean(tile * tile))).astype(_FLOAT)
+    return unit
 
 
 def _texture_mask(luminance: Image.Image) -> FloatArray:
@@ -152,7 +154,8 @@ def _texture_mask(luminance: Image.Image) -> FloatArray:
     activity = np.sqrt(activity / max(float(activity.mean()), 1.0))
     activity = np.clip(activity, _MASK_FLOOR, _MASK_CEILING)
     activity /= np.sqrt(np.mean(activity * activity))
-    hundredths = Image.fromarray(np.clip(np.rint(activity * 100), 0, 255).astype(np.uint8), mode="L")
+    levels = np.clip(np.rint(activity * 100), 0, 255).astype(np.uint8)
+    hundredths = Image.fromarray(levels, mode="L")
     smooth = hundredths.resize((width, height), Image.Resampling.BILINEAR)
     return np.asarray(smooth, dtype=_FLOAT)
 
@@ -220,7 +223,8 @@ def _fold(residual: FloatArray, period: int) -> FloatArray:
 def _laplacian_response(period: int) -> FloatArray:
     k = np.fft.fftfreq(period) * 2 * np.pi
     ky, kx = np.meshgrid(k, k, indexing="ij")
-    return (4 - 2 * np.cos(ky) - 2 * np.cos(kx)).astype(_FLOAT)
+    response: FloatArray = (4 - 2 * np.cos(ky) - 2 * np.cos(kx)).astype(_FLOAT)
+    return response
 
 
 @lru_cache(maxsize=8)
@@ -274,7 +278,8 @@ def _verified(soft: FloatArray) -> bytes | None:
     trials = np.repeat((soft > 0).astype(np.uint8)[None, :], 1 << _FLIPS, axis=0)
     trials[:, np.argsort(np.abs(soft))[:_FLIPS]] ^= _flip_patterns()
     for framed in np.packbits(trials, axis=1):
-        payload, crc = framed[:PAYLOAD_BYTES].tobytes(), framed[PAYLOAD_BYTES:].tobytes()
+        payload: bytes = framed[:PAYLOAD_BYTES].tobytes()
+        crc: bytes = framed[PAYLOAD_BYTES:].tobytes()
         if zlib.crc32(payload).to_bytes(_CRC_BYTES, "big") == crc:
             return payload
     return None
