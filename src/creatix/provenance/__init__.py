@@ -1,0 +1,1 @@
+"""Provenance of outputs: content credentials and the invisible watermark."""
