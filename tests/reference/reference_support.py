@@ -36,6 +36,10 @@ from support import LiveServer, make_settings
 
 T = TypeVar("T")
 
+UUID_IDS = pytest.mark.xfail(strict=True, reason="ids branch: UUID ids")
+"""The references' id forms (UUIDs; Artnex's ``req_…``), which the ``ids`` branch brings:
+the integrator removes these marks when it merges."""
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 CREDITS = 10_000_000
 """What the test account is granted: more than every example together costs."""

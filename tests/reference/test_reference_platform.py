@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic.alias_generators import to_camel
 
 from reference_support import (
+    UUID_IDS,
     Account,
     Curl,
     curl_examples,
@@ -330,6 +331,7 @@ def test_an_upload_that_is_not_an_image_is_400(client: httpx.Client, account: Ac
     assert response.status_code == 400, response.text
 
 
+@UUID_IDS
 def test_an_upload_is_an_input_image(client: httpx.Client, account: Account) -> None:
     """ "pass as inputImagePath to /generate"."""
     uploaded = Uploaded.model_validate_json(UPLOAD.request(client, account).content)
@@ -345,6 +347,7 @@ def test_an_upload_is_an_input_image(client: httpx.Client, account: Account) -> 
 # -- generations -----------------------------------------------------------------------------
 
 
+@UUID_IDS
 def test_the_generate_and_poll_examples(
     client: httpx.Client, account: Account, generation: Generation
 ) -> None:
@@ -356,6 +359,7 @@ def test_the_generate_and_poll_examples(
     assert Image.open(io.BytesIO(download.content)).size == (1024, 1024)
 
 
+@UUID_IDS
 def test_every_documented_generate_field(client: httpx.Client, account: Account) -> None:
     body = {
         "prompt": "Minimalist sneaker advertisement",
@@ -369,6 +373,7 @@ def test_every_documented_generate_field(client: httpx.Client, account: Account)
     _completed_generation(client, account, str(started.id))
 
 
+@pytest.mark.xfail(strict=True, reason="ids branch: UUID ids; the list a bare JSON array")
 def test_list_generations(client: httpx.Client, account: Account, generation: Generation) -> None:
     response = client.get(f"{API}/generations", headers=account.bearer)
     assert response.status_code == 200, response.text
@@ -380,6 +385,7 @@ def test_list_generations(client: httpx.Client, account: Account, generation: Ge
     assert len(GENERATIONS.validate_json(paged.content)) == 1
 
 
+@UUID_IDS
 def test_delete_generation(client: httpx.Client, account: Account) -> None:
     body = {"prompt": "A cup of coffee", "modelId": "creatix-flash"}
     started = accepted(client.post(f"{API}/generate", headers=account.bearer, json=body))
@@ -396,6 +402,7 @@ def test_delete_generation(client: httpx.Client, account: Account) -> None:
 # -- videos ----------------------------------------------------------------------------------
 
 
+@UUID_IDS
 def test_the_video_examples(client: httpx.Client, account: Account, generation: Generation) -> None:
     body = {**VIDEO.body, "sourceGenerationId": str(generation.id)}
     started = accepted(VIDEO.request(client, account, body=body))
@@ -468,6 +475,7 @@ INVALID_VIDEOS = {
 
 
 @pytest.mark.parametrize("problem", list(INVALID_VIDEOS))
+@UUID_IDS
 def test_video_validation_errors_are_400(
     client: httpx.Client, account: Account, generation: Generation, problem: str
 ) -> None:
