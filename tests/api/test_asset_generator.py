@@ -152,7 +152,7 @@ def test_the_three_steps_end_to_end(client: httpx.Client, server: LiveServer) ->
         assert asset["type"] == "image"
         assert asset["url"].startswith(server.url + "/files/")
         assert asset["thumbnail_url"] == asset["url"]
-        assert asset["name"] == "Image-" + asset["id"].split("_", 1)[1][:8]
+        assert asset["name"] == "Image-" + uuid.UUID(asset["id"]).hex[-8:]
         download = httpx.get(asset["url"], timeout=30)
         assert download.status_code == 200
         assert _png_size(download.content) == (1344, 768)
@@ -485,7 +485,7 @@ def _job(status: JobStatus, error: JobError | None = None, assets: int = 0) -> J
         error=error,
         assets=[
             Asset(
-                id=f"asset_abcdefgh{i}",
+                id=f"0193a5f2-8d02-7c55-b1e0-5fa3abcdef0{i}",
                 job_id="job_x",
                 index=i,
                 kind="image",
@@ -516,7 +516,7 @@ def test_statuses_map_to_the_references() -> None:
         shown = task(job, url)
         assert (shown.status, shown.failed_reason) == (status, reason)
     [asset] = task(_job(JobStatus.SUCCEEDED, assets=1), url).assets
-    assert asset.name == "Image-abcdefgh"
+    assert asset.name == "Image-abcdef00"
 
 
 # -- image_url input -------------------------------------------------------------------------

@@ -284,7 +284,7 @@ def test_the_reference_example_end_to_end(private_server: LiveServer, site: str)
     [asset] = done["assets"]  # the thumbnail is the asset's thumbnail_url, not an asset
     assert set(asset) == {"id", "type", "url", "thumbnail_url", "name"}
     assert asset["type"] == "video"
-    assert asset["name"] == "Video-" + asset["id"].split("_", 1)[1][:8]
+    assert asset["name"] == "Video-" + uuid.UUID(asset["id"]).hex[-8:]
     assert asset["url"].startswith(private_server.url + "/files/")
     assert asset["thumbnail_url"].startswith(private_server.url + "/files/")
     assert asset["thumbnail_url"] != asset["url"]
@@ -423,7 +423,7 @@ def test_a_video_costs_what_its_duration_costs(private_server: LiveServer, site:
 def _asset(index: int, kind: str, key: str) -> Asset:
     return Asset.model_validate(
         {
-            "id": f"asset_{kind}{index}xxxxxxxx",
+            "id": f"0193a5f2-8d02-7c55-b1e0-{index:06d}{len(kind):06d}",
             "job_id": "job_x",
             "index": index,
             "kind": kind,
@@ -460,5 +460,5 @@ def test_a_video_task_pairs_the_video_with_its_thumbnail() -> None:
     [asset] = shown.assets
     assert (asset.type, asset.url) == ("video", "https://cdn.example/videos/j/v.mp4")
     assert asset.thumbnail_url == "https://cdn.example/videos/j/v.jpg"
-    assert asset.name == "Video-video0xx"
+    assert asset.name == "Video-00000005"
     assert payloads.render(job, url) == shown.model_dump(mode="json")

@@ -258,7 +258,7 @@ def test_the_reference_example_end_to_end(private_server: LiveServer, receiver: 
         assert created.status_code == 201, created.text
         first = created.json()
         assert set(first) == TASK_KEYS
-        assert first["id"].startswith("job_")
+        assert uuid.UUID(first["id"]).version == 7
         assert created.headers["Location"] == f"{BASE}/{first['id']}/"
         assert "X-RateLimit-Limit" in created.headers
         assert first["model_name"] == MODEL

@@ -36,12 +36,6 @@ from support import LiveServer, make_settings
 
 T = TypeVar("T")
 
-UUID_IDS = pytest.mark.xfail(
-    strict=True, reason="Creatix answers job_…/asset_… ids where the reference types UUIDs"
-)
-"""The references' id forms (UUIDs; Artnex's ``req_…``) are issue 14's open part: these tests
-fail until they land, and their marks go then (strict: a pass is reported)."""
-
 REPOSITORY = Path(__file__).resolve().parents[2]
 CREDITS = 10_000_000
 """What the test account is granted: more than every example together costs."""

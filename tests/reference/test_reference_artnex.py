@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from creatix.accounts import service as accounts
 from reference_support import (
     TRICKLE,
-    UUID_IDS,
     Account,
     Curl,
     curl_examples,
@@ -160,7 +159,6 @@ def test_the_modules_examples_are_the_documents() -> None:
 # -- the examples, sent as written -----------------------------------------------------------
 
 
-@UUID_IDS
 def test_the_example_request(client: httpx.Client, account: Account) -> None:
     body = generated(EXAMPLE.request(client, account))
     assert body.credits_used == 250  # as "Example response" says
@@ -181,7 +179,6 @@ def test_the_template_with_a_key_names_no_model(client: httpx.Client, account: A
 
 
 @pytest.mark.parametrize(("model", "credits"), CREDITS_PER_IMAGE.items())
-@UUID_IDS
 def test_every_listed_model_costs_its_listed_credits(
     client: httpx.Client, account: Account, model: str, credits: int
 ) -> None:
@@ -189,7 +186,6 @@ def test_every_listed_model_costs_its_listed_credits(
     assert body.credits_used == credits
 
 
-@UUID_IDS
 def test_each_image_costs_the_full_price(client: httpx.Client, account: Account) -> None:
     response = _generate(
         client, account, prompt="A red sneaker", model="z-image-turbo", num_images=4
@@ -202,7 +198,6 @@ def test_each_image_costs_the_full_price(client: httpx.Client, account: Account)
     [(resolution, "medium") for resolution in RESOLUTIONS]
     + [("1k", quality) for quality in QUALITIES if quality != "medium"],
 )
-@UUID_IDS
 def test_gpt_image_2_takes_resolution_and_quality(
     client: httpx.Client, account: Account, resolution: str, quality: str
 ) -> None:
@@ -263,7 +258,6 @@ def test_insufficient_credits(server: LiveServer, client: httpx.Client) -> None:
     assert server.balance(poor.name) == 99
 
 
-@UUID_IDS
 def test_rate_limit_exceeded(server: LiveServer, client: httpx.Client) -> None:
     limited = funded_account(server, plan=TRICKLE)
     generated(_generate(client, limited, prompt="A red sneaker", model="z-image-turbo"))

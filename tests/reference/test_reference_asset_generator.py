@@ -15,7 +15,6 @@ from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from reference_support import (
-    UUID_IDS,
     Account,
     Curl,
     ImageOrigin,
@@ -200,7 +199,6 @@ def test_the_create_examples_input_params_satisfy_its_schema(
 # -- 2) create, 3) poll or receive the webhook -----------------------------------------------
 
 
-@UUID_IDS
 def test_the_create_and_poll_examples_and_the_webhook(
     client: httpx.Client, account: Account, origin: ImageOrigin, receiver: Receiver
 ) -> None:
@@ -229,7 +227,6 @@ def urlpath(url: str) -> str:
     return "/" + url.split("/", 3)[3]
 
 
-@UUID_IDS
 def test_a_task_without_a_webhook(client: httpx.Client, account: Account) -> None:
     """``webhook_url`` is optional; an image model makes ``image`` assets."""
     body = {"model_name": "creatix-flash", "input_params": {"prompt": "A red sneaker"}}

@@ -245,3 +245,11 @@ def test_past_the_rate_limit_is_429(server: LiveServer, client: httpx.Client) ->
     generations(first, n=1)
     second = client.post(GENERATIONS, headers=account.bearer, json=PYTHON_PAYLOAD)
     assert second.status_code == 429, second.text
+
+
+def test_the_key_is_checked_before_the_body(client: httpx.Client) -> None:
+    """ "401 | Missing or invalid API key" whatever the body: the key comes first."""
+    response = client.post(
+        "/v1/images/generations", content=b"prompt=x", headers={"Content-Type": "text/plain"}
+    )
+    assert response.status_code == 401, response.text

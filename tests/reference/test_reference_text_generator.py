@@ -18,7 +18,6 @@ from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ConfigDict
 
 from reference_support import (
-    UUID_IDS,
     Account,
     Curl,
     curl_examples,
@@ -203,7 +202,6 @@ def test_the_example_as_written_is_refused_for_its_placeholders(
     assert response.status_code == 400, response.text
 
 
-@UUID_IDS
 def test_the_example_end_to_end(client: httpx.Client, account: Account, receiver: Receiver) -> None:
     body = filled(receiver.url)
     first = created(TEMPLATE.request(client, account, body=body))
@@ -228,7 +226,6 @@ def test_the_example_end_to_end(client: httpx.Client, account: Account, receiver
     )
 
 
-@UUID_IDS
 def test_the_least_body(client: httpx.Client, account: Account) -> None:
     """Only what the document requires: ``model_name`` and ``messages``."""
     body = {"model_name": "gemini-2.5-flash", "messages": [{"role": "user", "content": "Hi."}]}
@@ -236,7 +233,6 @@ def test_the_least_body(client: httpx.Client, account: Account) -> None:
     assert finished(client, account, task).status == "done"
 
 
-@UUID_IDS
 def test_a_conversation_with_a_system_instruction(client: httpx.Client, account: Account) -> None:
     body = {
         "model_name": "gemini-2.5-flash",
@@ -252,7 +248,6 @@ def test_a_conversation_with_a_system_instruction(client: httpx.Client, account:
     assert finished(client, account, task).status == "done"
 
 
-@UUID_IDS
 def test_json_output_follows_the_response_json_schema(
     client: httpx.Client, account: Account
 ) -> None:

@@ -364,8 +364,15 @@ class GeneratedImage(BaseModel):
 class GenerateResponse(BaseModel):
     success: Literal[True] = True
     images: list[GeneratedImage]
-    request_id: str = Field(description="The Creatix job id; also in X-Creatix-Job-Id.")
+    request_id: str = Field(
+        description="``req_`` and the Creatix job's UUID as 32 hex digits, as Artnex writes "
+        "its request ids; the UUID itself is in X-Creatix-Job-Id."
+    )
     credits_used: int = Field(description="Credits charged for this request.")
+
+
+def request_id_of(job: Job) -> str:
+    return "req_" + job.id.replace("-", "")
 
 
 def _ensure_succeeded(job: Job) -> None:
@@ -438,7 +445,7 @@ async def generate(
     response.headers["X-Creatix-Job-Id"] = job.id
     rendered = GenerateResponse(
         images=[GeneratedImage(url=asset_url(runtime, asset, request)) for asset in job.assets],
-        request_id=job.id,
+        request_id=request_id_of(job),
         credits_used=job.credits_charged or 0,
     )
     return model_response(rendered, response)

@@ -173,8 +173,8 @@ def _failed_reason(job: Job) -> str:
 
 
 def asset_name(asset: Asset) -> str:
-    random_part = asset.id.split("_", 1)[-1]
-    return f"{asset.kind.capitalize()}-{random_part[:8]}"
+    """``Image-1a2b3c4d``: the last (random) hex digits of the UUIDv7, not its leading time."""
+    return f"{asset.kind.capitalize()}-{asset.id.replace('-', '')[-8:]}"
 
 
 def _stem(key: str) -> str:

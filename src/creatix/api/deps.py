@@ -87,7 +87,6 @@ async def bearer_principal(
 
 
 BearerPrincipal = Annotated[Principal, Depends(bearer_principal)]
-JsonBody = Depends(require_json)
 
 
 def idempotency_key(request: Request, body: Any) -> IdempotencyKey | None:

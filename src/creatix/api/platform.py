@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 
 from creatix.api.assets import asset_url
 from creatix.api.bodies import documented_body, model_body, well_formed
-from creatix.api.deps import BearerPrincipal, JsonBody, RuntimeDep, idempotency_key
+from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key, require_json
 from creatix.api.openapi_docs import CREATE, LOOKUP, READ, create_docs, error_responses
 from creatix.api.platform_schemas import (
     AspectRatioOption,
@@ -244,7 +244,6 @@ def _spec(body: GenerateRequest, model: ModelEntry, catalog: Catalog) -> ImageSp
 @router.post(
     "/generate",
     status_code=202,
-    dependencies=[JsonBody],
     responses=error_responses(PlatformError, CREATE),
     openapi_extra=create_docs(
         documented_body(GenerateRequest),
@@ -260,6 +259,7 @@ async def generate(
     principal: BearerPrincipal, runtime: RuntimeDep, request: Request
 ) -> GenerateAccepted:
     """Start generating 1–4 images; poll GET /generations/{id} for them."""
+    require_json(request)  # after the key: a keyless request is a 401 whatever its body
     body = await model_body(request, GenerateRequest)
     model = _model(runtime.catalog, body.model_id)
     spec = _spec(body, model, runtime.catalog)
@@ -563,7 +563,6 @@ def video_size(width: int, height: int, short_side: int) -> tuple[int, int]:
 @router.post(
     "/videos",
     status_code=202,
-    dependencies=[JsonBody],
     responses=error_responses(PlatformError, CREATE),
     openapi_extra=create_docs(
         documented_body(VideoRequest),
@@ -580,6 +579,7 @@ async def create_video(
 ) -> VideoAccepted:
     """Start animating one of the caller's completed image generations; poll
     GET /videos/{id} for the video."""
+    require_json(request)  # after the key: a keyless request is a 401 whatever its body
     body = await model_body(request, VideoRequest)
     model, options = _video_model(runtime.catalog, body.model_id)
     resolution = _checked_options(body, model, options)

@@ -267,7 +267,7 @@ class TaskConfig(BaseModel):
 
 
 class TextTask(BaseModel):
-    id: str = Field(description="The Creatix job id (job_…).")
+    id: str = Field(description="The Creatix job id (a UUID).")
     model_name: str
     messages: list[Message]
     config: TaskConfig

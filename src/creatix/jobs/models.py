@@ -25,9 +25,13 @@ class JobRow(Base):
         ),
         Index("ix_jobs_lease", "status", "lease_expires_at"),
         Index("ix_jobs_account_created", "account_id", "created_at"),
+        Index("uq_jobs_legacy_id", "legacy_id", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    """A UUIDv7 (``kit.ids.new_uuid``)."""
+    legacy_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    """The ``job_…`` id a job made before UUIDs had, so ids handed out then still resolve."""
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
     kind: Mapped[str] = mapped_column(String(10))
     model: Mapped[str] = mapped_column(String(100))

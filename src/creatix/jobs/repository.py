@@ -6,6 +6,7 @@ on every job, and skipping the ORM's identity map halves their cost on SQLite.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,14 +16,25 @@ from sqlalchemy.orm import Session
 
 from creatix.jobs.models import AssetRow, FairQueueRow, JobRow
 from creatix.jobs.specs import JobScope, JobStatus
+from creatix.kit.ids import canonical_uuid
 
 JOBS: Table = JobRow.__table__  # type: ignore[assignment]
 JobRecord = JobRow | Row[Any]
 """A job as the ORM loads it or as a Core statement returns it: the same attribute names."""
 
 
+_LEGACY_JOB_ID = re.compile(r"job_[A-Za-z0-9]{24}")
+
+
 def job(session: Session, job_id: str) -> JobRow | None:
-    return session.get(JobRow, job_id)
+    """The job with id ``job_id``: a UUID, or the ``job_…`` id it had before UUIDs (see
+    migration 0009). An id of neither form is no job."""
+    uuid = canonical_uuid(job_id)
+    if uuid is not None:
+        return session.get(JobRow, uuid)
+    if _LEGACY_JOB_ID.fullmatch(job_id):
+        return session.scalar(select(JobRow).where(JobRow.legacy_id == job_id))
+    return None
 
 
 def assets_of(session: Session, job_id: str) -> list[AssetRow]:

@@ -45,7 +45,7 @@ from creatix.jobs.specs import (
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
 from creatix.kit.errors import Conflict, InvalidRequest, NotFound, Unavailable
-from creatix.kit.ids import new_id
+from creatix.kit.ids import new_id, new_uuid
 from creatix.kit.logging import request_id_var
 from creatix.kit.metrics import Metrics
 from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, notify
@@ -368,7 +368,7 @@ class JobService:
     ) -> JobRow:
         """A new queued job of ``model`` on ``route`` (not yet added to a session)."""
         return JobRow(
-            id=new_id("job"),
+            id=new_uuid(),
             account_id=principal.account_id,
             kind=model.kind,
             model=model.id,
@@ -501,7 +501,7 @@ class JobService:
             row = repository.job(session, job_id)
             if row is None or not _visible(row, account_id, scope):
                 return None
-            assets = repository.assets_of(session, job_id)
+            assets = repository.assets_of(session, row.id)
             return _to_job(row, [Asset.model_validate(a, from_attributes=True) for a in assets])
 
         job = await self.db.read(read)
@@ -591,7 +591,8 @@ class JobService:
         running is canceled (and refunded) first. The returned job still lists the assets,
         whose stored files the caller removes. The row itself stays: the ledger cites it.
         A job outside ``scope`` is a ``NotFound``, and left as it is."""
-        await self.get(job_id, account_id, scope=scope)
+        given_id = job_id
+        job_id = (await self.get(given_id, account_id, scope=scope)).id
         await self.cancel(job_id, account_id)
 
         def delete(session: Session) -> Job | None:
@@ -606,7 +607,7 @@ class JobService:
 
         job = await self.db.write(delete)
         if job is None:
-            raise NotFound(f"No job found with id '{job_id}'.", param="id")
+            raise NotFound(f"No job found with id '{given_id}'.", param="id")
         return job
 
     # -- the worker's side -------------------------------------------------------------------
@@ -689,7 +690,7 @@ class JobService:
             self._ended(session, row, now)
             assets = [
                 Asset(
-                    id=new_id("asset"),
+                    id=new_uuid(),
                     job_id=job_id,
                     index=index,
                     **output.model_dump(),

@@ -55,9 +55,10 @@ async def deliveries_of(db: Database, job_id: str) -> list[DeliveryInfo]:
     such a job."""
 
     def read(session: Session) -> list[DeliveryInfo] | None:
-        if jobs_repository.job(session, job_id) is None:
+        job = jobs_repository.job(session, job_id)
+        if job is None:
             return None
-        deliveries = repository.deliveries_of_job(session, job_id)
+        deliveries = repository.deliveries_of_job(session, job.id)
         attempts = repository.attempts_of(session, [d.id for d in deliveries])
         return [
             DeliveryInfo(
