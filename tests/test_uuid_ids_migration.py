@@ -6,37 +6,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from alembic import command
 from sqlalchemy import Connection, create_engine, text
 
 from creatix.kit.db import sync_url
 from creatix.kit.ids import new_id
 from creatix.kit.migrate import alembic_config, upgrade_database
-from support import LiveServer, drop_postgres_database, make_settings, postgres_database
+from support import LiveServer, make_settings
 
 API = "/api/platform"
 CITING = ("assets", "ledger_entries", "webhook_deliveries", "idempotency_keys")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'creatix.db'}"
-        return
-    url = postgres_database()
-    if url is None:
-        pytest.skip("no PostgreSQL reachable")
-    try:
-        yield url
-    finally:
-        drop_postgres_database(url)
 
 
 def _generate(server: LiveServer, secret: str, idempotency_key: str) -> str:
@@ -94,8 +78,10 @@ def _rows(connection: Connection, sql: str, **params: Any) -> list[Any]:
     return list(connection.execute(text(sql), params))
 
 
-def test_old_job_ids_become_uuid7s_and_still_resolve(tmp_path: Path, database_url: str) -> None:
-    settings = make_settings(tmp_path / "data", database_url=database_url)
+def test_old_job_ids_become_uuid7s_and_still_resolve(
+    tmp_path: Path, empty_database_url: str
+) -> None:
+    settings = make_settings(tmp_path / "data", database_url=empty_database_url)
     server = LiveServer(settings).start()
     try:
         _, secret = server.funded_account(credits=10_000)
@@ -103,12 +89,12 @@ def test_old_job_ids_become_uuid7s_and_still_resolve(tmp_path: Path, database_ur
     finally:
         server.stop()
 
-    engine = create_engine(sync_url(database_url))
+    engine = create_engine(sync_url(empty_database_url))
     try:
-        command.downgrade(alembic_config(database_url), "0008")
+        command.downgrade(alembic_config(empty_database_url), "0008")
         with engine.begin() as connection:
             renames = _old_ids(connection, made)
-        upgrade_database(database_url)
+        upgrade_database(empty_database_url)
         with engine.connect() as connection:
             jobs = _rows(
                 connection, "SELECT id, legacy_id, created_at FROM jobs ORDER BY created_at"
@@ -135,7 +121,7 @@ def test_old_job_ids_become_uuid7s_and_still_resolve(tmp_path: Path, database_ur
     assert len(asset_ids) == 6
     assert all(uuid.UUID(asset_id).version == 7 for asset_id in asset_ids)
 
-    server = LiveServer(make_settings(tmp_path / "data", database_url=database_url)).start()
+    server = LiveServer(make_settings(tmp_path / "data", database_url=empty_database_url)).start()
     try:
         with server.client(secret) as client:
             for old, _ in renames.items():
@@ -155,5 +141,8 @@ def test_old_job_ids_become_uuid7s_and_still_resolve(tmp_path: Path, database_ur
             assert replay.json()["id"] in job_ids
             for wrong in ("job_short", "not-a-uuid", str(uuid.UUID(job_ids[0])).upper() + "x"):
                 assert client.get(f"{API}/generations/{wrong}").status_code == 404
+            old = next(iter(renames))
+            assert client.delete(f"{API}/generations/{old}").json() == {"deleted": True}
+            assert client.get(f"{API}/generations/{old}").status_code == 404
     finally:
         server.stop()

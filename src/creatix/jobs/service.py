@@ -591,23 +591,23 @@ class JobService:
         running is canceled (and refunded) first. The returned job still lists the assets,
         whose stored files the caller removes. The row itself stays: the ledger cites it.
         A job outside ``scope`` is a ``NotFound``, and left as it is."""
-        given_id = job_id
-        job_id = (await self.get(given_id, account_id, scope=scope)).id
-        await self.cancel(job_id, account_id)
+        # The id as stored (a job made before UUIDs may be named by its old id).
+        stored_id = (await self.get(job_id, account_id, scope=scope)).id
+        await self.cancel(stored_id, account_id)
 
         def delete(session: Session) -> Job | None:
-            row = repository.job(session, job_id)
+            row = repository.job(session, stored_id)
             if row is None or not _visible(row, account_id, scope):
                 return None
-            assets = repository.assets_of(session, job_id)
+            assets = repository.assets_of(session, stored_id)
             job = _to_job(row, [Asset.model_validate(a, from_attributes=True) for a in assets])
             row.deleted_at = utcnow()
-            repository.delete_assets(session, job_id)
+            repository.delete_assets(session, stored_id)
             return job
 
         job = await self.db.write(delete)
         if job is None:
-            raise NotFound(f"No job found with id '{given_id}'.", param="id")
+            raise NotFound(f"No job found with id '{job_id}'.", param="id")
         return job
 
     # -- the worker's side -------------------------------------------------------------------
