@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from seaweed import BUCKET, SeaweedS3, weed_binary
-from support import LiveServer, make_settings
+from support import LiveServer, drop_postgres_database, make_settings, postgres_database
 
 # The tiny diffusers pipelines' fixtures (tiny_sd, one_torch_thread); the module imports
 # torch only inside them, so this costs nothing where the diffusers extra is absent.
@@ -28,6 +29,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live = LiveServer(make_settings(tmp_path_factory.mktemp("creatix"))).start()
     yield live
     live.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each backend, not yet migrated: a SQLite file, and a throwaway
+    PostgreSQL database (dropped afterwards) where one is reachable."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'creatix.db'}"
+        return
+    url = postgres_database()
+    if url is None:
+        pytest.skip("no PostgreSQL reachable")
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
 
 
 @pytest.fixture

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,27 +15,14 @@ from creatix.jobs.service import JobService, QueueSettings
 from creatix.jobs.specs import ImageSpec, StoredOutput
 from creatix.kit.db import Database
 from creatix.kit.migrate import upgrade_database
-from support import drop_postgres_database, postgres_database
 
 WORKER = "fair-worker"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fair.db'}"
-        return
-    url = postgres_database()
-    if url is None:
-        pytest.skip("no PostgreSQL reachable")
-    yield url
-    drop_postgres_database(url)
-
-
 @pytest.fixture
-async def jobs(database_url: str) -> AsyncIterator[JobService]:
-    upgrade_database(database_url)
-    db = Database(database_url)
+async def jobs(empty_database_url: str) -> AsyncIterator[JobService]:
+    upgrade_database(empty_database_url)
+    db = Database(empty_database_url)
     catalog = load_catalog()
     service = JobService(
         db, catalog, EngineRegistry.from_catalog(catalog), JobEvents(), QueueSettings()

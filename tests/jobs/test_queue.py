@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
 from creatix.kit.errors import TooManyRequests
 from creatix.kit.migrate import upgrade_database
-from support import drop_postgres_database, lined_up_before, postgres_database
+from support import lined_up_before
 
 
 class Core:
@@ -199,20 +199,11 @@ async def test_wait_returns_the_running_job_at_its_timeout(core: Core) -> None:
     assert (await core.jobs.wait(job, timeout=0.05)).status is JobStatus.QUEUED
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
     """A migrated database of the backend, for tests that open their own connections."""
-    if request.param == "sqlite":
-        url: str | None = f"sqlite:///{tmp_path / 'queue.db'}"
-    else:
-        url = postgres_database()
-        if url is None:
-            pytest.skip("PostgreSQL is not reachable")
-    assert url is not None
-    upgrade_database(url)
-    yield url
-    if request.param == "postgresql":
-        drop_postgres_database(url)
+    upgrade_database(empty_database_url)
+    return empty_database_url
 
 
 THREADS, SUBMITS_EACH = 4, 5
