@@ -9,7 +9,9 @@ from sqlalchemy import create_engine
 import creatix.accounts.models
 import creatix.billing.models
 import creatix.jobs.models
+import creatix.people.models
 import creatix.uploads.models
+import creatix.usage.models
 import creatix.webhooks.models  # noqa: F401  (registers the tables on Base.metadata)
 from creatix.kit.db import Base, sync_url
 from creatix.kit.migrate import upgrade_database

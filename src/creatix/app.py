@@ -15,13 +15,18 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from creatix import __version__
 from creatix.api import (
+    account,
+    account_usage,
+    admin,
     artnex,
     asset_generator,
     creatix_v1,
     files,
     health,
     openapi_docs,
+    people_routes,
     platform,
+    session,
     text_generator,
     uploads,
 )
@@ -53,8 +58,12 @@ DIALECTS: PathRenderers = [
     ("/v1/generate", artnex.render_error),
     ("/files/", files.render_error),
     ("/api/platform/", platform.render_error),
+    ("/api/account/", platform.render_error),
     ("/api/asset_generator/", asset_generator.render_error),
     ("/api/text_generator/", text_generator.render_error),
+    ("/api/session", platform.render_error),
+    ("/api/admin/", platform.render_error),
+    ("/api/account/", platform.render_error),
 ]
 """Each dialect's path prefix and the renderer of its errors (the longest prefix wins)."""
 
@@ -115,6 +124,12 @@ def create_app(
     app.include_router(uploads.router)
     app.include_router(asset_generator.router)
     app.include_router(text_generator.router)
+    app.include_router(session.router)
+    app.include_router(people_routes.router)
+    app.include_router(account.router)
+    app.include_router(admin.router)
+    app.include_router(account_usage.account_router)
+    app.include_router(account_usage.admin_router)
     app.add_exception_handler(StarletteHTTPException, unrouted_error_handler(DIALECTS))
     add_docs_pages(app)
     _complete_openapi(app)

@@ -95,6 +95,39 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         default=15.0, gt=0, description="How long one webhook attempt may take"
     )
+    session_idle_seconds: int = Field(
+        default=12 * 3600,
+        gt=0,
+        description="A signed-in session unused this long is over (the person signs in again)",
+    )
+    session_absolute_seconds: int = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        description="A signed-in session is over this long after sign-in, however much used",
+    )
+    invitation_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        description="How long an invitation's one-time set-password token may be used",
+    )
+    password_reset_ttl_seconds: int = Field(
+        default=24 * 3600,
+        gt=0,
+        description="How long a password reset's one-time token may be used",
+    )
+    signin_attempts_per_email: int = Field(
+        default=10,
+        gt=0,
+        description="Sign-in attempts one email may have in CREATIX_SIGNIN_WINDOW_SECONDS",
+    )
+    signin_attempts_per_address: int = Field(
+        default=50,
+        gt=0,
+        description="Sign-in attempts one client address may make in the window",
+    )
+    signin_window_seconds: int = Field(
+        default=15 * 60, gt=0, description="The window sign-in attempts are counted in"
+    )
     metrics_enabled: bool = Field(
         default=True,
         description="Serve Prometheus metrics at /metrics, without auth: keep it internal",

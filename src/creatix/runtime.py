@@ -14,6 +14,8 @@ from creatix.jobs.events import JobEvents
 from creatix.jobs.service import JobService, QueueSettings
 from creatix.kit.db import Database
 from creatix.kit.metrics import Metrics
+from creatix.people.service import People, SessionPolicy
+from creatix.people.throttle import SigninThrottle
 from creatix.storage.base import Storage
 from creatix.storage.factory import storage_from_settings
 from creatix.storage.signing import UrlSigner
@@ -43,6 +45,8 @@ class Runtime:
     jobs: JobService
     rate_limiter: RateLimiter
     metrics: Metrics
+    people: People
+    signin_throttle: SigninThrottle
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -66,6 +70,13 @@ class Runtime:
             jobs=JobService(db, catalog, engines, JobEvents(), queue, metrics=metrics),
             rate_limiter=RateLimiter(settings.rate_limiter_uri),
             metrics=metrics,
+            people=People(db, SessionPolicy.from_settings(settings)),
+            signin_throttle=SigninThrottle(
+                settings.rate_limiter_uri,
+                per_email=settings.signin_attempts_per_email,
+                per_address=settings.signin_attempts_per_address,
+                window_seconds=settings.signin_window_seconds,
+            ),
         )
 
     def worker(self, models: Collection[str] | None = None) -> Worker:

@@ -50,7 +50,12 @@ def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
 def credentials(fuzzed_server: LiveServer) -> dict[str, str]:
     name, _ = fuzzed_server.funded_account(credits=10**9, plan="unlimited")
     assert fuzzed_server.runtime is not None
-    key = fuzzed_server.call(accounts.create_key(fuzzed_server.runtime.db, name))
+    # Every scope, so the account and admin APIs are fuzzed past their authorisation too.
+    key = fuzzed_server.call(
+        accounts.create_key(
+            fuzzed_server.runtime.db, name, scopes=["generate", "manage", "operator"]
+        )
+    )
     return {
         "Authorization": f"Bearer {key.secret}",
         "X-API-ID": key.key_id,

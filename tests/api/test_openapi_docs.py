@@ -21,9 +21,20 @@ from PIL import Image
 from creatix.accounts import service as accounts
 from support import LiveServer, make_settings
 
+COOKIE = "creatix_session"
+PASSWORD = "correct horse battery staple 42"
+
 BEARER_PREFIXES = ("/v1/", "/api/platform/")
 API_ID_PREFIXES = ("/api/asset_generator/", "/api/text_generator/")
+SESSION_PREFIX = "/api/session"
+MANAGEMENT_PREFIXES = ("/api/account/", "/api/admin/")
+"""The account and admin APIs: a session, or a key with the manage or operator scope."""
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/files/{key}"}
+NO_CREDENTIALS = {
+    ("post", "/api/session"),
+    ("post", "/api/session/accept-invitation"),
+}
+"""Signing in: what a person without a session calls."""
 ERROR_SCHEMAS = {
     "/v1/generate": "ArtnexError",
     "/v1/": "CreatixV1Error",
@@ -31,7 +42,31 @@ ERROR_SCHEMAS = {
     "/api/asset_generator/": "AssetGeneratorError",
     "/api/text_generator/": "AssetGeneratorError",
     "/files/": "FilesError",
+    "/api/session": "PlatformError",
+    "/api/account/": "PlatformError",
+    "/api/admin/": "PlatformError",
 }
+SESSION_ERRORS = {
+    ("post", "/api/session"): {"400", "401", "413", "429", "503"},
+    ("get", "/api/session"): {"400", "401", "503"},
+    ("delete", "/api/session"): {"400", "403", "503"},
+    ("post", "/api/session/sign-out-everywhere"): {"400", "401", "403", "413", "503"},
+    ("post", "/api/session/password"): {"400", "401", "403", "413", "429", "503"},
+    ("post", "/api/session/accept-invitation"): {"400", "413", "503"},
+}
+"""What each /api/session route answers besides success."""
+MANAGEMENT_LOOKUPS = {("get", "/api/admin/people"), ("post", "/api/admin/people")}
+"""Management routes without an id in the path that still name an account (query, body)."""
+MANAGEMENT_CONFLICTS = {
+    ("post", "/api/admin/people"),
+    ("post", "/api/admin/people/{person_id}/password-reset"),
+    ("post", "/api/admin/people/{person_id}/disable"),
+    ("post", "/api/account/{account_id}/people"),
+    ("post", "/api/admin/accounts"),
+    ("patch", "/api/admin/accounts/{account_id}"),
+    ("post", "/api/admin/accounts/{account_id}/credits"),
+}
+"""Management routes that answer a 409 (a name or email taken, a balance too small...)."""
 CREATES = {
     ("post", "/v1/images/generations"),
     ("post", "/v1/generate"),
@@ -41,6 +76,8 @@ CREATES = {
     ("post", "/api/text_generator/"),
 }
 """The operations that start a job, all of which honour an Idempotency-Key."""
+IDEMPOTENT = CREATES | {("post", "/api/admin/accounts/{account_id}/credits")}
+"""The operations that honour an Idempotency-Key: those and an operator's credit grant."""
 SYNCHRONOUS = {("post", "/v1/images/generations"), ("post", "/v1/generate")}
 EXAMPLES_RUN = {
     ("post", "/v1/images/generations"): 200,
@@ -68,11 +105,22 @@ def document(server: LiveServer) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def schemes(server: LiveServer) -> dict[str, dict[str, str]]:
-    """For each security scheme, the headers that satisfy it, by its own description."""
+    """For each security scheme, the headers that satisfy it, by its own description: a key
+    with every scope, and the session of a signed-in operator."""
     name, _ = server.funded_account(credits=10**9, plan="unlimited")
     assert server.runtime is not None
-    key = server.call(accounts.create_key(server.runtime.db, name))
-    return {"bearer": {"secret": key.secret}, "pair": {"id": key.key_id, "secret": key.secret}}
+    key = server.call(
+        accounts.create_key(server.runtime.db, name, scopes=["generate", "manage", "operator"])
+    )
+    email = "operator-openapi@example.com"
+    server.call(server.runtime.people.create(email, password=PASSWORD, operator=True))
+    signed = httpx.post(f"{server.url}/api/session", json={"email": email, "password": PASSWORD})
+    assert signed.status_code == 200, signed.text
+    return {
+        "bearer": {"secret": key.secret},
+        "pair": {"id": key.key_id, "secret": key.secret},
+        "session": {"token": signed.cookies[COOKIE], "csrf": signed.json()["csrf_token"]},
+    }
 
 
 def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -100,6 +148,9 @@ def _headers_for(
         if scheme["type"] == "http":
             assert scheme["scheme"] == "bearer"
             headers["Authorization"] = f"Bearer {keys['bearer']['secret']}"
+        elif scheme["in"] == "cookie":
+            assert scheme["type"] == "apiKey"
+            headers["Cookie"] = f"{scheme['name']}={keys['session']['token']}"
         else:
             assert scheme["type"] == "apiKey"
             assert scheme["in"] == "header"
@@ -115,13 +166,17 @@ def _concrete(path: str) -> str:
 # -- security --------------------------------------------------------------------------------
 
 
-def test_the_security_schemes_are_bearer_and_the_api_id_pair(document: dict[str, Any]) -> None:
+def test_the_security_schemes_are_bearer_the_api_id_pair_and_the_session(
+    document: dict[str, Any],
+) -> None:
     schemes = document["components"]["securitySchemes"]
     assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
     assert {(s["type"], s["in"], s["name"]) for n, s in schemes.items() if n != "bearerAuth"} == {
         ("apiKey", "header", "X-API-ID"),
         ("apiKey", "header", "X-API-KEY"),
+        ("apiKey", "cookie", COOKIE),
     }
+    assert schemes["sessionCookie"]["name"] == COOKIE
 
 
 def test_each_operation_names_the_scheme_it_accepts(document: dict[str, Any]) -> None:
@@ -129,10 +184,15 @@ def test_each_operation_names_the_scheme_it_accepts(document: dict[str, Any]) ->
     assert len(operations) > 20
     for method, path, operation in operations:
         security = operation.get("security")
-        if path in PUBLIC:
+        if path in PUBLIC or (method, path) in NO_CREDENTIALS:
             assert not security, f"{method} {path} needs no key"
         elif path.startswith(BEARER_PREFIXES):
             assert security == [{"bearerAuth": []}], f"{method} {path}"
+        elif path.startswith(SESSION_PREFIX):
+            assert security == [{"sessionCookie": []}], f"{method} {path}"
+        elif path.startswith(MANAGEMENT_PREFIXES):
+            # Alternatives: a session, or a key (with the scope the route asks for).
+            assert security == [{"sessionCookie": []}, {"bearerAuth": []}], f"{method} {path}"
         else:
             assert path.startswith(API_ID_PREFIXES), f"{method} {path}: which dialect?"
             # One requirement naming both headers: both are needed at once.
@@ -142,18 +202,19 @@ def test_each_operation_names_the_scheme_it_accepts(document: dict[str, Any]) ->
 def test_the_documented_schemes_authenticate(
     document: dict[str, Any], server: LiveServer, schemes: dict[str, dict[str, str]]
 ) -> None:
-    """Every keyed GET answers 200 (or its 404 for an unknown id) with the headers its
-    security requirement describes, and 401 with the other dialects' headers."""
+    """Every keyed GET answers 200 (or its 404 for an unknown id) with the headers each of its
+    security requirements describes, and 401 with the other dialects' headers."""
     tried = 0
     for method, path, operation in _operations(document):
         if method != "get" or path in PUBLIC:
             continue
-        (requirement,) = operation["security"]
-        headers = _headers_for(document, requirement, schemes)
-        other = {"apiId": [], "apiKey": []} if "bearerAuth" in requirement else {"bearerAuth": []}
+        requirements = operation["security"]
+        named = {name for requirement in requirements for name in requirement}
+        other = {"apiId": [], "apiKey": []} if "bearerAuth" in named else {"bearerAuth": []}
         url = f"{server.url}{_concrete(path)}"
-        answered = httpx.get(url, headers=headers)
-        assert answered.status_code == (404 if "{" in path else 200), (path, answered.text)
+        for requirement in requirements:
+            answered = httpx.get(url, headers=_headers_for(document, requirement, schemes))
+            assert answered.status_code == (404 if "{" in path else 200), (path, answered.text)
         refused = httpx.get(url, headers=_headers_for(document, other, schemes))
         assert refused.status_code == 401, path
         tried += 1
@@ -182,14 +243,18 @@ def test_every_operation_documents_its_errors_in_its_dialects_shape(
         responses = operation["responses"]
         if path.startswith("/files/"):
             expected = {"400", "403", "404", "416"}
+        elif path.startswith(SESSION_PREFIX):
+            expected = SESSION_ERRORS[(method, path)]
         else:
-            expected = {"400", "401", "429", "503"}
-            if "{" in path:
+            expected = {"400", "401", "403", "429", "503"}
+            if "{" in path or (method, path) in MANAGEMENT_LOOKUPS:
                 expected.add("404")
-            if method == "post":
+            if method in ("post", "patch", "put"):
                 expected |= {"413"}
             if (method, path) in CREATES:
-                expected |= {"402", "409"}
+                expected |= {"402", "403", "409"}
+            if (method, path) in MANAGEMENT_CONFLICTS:
+                expected |= {"409"}
             if (method, path) in SYNCHRONOUS:
                 expected |= {"422", "500"}
         errors = {status for status in responses if int(status) >= 400}
@@ -207,9 +272,11 @@ def test_the_documented_error_shapes_are_what_the_dialects_send(
     valid against the documented schema; so does a 404 of every lookup by id."""
     tried = 0
     for method, path, operation in _operations(document):
-        if path in PUBLIC:
+        if path in PUBLIC or (method, path) in NO_CREDENTIALS:
             continue
-        body = {"json": {}} if method == "post" else {}
+        if (method, path) == ("delete", "/api/session"):
+            continue  # signing out without a session is a 204 (there is nothing to end)
+        body = {"json": {}} if method in ("post", "patch") else {}
         response = httpx.request(method, f"{server.url}{_concrete(path)}", **body)
         assert response.status_code == 401, path
         documented = operation["responses"]["401"]["content"]["application/json"]["schema"]
@@ -250,7 +317,7 @@ def test_create_operations_document_the_idempotency_key(document: dict[str, Any]
             for p in operation.get("parameters", [])
         )
     }
-    assert documented == CREATES
+    assert documented == IDEMPOTENT
 
 
 def test_every_operation_has_an_example_request(document: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from creatix.accounts.models import Account, ApiKey
@@ -27,10 +27,14 @@ def key_with_account(session: Session, secret_hash: str) -> tuple[ApiKey, Accoun
     return None if row is None else (row[0], row[1])
 
 
-def keys_with_accounts(session: Session, account_name: str | None) -> list[tuple[ApiKey, Account]]:
+def keys_with_accounts(
+    session: Session, account_id: str | None = None
+) -> list[tuple[ApiKey, Account]]:
     query = select(ApiKey, Account).join(Account, Account.id == ApiKey.account_id)
-    if account_name is not None:
-        query = query.where(Account.name == account_name)
+    if account_id is not None:
+        query = query.where(Account.id == account_id)
+    else:
+        query = query.where(Account.deleted_at.is_(None))
     return [(key, account) for key, account in session.execute(query.order_by(ApiKey.created_at))]
 
 
@@ -42,3 +46,15 @@ def revoke_key(session: Session, key_id: str, now: datetime) -> bool:
         .returning(ApiKey.id)
     ).scalar_one_or_none()
     return revoked is not None
+
+
+def touch_key(session: Session, key_id: str, now: datetime, before: datetime) -> None:
+    """Set the key's ``last_used_at`` to ``now`` unless it is already after ``before``."""
+    session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < before),
+        )
+        .values(last_used_at=now)
+    )

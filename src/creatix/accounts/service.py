@@ -10,12 +10,26 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Collection, Iterable
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from creatix.accounts import repository
+from creatix.accounts import audit, repository
+from creatix.accounts.audit import SYSTEM, AuditActor, record_by
 from creatix.accounts.models import Account, ApiKey
-from creatix.accounts.schemas import AccountInfo, KeyInfo, NewKey, Principal
+from creatix.accounts.schemas import (
+    SCOPES,
+    AccountInfo,
+    AccountStatus,
+    AuditPage,
+    AuditRecord,
+    KeyInfo,
+    KeyLimits,
+    NewKey,
+    Principal,
+    Scope,
+)
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
 from creatix.kit.errors import Conflict, InvalidRequest, NotFound, Unauthorized
@@ -24,6 +38,9 @@ from creatix.kit.ids import new_id
 SECRET_PREFIX = "sk_live_"
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 _SECRET_LENGTH = 40
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+"""A key's ``last_used_at`` is written at most this often."""
+DEFAULT_SCOPES: tuple[Scope, ...] = ("generate",)
 
 
 def hash_secret(secret: str) -> str:
@@ -34,12 +51,50 @@ def _new_secret() -> str:
     return SECRET_PREFIX + "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(_SECRET_LENGTH))
 
 
+def parse_scopes(stored: str) -> tuple[Scope, ...]:
+    """A key's stored scopes (space-separated), in ``SCOPES`` order; unknown words dropped."""
+    words = set(stored.split())
+    return tuple(scope for scope in SCOPES if scope in words)
+
+
+def _scopes_column(scopes: Iterable[str]) -> str:
+    wanted = set(scopes)
+    unknown = wanted - set(SCOPES)
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown scope {sorted(unknown)[0]!r}; scopes: {', '.join(SCOPES)}.", param="scopes"
+        )
+    if not wanted:
+        raise InvalidRequest("A key needs at least one scope.", param="scopes")
+    return " ".join(scope for scope in SCOPES if scope in wanted)
+
+
 def account_named(session: Session, name: str) -> Account:
-    """The named account, within the caller's transaction; ``NotFound`` if there is none."""
+    """The named account, within the caller's transaction; ``NotFound`` if there is none (or
+    it was deleted)."""
     account = repository.account_by_name(session, name)
-    if account is None:
+    if account is None or account.deleted_at is not None:
         raise NotFound(f"no account named {name!r}", param="account")
     return account
+
+
+def account_by_id(session: Session, account_id: str) -> Account:
+    """The account with this id, within the caller's transaction; ``NotFound`` if there is
+    none (or it was deleted)."""
+    account = session.get(Account, account_id)
+    if account is None or account.deleted_at is not None:
+        raise NotFound(f"No account with id '{account_id}'.", param="account_id")
+    return account
+
+
+async def account_id_named(db: Database, name: str) -> str:
+    """The id of the named account (how the CLI, which names accounts, reaches the services
+    the HTTP API calls by id)."""
+    return await db.read(lambda session: account_named(session, name).id)
+
+
+async def get_account(db: Database, account_id: str) -> AccountInfo:
+    return await db.read(lambda session: _account_info(account_by_id(session, account_id)))
 
 
 def _account_info(account: Account) -> AccountInfo:
@@ -48,7 +103,9 @@ def _account_info(account: Account) -> AccountInfo:
         name=account.name,
         plan=account.plan,
         unlimited=account.unlimited,
+        status="suspended" if account.status == "suspended" else "active",
         created_at=account.created_at,
+        deleted_at=account.deleted_at,
     )
 
 
@@ -56,14 +113,33 @@ def _key_info(key: ApiKey, account: Account) -> KeyInfo:
     return KeyInfo(
         key_id=key.id,
         account=account.name,
+        account_id=account.id,
+        name=key.name,
+        scopes=list(parse_scopes(key.scopes)),
         display_prefix=key.display_prefix,
         created_at=key.created_at,
         revoked_at=key.revoked_at,
+        last_used_at=key.last_used_at,
+        limits=_limits_of(key),
+    )
+
+
+def _limits_of(key: ApiKey) -> KeyLimits:
+    return KeyLimits(
+        allowed_models=key.allowed_models,
+        budget_daily_credits=key.budget_daily_credits,
+        budget_monthly_credits=key.budget_monthly_credits,
+        rate_limit_per_minute=key.rate_limit_per_minute,
     )
 
 
 async def ensure_account(
-    db: Database, name: str, plan: str | None, default_plan: str
+    db: Database,
+    name: str,
+    plan: str | None,
+    default_plan: str,
+    *,
+    actor: AuditActor = SYSTEM,
 ) -> AccountInfo:
     """The named account, created on the given (or default) plan; ``plan`` also moves it."""
     if not name.strip():
@@ -71,6 +147,8 @@ async def ensure_account(
 
     def work(session: Session) -> AccountInfo:
         account = repository.account_by_name(session, name)
+        if account is not None and account.deleted_at is not None:
+            raise Conflict(f"the account named {name!r} was deleted", param="account")
         if account is None:
             account = Account(
                 id=new_id("acct"),
@@ -80,47 +158,179 @@ async def ensure_account(
                 created_at=utcnow(),
             )
             session.add(account)
-        elif plan is not None:
+            record_by(
+                session,
+                actor,
+                account_id=account.id,
+                action="account.created",
+                target=account.id,
+                detail={"name": name, "plan": account.plan},
+            )
+        elif plan is not None and plan != account.plan:
+            record_by(
+                session,
+                actor,
+                account_id=account.id,
+                action="account.updated",
+                target=account.id,
+                detail={"plan": {"from": account.plan, "to": plan}},
+            )
             account.plan = plan
         return _account_info(account)
 
     return await db.write(work)
 
 
-async def create_key(db: Database, account_name: str) -> NewKey:
+async def create_account_key(
+    db: Database,
+    account_id: str,
+    *,
+    scopes: Iterable[str] = DEFAULT_SCOPES,
+    name: str | None = None,
+    actor: AuditActor = SYSTEM,
+) -> NewKey:
+    """A new key of the account (``NotFound`` if there is none); its secret only here."""
     secret = _new_secret()
+    stored_scopes = _scopes_column(scopes)
+    if name is not None and not name.strip():
+        raise InvalidRequest("A key's name must not be blank.", param="name")
 
     def work(session: Session) -> NewKey:
-        account = account_named(session, account_name)
+        account = account_by_id(session, account_id)
         key = ApiKey(
             id=new_id("key", 16),
             account_id=account.id,
             secret_hash=hash_secret(secret),
             display_prefix=secret[: len(SECRET_PREFIX) + 4],
             created_at=utcnow(),
+            scopes=stored_scopes,
+            name=name,
         )
         session.add(key)
+        record_by(session, actor, account_id=account.id, action="key.created", target=key.id)
         return NewKey(**_key_info(key, account).model_dump(), secret=secret)
 
     return await db.write(work)
 
 
-async def list_keys(db: Database, account_name: str | None = None) -> list[KeyInfo]:
+async def create_key(
+    db: Database,
+    account_name: str,
+    *,
+    scopes: Iterable[str] = DEFAULT_SCOPES,
+    name: str | None = None,
+    actor: AuditActor = SYSTEM,
+) -> NewKey:
+    """``create_account_key`` for the named account."""
+    account_id = await account_id_named(db, account_name)
+    return await create_account_key(db, account_id, scopes=scopes, name=name, actor=actor)
+
+
+async def list_account_keys(db: Database, account_id: str | None) -> list[KeyInfo]:
+    """The account's keys (every account's with None), revoked ones too, oldest first."""
+
     def work(session: Session) -> list[KeyInfo]:
-        rows = repository.keys_with_accounts(session, account_name)
+        if account_id is not None:
+            account_by_id(session, account_id)
+        rows = repository.keys_with_accounts(session, account_id=account_id)
         return [_key_info(key, account) for key, account in rows]
 
     return await db.read(work)
 
 
-async def revoke_key(db: Database, key_id: str) -> None:
-    if not await db.write(lambda session: repository.revoke_key(session, key_id, utcnow())):
-        raise NotFound(f"no active key {key_id!r}", param="key_id")
+async def list_keys(db: Database, account_name: str | None = None) -> list[KeyInfo]:
+    """``list_account_keys`` for the named account (every account's with None)."""
+    account_id = None if account_name is None else await account_id_named(db, account_name)
+    return await list_account_keys(db, account_id)
+
+
+async def revoke_key(
+    db: Database,
+    key_id: str,
+    *,
+    account_id: str | None = None,
+    actor: AuditActor = SYSTEM,
+) -> KeyInfo:
+    """Revoke a live key (of ``account_id``, when given: another account's key is a
+    ``NotFound``); the key as it is now."""
+
+    def work(session: Session) -> KeyInfo:
+        key = session.get(ApiKey, key_id)
+        if key is None or (account_id is not None and key.account_id != account_id):
+            raise NotFound(f"No key with id '{key_id}'.", param="key_id")
+        if key.revoked_at is not None:
+            raise NotFound(f"no active key {key_id!r}", param="key_id")
+        account = session.get(Account, key.account_id)
+        assert account is not None
+        repository.revoke_key(session, key_id, utcnow())
+        record_by(session, actor, account_id=key.account_id, action="key.revoked", target=key_id)
+        session.refresh(key)
+        return _key_info(key, account)
+
+    return await db.write(work)
+
+
+async def set_key_limits(
+    db: Database,
+    key_id: str,
+    limits: KeyLimits,
+    *,
+    max_rate_limit: int | None = None,
+    known_models: Collection[str] | None = None,
+    account_id: str | None = None,
+    actor: AuditActor = SYSTEM,
+) -> KeyInfo:
+    """Replace the key's own limits (a null field: no limit of that kind).
+
+    ``max_rate_limit`` is the plan's requests per minute, which a key's own limit must not
+    exceed; ``known_models`` the catalog's model ids, which every allowed model must be one
+    of; with ``account_id`` the key must be that account's (another's is a ``NotFound``).
+    """
+    unknown = sorted(set(limits.allowed_models or ()) - set(known_models or ()))
+    if known_models is not None and unknown:
+        raise InvalidRequest(
+            f"allowed_models names models that do not exist: {', '.join(unknown)}.",
+            param="allowed_models",
+        )
+    if (
+        limits.rate_limit_per_minute is not None
+        and max_rate_limit is not None
+        and limits.rate_limit_per_minute > max_rate_limit
+    ):
+        raise InvalidRequest(
+            f"rate_limit_per_minute must be at most the plan's {max_rate_limit}.",
+            param="rate_limit_per_minute",
+        )
+
+    def work(session: Session) -> KeyInfo:
+        key = session.get(ApiKey, key_id)
+        if key is None or (account_id is not None and key.account_id != account_id):
+            raise NotFound(f"no key {key_id!r}", param="key_id")
+        account = session.get(Account, key.account_id)
+        assert account is not None  # a foreign key
+        before = _limits_of(key)
+        key.allowed_models = (
+            None if limits.allowed_models is None else sorted(set(limits.allowed_models))
+        )
+        key.budget_daily_credits = limits.budget_daily_credits
+        key.budget_monthly_credits = limits.budget_monthly_credits
+        key.rate_limit_per_minute = limits.rate_limit_per_minute
+        record_by(
+            session,
+            actor,
+            account_id=key.account_id,
+            action="key.limits_set",
+            target=key.id,
+            detail={"from": before.model_dump(), "to": _limits_of(key).model_dump()},
+        )
+        return _key_info(key, account)
+
+    return await db.write(work)
 
 
 def _principal(key: ApiKey, account: Account) -> Principal:
-    """Who a live key acts for; ``Unauthorized`` for a revoked one."""
-    if key.revoked_at is not None:
+    """Who a live key acts for; ``Unauthorized`` for a revoked one (or a deleted account's)."""
+    if key.revoked_at is not None or account.deleted_at is not None:
         raise Unauthorized("This API key has been revoked.")
     return Principal(
         account_id=account.id,
@@ -128,7 +338,19 @@ def _principal(key: ApiKey, account: Account) -> Principal:
         plan=account.plan,
         key_id=key.id,
         unlimited=account.unlimited,
+        scopes=parse_scopes(key.scopes),
+        status="suspended" if account.status == "suspended" else "active",
+        rate_limit_per_minute=key.rate_limit_per_minute,
     )
+
+
+async def _touch(db: Database, key: ApiKey) -> None:
+    """Record the key's use, at most once per ``LAST_USED_RESOLUTION``."""
+    now = utcnow()
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    before = now - LAST_USED_RESOLUTION
+    await db.write(lambda session: repository.touch_key(session, key.id, now, before))
 
 
 async def authenticate(db: Database, secret: str) -> Principal:
@@ -136,41 +358,105 @@ async def authenticate(db: Database, secret: str) -> Principal:
     found = await db.read(lambda session: repository.key_with_account(session, digest))
     if found is None or not hmac.compare_digest(found[0].secret_hash, digest):
         raise Unauthorized("Incorrect API key provided.")
-    return _principal(*found)
+    principal = _principal(*found)
+    await _touch(db, found[0])
+    return principal
 
 
-async def create_account(db: Database, name: str, plan: str, *, unlimited: bool) -> AccountInfo:
+async def create_account(
+    db: Database, name: str, plan: str, *, unlimited: bool, actor: AuditActor = SYSTEM
+) -> AccountInfo:
     """A new account; ``Conflict`` if the name is taken."""
     if not name.strip():
         raise InvalidRequest("account name must not be empty", param="account")
 
     def work(session: Session) -> AccountInfo:
         if repository.account_by_name(session, name) is not None:
-            raise Conflict(f"an account named {name!r} already exists", param="account")
+            raise Conflict(f"An account named {name!r} already exists.", param="name")
         account = Account(
             id=new_id("acct"), name=name, plan=plan, unlimited=unlimited, created_at=utcnow()
         )
         session.add(account)
+        record_by(
+            session,
+            actor,
+            account_id=account.id,
+            action="account.created",
+            target=account.id,
+            detail={"name": name, "plan": plan, "unlimited": unlimited},
+        )
         return _account_info(account)
 
     return await db.write(work)
 
 
 async def list_accounts(db: Database) -> list[AccountInfo]:
+    """Every account not deleted, by name."""
     return await db.read(
-        lambda session: [_account_info(a) for a in repository.all_accounts(session)]
+        lambda session: [
+            _account_info(a) for a in repository.all_accounts(session) if a.deleted_at is None
+        ]
     )
 
 
 async def update_account(
-    db: Database, name: str, *, plan: str | None = None, unlimited: bool | None = None
+    db: Database,
+    account_id: str,
+    *,
+    name: str | None = None,
+    plan: str | None = None,
+    unlimited: bool | None = None,
+    status: AccountStatus | None = None,
+    actor: AuditActor = SYSTEM,
 ) -> AccountInfo:
+    """Rename, move to a plan, mark unlimited, suspend or reactivate an account (the plan is
+    the caller's to check against the catalog)."""
+    if name is not None and not name.strip():
+        raise InvalidRequest("account name must not be empty", param="name")
+
     def work(session: Session) -> AccountInfo:
-        account = account_named(session, name)
-        if plan is not None:
+        account = account_by_id(session, account_id)
+        changes: dict[str, object] = {}
+        if name is not None and name != account.name:
+            if repository.account_by_name(session, name) is not None:
+                raise Conflict(f"An account named {name!r} already exists.", param="name")
+            changes["name"] = {"from": account.name, "to": name}
+            account.name = name
+        if plan is not None and plan != account.plan:
+            changes["plan"] = {"from": account.plan, "to": plan}
             account.plan = plan
-        if unlimited is not None:
+        if unlimited is not None and unlimited != account.unlimited:
+            changes["unlimited"] = {"from": account.unlimited, "to": unlimited}
             account.unlimited = unlimited
+        if status is not None and status != account.status:
+            changes["status"] = {"from": account.status, "to": status}
+            account.status = status
+        if changes:
+            record_by(
+                session,
+                actor,
+                account_id=account.id,
+                action="account.updated",
+                target=account.id,
+                detail=changes,
+            )
+        return _account_info(account)
+
+    return await db.write(work)
+
+
+async def delete_account(
+    db: Database, account_id: str, *, actor: AuditActor = SYSTEM
+) -> AccountInfo:
+    """Soft-delete an account: it is listed and found no more, and its keys stop working;
+    its rows (ledger, jobs, keys) stay."""
+
+    def work(session: Session) -> AccountInfo:
+        account = account_by_id(session, account_id)
+        account.deleted_at = utcnow()
+        record_by(
+            session, actor, account_id=account.id, action="account.deleted", target=account.id
+        )
         return _account_info(account)
 
     return await db.write(work)
@@ -201,4 +487,23 @@ async def authenticate_pair(db: Database, key_id: str, secret: str) -> Principal
     matches = hmac.compare_digest(expected, hash_secret(secret))
     if found is None or not matches:
         raise Unauthorized("Incorrect API ID or API key provided.")
-    return _principal(*found)
+    principal = _principal(*found)
+    await _touch(db, found[0])
+    return principal
+
+
+async def audit_page(db: Database, account_id: str | None, *, limit: int, offset: int) -> AuditPage:
+    """A page of the audit log, newest first, of one account or (None) of all."""
+
+    def read(session: Session) -> list[AuditRecord]:
+        rows = audit.entries(session, account_id, limit=limit + 1, offset=offset)
+        return [AuditRecord.model_validate(row, from_attributes=True) for row in rows]
+
+    records = await db.read(read)
+    more = len(records) > limit
+    return AuditPage(
+        entries=records[:limit],
+        limit=limit,
+        offset=offset,
+        next_offset=offset + limit if more else None,
+    )

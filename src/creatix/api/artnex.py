@@ -27,8 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from creatix.api.assets import asset_url, engine_header
-from creatix.api.bodies import read_json
-from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key, require_json
+from creatix.api.bodies import read_json, require_json
+from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key
 from creatix.api.openapi_docs import SYNC_CREATE, create_docs, error_responses
 from creatix.api.routing import dialect_route, model_response
 from creatix.catalog.schemas import RESOLUTION, Catalog, ModelEntry

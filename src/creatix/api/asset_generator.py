@@ -42,8 +42,8 @@ from creatix.api.asset_schemas import (
     video_short_side,
 )
 from creatix.api.assets import asset_url
-from creatix.api.bodies import InvalidText, read_json
-from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key, require_json
+from creatix.api.bodies import InvalidText, read_json, require_json
+from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key
 from creatix.api.openapi_docs import CREATE, LOOKUP, READ, create_docs, error_responses
 from creatix.api.routing import dialect_route
 from creatix.catalog.schemas import Catalog, ModelEntry, VideoOptions

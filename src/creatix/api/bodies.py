@@ -205,9 +205,20 @@ async def read_json(request: Request) -> Any | None:
     return decode_json(raw)
 
 
+def require_json(request: Request) -> None:
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise InvalidRequest(
+            f"Content-Type must be application/json, not '{content_type or 'none'}'.",
+            code="invalid_content_type",
+        )
+
+
 async def model_body(request: Request, model: type[Model]) -> Model:
     """The request's JSON body validated as ``model``; a 400 naming the first failing field
     exactly as FastAPI's own body validation would have (``routing.invalid_request``)."""
+    require_json(request)
     value = await read_json(request)
     if value is None:
         raise invalid_request([{"type": "missing", "loc": ("body",), "msg": "Field required"}])

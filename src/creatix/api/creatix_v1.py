@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from creatix.api.assets import asset_b64, asset_url, engine_header
 from creatix.api.bodies import documented_body, model_body
-from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key, require_json
+from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key
 from creatix.api.openapi_docs import LOOKUP, READ, SYNC_CREATE, create_docs, error_responses
 from creatix.api.routing import dialect_route, model_response
 from creatix.jobs.specs import ImageSpec, Job, JobStatus, seed_or_random
@@ -26,6 +26,7 @@ _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     402: "insufficient_quota",
+    403: "permission_error",
     404: "invalid_request_error",
     409: "idempotency_error",
     413: "invalid_request_error",
@@ -170,7 +171,6 @@ async def create_images(
     response: Response,
 ) -> Response:
     """Generate 1–4 images from a prompt and wait for them."""
-    require_json(request)  # after the key: a keyless request is a 401 whatever its body
     body = await model_body(request, ImageGenerationRequest)
     idempotency = idempotency_key(request, body.model_dump(exclude_unset=True))
     job = await runtime.jobs.submit_image(

@@ -12,7 +12,7 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from creatix.accounts import service as accounts
 from creatix.accounts.schemas import Principal
 from creatix.jobs.specs import IdempotencyKey
-from creatix.kit.errors import InvalidRequest, Unauthorized, Unavailable
+from creatix.kit.errors import Forbidden, InvalidRequest, Unauthorized, Unavailable
 from creatix.runtime import Runtime
 
 # The key's headers, as the published OpenAPI names them (its security schemes, so /docs has
@@ -47,28 +47,39 @@ def runtime_of(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 
 
-def require_json(request: Request) -> None:
-    content_type = request.headers.get("content-type", "")
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise InvalidRequest(
-            f"Content-Type must be application/json, not '{content_type or 'none'}'.",
-            code="invalid_content_type",
-        )
-
-
 async def authorize(runtime: Runtime, secret: str, response: Response) -> Principal:
     """Resolve a key to its account and count the request against the key's rate limit."""
     return await _admit(runtime, await accounts.authenticate(runtime.db, secret), response)
 
 
-async def _admit(runtime: Runtime, principal: Principal, response: Response) -> Principal:
-    """Count the request against the key's per-plan rate limit; say so in the headers."""
+def may_generate(principal: Principal) -> Principal:
+    """The dialects take only keys with the ``generate`` scope, of an active account."""
+    if "generate" not in principal.scopes:
+        raise Forbidden(
+            "This API key does not have the 'generate' scope.", code="insufficient_scope"
+        )
+    if principal.status == "suspended":
+        raise Forbidden("This account is suspended.", code="account_suspended")
+    return principal
+
+
+async def count_request(runtime: Runtime, principal: Principal, response: Response) -> None:
+    """Count the request against the key's rate limit (its plan's, or the key's own when
+    that is lower); say so in the headers."""
     plan = runtime.catalog.plan(principal.plan)
     if plan is None:
         raise Unavailable(f"The account's plan '{principal.plan}' is not in the catalog.")
-    state = await runtime.rate_limiter.hit(principal.key_id, plan.requests_per_minute)
+    limit = plan.requests_per_minute
+    if principal.rate_limit_per_minute is not None:
+        limit = min(limit, principal.rate_limit_per_minute)
+    state = await runtime.rate_limiter.hit(principal.key_id, limit)
     response.headers.update(state.headers)
+
+
+async def _admit(runtime: Runtime, principal: Principal, response: Response) -> Principal:
+    """A generation API's key: it may generate, and the request is counted."""
+    may_generate(principal)
+    await count_request(runtime, principal, response)
     return principal
 
 

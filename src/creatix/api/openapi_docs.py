@@ -30,10 +30,15 @@ EXAMPLE_BASE_URL = "http://127.0.0.1:8000"
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "Bad request: a parameter (named in the error) is missing, malformed or out of range.",
     401: "Missing, malformed, unknown or revoked credentials.",
-    402: "The account's credits cannot cover the price.",
-    403: "The link's signature is invalid or it has expired.",
+    402: "The account's credits cannot cover the price, or the key's own daily or monthly "
+    "credit budget is spent.",
+    403: "Not allowed: the key lacks the scope the route needs, the account is suspended, "
+    "a key limited to some models used another, the session's X-CSRF-Token is missing or "
+    "wrong, or the person's role does not allow it "
+    "(for /files: the link's signature is invalid or it has expired).",
     404: "No such resource for this account.",
-    409: "The Idempotency-Key was used before with a different request.",
+    409: "The Idempotency-Key was used before with a different request, or the change "
+    "conflicts with what exists (a name taken, a balance too small).",
     413: "The request body is larger than this route takes.",
     416: "The byte range selects nothing of the file.",
     422: "The model refused the request itself (its provider's own validation).",
@@ -48,14 +53,20 @@ RETRY_AFTER = {
     "schema": {"type": "integer"},
 }
 
-READ = (400, 401, 429, 503)
-"""Every keyed route: its URL or query refused, no valid key, the rate limit, the database."""
+READ = (400, 401, 403, 429, 503)
+"""Every keyed route: its URL or query refused, no valid key, a key without the ``generate``
+scope or of a suspended account, the rate limit, the database."""
 LOOKUP = (*READ, 404)
 """A keyed route reading one resource by its id."""
-CREATE = (400, 401, 402, 409, 413, 429, 503)
-"""A keyed route that starts a job: also credits, an Idempotency-Key reused, a body too large."""
+CREATE = (400, 401, 402, 403, 409, 413, 429, 503)
+"""A keyed route that starts a job: also credits (or the key's budget), a model the key may not
+use, an Idempotency-Key reused, a body too large."""
 SYNC_CREATE = (*CREATE, 422, 500)
 """A create route that waits for its job: also the model's refusal and failure."""
+MANAGE = (400, 401, 403, 429, 503)
+"""A route of the account or admin API (a session or a key with the ``manage`` or
+``operator`` scope): its URL or body refused, not signed in and no valid key, not allowed
+(the scope, the role, the CSRF token), a key's rate limit, the database."""
 
 IDEMPOTENCY_KEY: dict[str, Any] = {
     "name": "Idempotency-Key",
@@ -73,11 +84,18 @@ _TOGETHER = [
     (API_ID_SCHEME.scheme_name, API_KEY_SCHEME.scheme_name),
 ]
 """Schemes a request must satisfy at once (FastAPI lists each as an alternative)."""
+SESSION_SCHEME = "sessionCookie"
+"""The session cookie's security scheme (``api/session.py``, which imports this module)."""
 _EXAMPLE_HEADERS: dict[str, list[str]] = {
     BEARER_SCHEME.scheme_name: ["Authorization: Bearer sk_live_..."],
     API_ID_SCHEME.scheme_name: ["X-API-ID: your-api-id"],
     API_KEY_SCHEME.scheme_name: ["X-API-KEY: your-api-key"],
+    SESSION_SCHEME: ["Cookie: creatix_session=your-session-token"],
 }
+_STATE_CHANGE_HEADERS: dict[str, list[str]] = {
+    SESSION_SCHEME: ["X-CSRF-Token: your-csrf-token"],
+}
+"""Headers a scheme also needs on a POST, PUT, PATCH or DELETE."""
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
@@ -150,19 +168,26 @@ def _shell_quoted(text: str) -> str:
 
 
 def _curl_sample(path: str, method: str, operation: dict[str, Any]) -> dict[str, str]:
-    """A curl command line in the references' style for ``operation``."""
+    """A curl command line in the references' style for ``operation``: one per security
+    requirement where it takes several (a key, or a session)."""
+    requirements = operation.get("security") or [{}]
+    commands = [_curl_command(path, method, operation, r) for r in requirements]
+    return {"lang": "Shell", "label": "curl", "source": "\n\n".join(commands)}
+
+
+def _curl_command(
+    path: str, method: str, operation: dict[str, Any], requirement: dict[str, Any]
+) -> str:
     url_path = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: m.group(1).upper(), path)
     lines = [f"curl -X {method.upper()} {EXAMPLE_BASE_URL}{url_path}"]
-    headers = [
-        header
-        for requirement in operation.get("security", [])
-        for scheme in requirement
-        for header in _EXAMPLE_HEADERS[scheme]
-    ]
+    changes = method.lower() not in ("get", "head", "options")
+    headers = [header for scheme in requirement for header in _EXAMPLE_HEADERS[scheme]]
+    if changes:
+        headers += [h for scheme in requirement for h in _STATE_CHANGE_HEADERS.get(scheme, [])]
     body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
     if "example" in body:
         headers.append("Content-Type: application/json")
     lines += [f'-H "{header}"' for header in headers]
     if "example" in body:
         lines.append(f"-d {_shell_quoted(json.dumps(body['example'], indent=2))}")
-    return {"lang": "Shell", "label": "curl", "source": " \\\n  ".join(lines)}
+    return " \\\n  ".join(lines)

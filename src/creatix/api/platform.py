@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 
 from creatix.api.assets import asset_url
 from creatix.api.bodies import documented_body, model_body, well_formed
-from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key, require_json
+from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key
 from creatix.api.openapi_docs import CREATE, LOOKUP, READ, create_docs, error_responses
 from creatix.api.platform_schemas import (
     AspectRatioOption,
@@ -66,7 +66,7 @@ from creatix.jobs.specs import (
     VideoSpec,
     seed_or_random,
 )
-from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
+from creatix.kit.errors import CreatixError, Forbidden, InvalidRequest, NotFound
 from creatix.media.sizing import ASPECT_RATIOS, SIZE_SIDES, dimensions
 from creatix.runtime import Runtime
 
@@ -259,7 +259,6 @@ async def generate(
     principal: BearerPrincipal, runtime: RuntimeDep, request: Request
 ) -> GenerateAccepted:
     """Start generating 1–4 images; poll GET /generations/{id} for them."""
-    require_json(request)  # after the key: a keyless request is a 401 whatever its body
     body = await model_body(request, GenerateRequest)
     model = _model(runtime.catalog, body.model_id)
     spec = _spec(body, model, runtime.catalog)
@@ -268,9 +267,9 @@ async def generate(
         job = await runtime.jobs.submit_image(
             principal, model.id, spec, source="platform", idempotency=idempotency
         )
-    except InvalidRequest as exc:
+    except (InvalidRequest, Forbidden) as exc:  # named by its wire field (a 403: the key's)
         param = _WIRE_PARAMS.get(exc.param or "", exc.param)
-        raise InvalidRequest(exc.message, param=param, code=exc.code) from exc
+        raise type(exc)(exc.message, param=param, code=exc.code) from exc
     # A fresh job is processing; a replay (same Idempotency-Key) shows where that job is.
     return GenerateAccepted(id=job.id, status=STATUSES[job.status])
 
@@ -579,7 +578,6 @@ async def create_video(
 ) -> VideoAccepted:
     """Start animating one of the caller's completed image generations; poll
     GET /videos/{id} for the video."""
-    require_json(request)  # after the key: a keyless request is a 401 whatever its body
     body = await model_body(request, VideoRequest)
     model, options = _video_model(runtime.catalog, body.model_id)
     resolution = _checked_options(body, model, options)
@@ -611,7 +609,7 @@ async def create_video(
         job = await runtime.jobs.submit_video(
             principal, model.id, spec, source="platform", idempotency=idempotency
         )
-    except InvalidRequest as exc:
+    except (InvalidRequest, Forbidden) as exc:
         param = _VIDEO_WIRE_PARAMS.get(exc.param or "", exc.param)
         message = exc.message
         if exc.param in ("width", "height", "size"):
@@ -619,7 +617,7 @@ async def create_video(
                 f"A {resolution} video of this source's aspect ratio is {width}×{height} "
                 f"pixels, which {model.id} cannot make: {exc.message}."
             )
-        raise InvalidRequest(message, param=param, code=exc.code) from exc
+        raise type(exc)(message, param=param, code=exc.code) from exc
     return VideoAccepted(id=job.id, status=STATUSES[job.status])
 
 

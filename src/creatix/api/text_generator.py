@@ -26,8 +26,8 @@ from jsonschema import validators
 
 from creatix.api import asset_generator
 from creatix.api.asset_generator import AssetGeneratorError, InvalidFields
-from creatix.api.bodies import InvalidText, read_json
-from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key, require_json
+from creatix.api.bodies import InvalidText, read_json, require_json
+from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key
 from creatix.api.openapi_docs import CREATE, LOOKUP, READ, create_docs, error_responses
 from creatix.api.routing import dialect_route
 from creatix.api.text_schemas import (

@@ -126,7 +126,7 @@ _EXAMPLE = {  # the reference's example request
     PATH.removeprefix(router.prefix),
     status_code=201,
     response_model_by_alias=True,
-    responses=error_responses(PlatformError, (400, 401, 413, 429, 503)),
+    responses=error_responses(PlatformError, (400, 401, 403, 413, 429, 503)),
     openapi_extra={"requestBody": _REQUEST_BODY, "x-codeSamples": [_EXAMPLE]},
 )
 async def upload(

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from creatix.billing.models import CreditBalance, LedgerEntry
-from creatix.kit.errors import InsufficientCredits, InvalidRequest
+from creatix.kit.errors import Conflict, InsufficientCredits, InvalidRequest
 from creatix.kit.ids import new_id
 
 
@@ -43,10 +43,11 @@ def _append(
     *,
     job_id: str | None = None,
     note: str | None = None,
-) -> None:
+) -> str:
+    entry_id = new_id("led")
     session.add(
         LedgerEntry(
-            id=new_id("led"),
+            id=entry_id,
             account_id=account_id,
             job_id=job_id,
             kind=kind,
@@ -55,9 +56,11 @@ def _append(
             created_at=now,
         )
     )
+    return entry_id
 
 
-def grant(session: Session, account_id: str, amount: int, now: datetime, note: str | None) -> None:
+def grant(session: Session, account_id: str, amount: int, now: datetime, note: str | None) -> str:
+    """Add ``amount`` credits; the ledger entry's id."""
     if amount <= 0:
         raise InvalidRequest("A grant must be a positive number of credits.", param="amount")
     _ensure_balance(session, account_id)
@@ -69,7 +72,32 @@ def grant(session: Session, account_id: str, amount: int, now: datetime, note: s
             lifetime_purchased=CreditBalance.lifetime_purchased + amount,
         )
     )
-    _append(session, account_id, "grant", amount, now, note=note)
+    return _append(session, account_id, "grant", amount, now, note=note)
+
+
+def deduct(session: Session, account_id: str, amount: int, now: datetime, note: str | None) -> str:
+    """Take ``amount`` credits away (an operator's correction); the ledger entry's id.
+
+    One conditional update, so it can never take the balance below 0 (``Conflict``).
+    Lifetime totals are left as they are: they count purchases and use, not corrections.
+    """
+    if amount <= 0:
+        raise InvalidRequest("A deduction must be a positive number of credits.", param="amount")
+    _ensure_balance(session, account_id)
+    taken = session.execute(
+        update(CreditBalance)
+        .where(CreditBalance.account_id == account_id, CreditBalance.balance >= amount)
+        .values(balance=CreditBalance.balance - amount)
+        .returning(CreditBalance.balance)
+    ).scalar_one_or_none()
+    if taken is None:
+        available = balance_of(session, account_id).balance
+        raise Conflict(
+            f"Cannot deduct {amount} credits; the balance is {available}.",
+            code="insufficient_balance",
+            param="amount",
+        )
+    return _append(session, account_id, "deduct", -amount, now, note=note)
 
 
 def reserve(session: Session, account_id: str, job_id: str, amount: int, now: datetime) -> None:

@@ -51,3 +51,17 @@ class LedgerEntry(Base):
     amount: Mapped[int] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CreditAdjustment(Base):
+    """An operator's grant or deduction made with an ``Idempotency-Key``: the same key for the
+    same account answers the first adjustment again (a payment webhook may call twice)."""
+
+    __tablename__ = "credit_adjustments"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the adjustment asked for (amount and note): another one is a 409."""
+    ledger_entry_id: Mapped[str] = mapped_column(ForeignKey("ledger_entries.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,5 +1,5 @@
-"""The ``creatix`` command: serve, manage keys, accounts and credits, list and pull models,
-migrate. One module per command group; each command is a thin call into the services the
+"""The ``creatix`` command: serve, manage keys, accounts, credits and people, list and pull
+models, migrate. One module per command group; each command is a thin call into the services the
 HTTP API uses.
 
 Scripts rely on this contract: every command exits 2 with ``error: …`` when it is refused,
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from creatix.cli import accounts, credits, db, keys, models, serve, webhooks
+from creatix.cli import accounts, credits, db, keys, models, serve, users, webhooks
 
 app = typer.Typer(no_args_is_help=True, help="Creatix: self-hosted creative generation.")
 app.command()(serve.serve)
@@ -21,6 +21,7 @@ app.add_typer(credits.app, name="credits")
 app.add_typer(db.app, name="db")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(models.app, name="models")
+app.add_typer(users.app, name="users")
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from creatix.accounts import service as accounts
-from creatix.accounts.schemas import AccountInfo
+from creatix.accounts.audit import cli_actor
+from creatix.accounts.schemas import AccountInfo, AccountStatus
 from creatix.cli.common import (
     AccountName,
     AsJson,
@@ -24,6 +25,7 @@ from creatix.cli.common import (
     settings_from,
     with_db,
 )
+from creatix.kit.db import Database
 
 app = typer.Typer(no_args_is_help=True, help="Create, list and change accounts.")
 
@@ -33,8 +35,26 @@ def _print_account(verb: str, info: AccountInfo, as_json: bool) -> None:
         print(json.dumps(info.model_dump(mode="json")))
         return
     unlimited = ", unlimited (not charged credits)" if info.unlimited else ""
+    suspended = ", suspended" if info.status == "suspended" else ""
     console.print(
-        f"{verb} account [bold]{escape(info.name)}[/bold] ({info.id}): plan {info.plan}{unlimited}."
+        f"{verb} account [bold]{escape(info.name)}[/bold] ({info.id}): "
+        f"plan {info.plan}{unlimited}{suspended}."
+    )
+
+
+async def _update(
+    db: Database,
+    account: str,
+    *,
+    name: str | None = None,
+    plan: str | None = None,
+    unlimited: bool | None = None,
+    status: AccountStatus | None = None,
+) -> AccountInfo:
+    """``accounts.update_account`` (what the admin API's PATCH calls) on the named account."""
+    account_id = await accounts.account_id_named(db, account)
+    return await accounts.update_account(
+        db, account_id, name=name, plan=plan, unlimited=unlimited, status=status, actor=cli_actor()
     )
 
 
@@ -58,7 +78,10 @@ def accounts_create(
     loaded = catalog_of(settings)
     chosen = loaded.default_plan if plan is None else check_plan(loaded, plan)
     info = with_db(
-        settings, lambda db: accounts.create_account(db, name, chosen, unlimited=unlimited)
+        settings,
+        lambda db: accounts.create_account(
+            db, name, chosen, unlimited=unlimited, actor=cli_actor()
+        ),
     )
     say_where(settings)
     _print_account("Created", info, as_json)
@@ -98,7 +121,7 @@ def accounts_set_plan(
     """Move an account to another plan."""
     settings = settings_from(data_dir=data_dir, database_url=database_url, catalog=catalog)
     check_plan(catalog_of(settings), plan)
-    info = with_db(settings, lambda db: accounts.update_account(db, account, plan=plan))
+    info = with_db(settings, lambda db: _update(db, account, plan=plan))
     say_where(settings)
     _print_account("Updated", info, as_json)
 
@@ -115,6 +138,57 @@ def accounts_set_unlimited(
 ) -> None:
     """Mark an account unlimited: its generations are not charged credits."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
-    info = with_db(settings, lambda db: accounts.update_account(db, account, unlimited=not off))
+    info = with_db(settings, lambda db: _update(db, account, unlimited=not off))
     say_where(settings)
     _print_account("Updated", info, as_json)
+
+
+@app.command("rename")
+def accounts_rename(
+    account: AccountName,
+    new_name: Annotated[str, typer.Argument(help="A name not yet taken.")],
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Rename an account (its id, keys and credits stay)."""
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+    info = with_db(settings, lambda db: _update(db, account, name=new_name))
+    say_where(settings)
+    _print_account("Renamed", info, as_json)
+
+
+@app.command("suspend")
+def accounts_suspend(
+    account: AccountName,
+    off: Annotated[bool, typer.Option("--off", help="Reactivate the account.")] = False,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Suspend an account: its keys get a 403 on the generation APIs until reactivated."""
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+    status: AccountStatus = "active" if off else "suspended"
+    info = with_db(settings, lambda db: _update(db, account, status=status))
+    say_where(settings)
+    _print_account("Updated", info, as_json)
+
+
+@app.command("delete")
+def accounts_delete(
+    account: AccountName,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete an account: it is listed no more and its keys stop working (its ledger and jobs
+    are kept)."""
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+
+    async def work(db: Database) -> AccountInfo:
+        account_id = await accounts.account_id_named(db, account)
+        return await accounts.delete_account(db, account_id, actor=cli_actor())
+
+    info = with_db(settings, work)
+    say_where(settings)
+    _print_account("Deleted", info, as_json)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from creatix.accounts import service as accounts
+from creatix.accounts.audit import cli_actor
 from creatix.billing import service as billing
 from creatix.billing.schemas import CreditStatement
 from creatix.cli.common import (
@@ -21,8 +24,9 @@ from creatix.cli.common import (
     settings_from,
     with_db,
 )
+from creatix.kit.db import Database
 
-app = typer.Typer(no_args_is_help=True, help="Grant credits and show balances.")
+app = typer.Typer(no_args_is_help=True, help="Grant or deduct credits and show balances.")
 
 
 def _print_entries(statement: CreditStatement) -> None:
@@ -38,28 +42,63 @@ def _print_entries(statement: CreditStatement) -> None:
     console.print(table)
 
 
+def _adjust(
+    kind: Literal["grant", "deduct"],
+    account: str,
+    amount: int,
+    note: str | None,
+    as_json: bool,
+    data_dir: Path | None,
+    database_url: str | None,
+) -> None:
+    """Grant or deduct through ``billing.adjust_credits`` (what the admin API calls)."""
+    settings = settings_from(data_dir=data_dir, database_url=database_url)
+
+    async def work(db: Database) -> CreditStatement:
+        account_id = await accounts.account_id_named(db, account)
+        await billing.adjust_credits(db, account_id, kind, amount, note, actor=cli_actor())
+        return await billing.statement(db, account, limit=1)
+
+    statement = with_db(settings, work)
+    say_where(settings)
+    if as_json:
+        print(json.dumps(statement.model_dump(mode="json")))
+        return
+    verb = "Granted" if kind == "grant" else "Deducted"
+    preposition = "to" if kind == "grant" else "from"
+    console.print(
+        f"{verb} {amount} credits {preposition} [bold]{escape(statement.account)}[/bold]; "
+        f"balance now {statement.balance}."
+    )
+
+
+Note = Annotated[str | None, typer.Option(help="Why, kept in the ledger.", show_default="no note")]
+
+
 @app.command("grant")
 def credits_grant(
     account: AccountName,
     amount: Annotated[int, typer.Argument(min=1, help="Credits to add, a positive integer.")],
-    note: Annotated[
-        str | None, typer.Option(help="Why, kept in the ledger.", show_default="no note")
-    ] = None,
+    note: Note = None,
     as_json: AsJson = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Add credits to an account's balance."""
-    settings = settings_from(data_dir=data_dir, database_url=database_url)
-    statement = with_db(settings, lambda db: billing.grant(db, account, amount, note))
-    say_where(settings)
-    if as_json:
-        print(json.dumps(statement.model_dump(mode="json")))
-        return
-    console.print(
-        f"Granted {amount} credits to [bold]{escape(statement.account)}[/bold]; "
-        f"balance now {statement.balance}."
-    )
+    _adjust("grant", account, amount, note, as_json, data_dir, database_url)
+
+
+@app.command("deduct")
+def credits_deduct(
+    account: AccountName,
+    amount: Annotated[int, typer.Argument(min=1, help="Credits to take, a positive integer.")],
+    note: Note = None,
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Take credits from an account's balance (never below 0)."""
+    _adjust("deduct", account, amount, note, as_json, data_dir, database_url)
 
 
 @app.command("show")

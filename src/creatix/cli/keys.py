@@ -6,10 +6,12 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
+from rich.table import Column, Table
 
 from creatix.accounts import service as accounts
-from creatix.accounts.schemas import AccountInfo, NewKey
+from creatix.accounts.audit import cli_actor
+from creatix.accounts.schemas import AccountInfo, KeyInfo, NewKey
 from creatix.cli.common import (
     AsJson,
     CatalogFile,
@@ -37,6 +39,17 @@ def keys_create(
             show_default="a new account: the catalog's default plan; else unchanged",
         ),
     ] = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A scope, repeatable: generate (the generation APIs), manage (the account "
+            "API), operator (the admin API).",
+            show_default="generate",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="What the key is for.", show_default="no name")
+    ] = None,
     as_json: AsJson = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -49,8 +62,13 @@ def keys_create(
         check_plan(loaded, plan)
 
     async def work(db: Database) -> tuple[AccountInfo, NewKey]:
-        info = await accounts.ensure_account(db, account, plan, loaded.default_plan)
-        return info, await accounts.create_key(db, account)
+        info = await accounts.ensure_account(
+            db, account, plan, loaded.default_plan, actor=cli_actor()
+        )
+        scopes = scope or list(accounts.DEFAULT_SCOPES)
+        return info, await accounts.create_account_key(
+            db, info.id, scopes=scopes, name=name, actor=cli_actor()
+        )
 
     info, key = with_db(settings, work)
     say_where(settings)
@@ -73,19 +91,22 @@ def keys_list(
 ) -> None:
     """List keys (never their secrets)."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
-    keys = with_db(settings, lambda db: accounts.list_keys(db, account))
+
+    async def work(db: Database) -> list[KeyInfo]:
+        account_id = None if account is None else await accounts.account_id_named(db, account)
+        return await accounts.list_account_keys(db, account_id)
+
+    keys = with_db(settings, work)
     if as_json:
         print(json.dumps([key.model_dump(mode="json") for key in keys]))
         return
-    table = Table("key id", "account", "starts with", "created", "revoked")
+    table = Table(Column("key id", no_wrap=True), "account", "name", "scopes", "last used")
+    table.add_column("revoked")
     for key in keys:
         revoked = f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else ""
+        used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
         table.add_row(
-            key.key_id,
-            key.account,
-            key.display_prefix + "…",
-            f"{key.created_at:%Y-%m-%d %H:%M}",
-            revoked,
+            key.key_id, key.account, escape(key.name or ""), " ".join(key.scopes), used, revoked
         )
     console.print(table)
 
@@ -99,7 +120,7 @@ def keys_revoke(
 ) -> None:
     """Revoke a key; requests with it get 401 from now on."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
-    with_db(settings, lambda db: accounts.revoke_key(db, key_id))
+    with_db(settings, lambda db: accounts.revoke_key(db, key_id, actor=cli_actor()))
     say_where(settings)
     if as_json:
         print(json.dumps({"key_id": key_id, "revoked": True}))

@@ -26,6 +26,8 @@ class JobRow(Base):
         Index("ix_jobs_lease", "status", "lease_expires_at"),
         Index("ix_jobs_account_created", "account_id", "created_at"),
         Index("uq_jobs_legacy_id", "legacy_id", unique=True),
+        # A key's unfinished jobs, whose reservations count against its budget at submit.
+        Index("ix_jobs_key_status", "key_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -33,6 +35,8 @@ class JobRow(Base):
     legacy_id: Mapped[str | None] = mapped_column(String(40), default=None)
     """The ``job_…`` id a job made before UUIDs had, so ids handed out then still resolve."""
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), default=None)
+    """The API key that submitted the job (None for jobs older than the column)."""
     kind: Mapped[str] = mapped_column(String(10))
     model: Mapped[str] = mapped_column(String(100))
     engine: Mapped[str] = mapped_column(String(100))

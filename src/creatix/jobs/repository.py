@@ -243,6 +243,17 @@ def cancel_unfinished(
     return result.one_or_none()
 
 
+def reserved_by_key(session: Session, key_id: str) -> int:
+    """Credits the key's queued and running jobs hold."""
+    total = session.execute(
+        select(func.coalesce(func.sum(JobRow.credits_reserved), 0)).where(
+            JobRow.key_id == key_id,
+            JobRow.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+        )
+    ).scalar_one()
+    return int(total)
+
+
 MAX_OFFSET = 2**63 - 1
 """The largest OFFSET SQLite and PostgreSQL take (a signed 64-bit integer)."""
 

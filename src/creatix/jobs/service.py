@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from creatix.accounts.models import ApiKey
 from creatix.accounts.schemas import Principal
 from creatix.billing import ledger, prices, quotas
 from creatix.catalog.schemas import Catalog, ModelEntry
@@ -44,12 +45,20 @@ from creatix.jobs.specs import (
 )
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
-from creatix.kit.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from creatix.kit.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientCredits,
+    InvalidRequest,
+    NotFound,
+    Unavailable,
+)
 from creatix.kit.ids import new_id, new_uuid
 from creatix.kit.logging import request_id_var
 from creatix.kit.metrics import Metrics
 from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, notify
 from creatix.uploads import repository as uploads_repository
+from creatix.usage import service as usage
 from creatix.webhooks import outbox
 
 log = logging.getLogger(__name__)
@@ -412,6 +421,7 @@ class JobService:
                 earlier = self._idempotent_replay(session, principal, idempotency, now)
                 if earlier is not None:
                     return earlier, False
+            self._admit_key(session, principal, row, now)
             prepare(session)
             row.fair_seq = repository.next_fair_seq(session, principal.account_id)
             session.add(row)
@@ -445,6 +455,53 @@ class JobService:
         elif created:
             self.events.job_submitted()
         return job
+
+    @staticmethod
+    def _admit_key(session: Session, principal: Principal, row: JobRow, now: datetime) -> None:
+        """Record the key that submits the job, and hold it to the key's own limits: the
+        models it may use (403) and its daily and monthly credit budgets (402), counting
+        what its ended jobs were charged and what its unfinished jobs still reserve."""
+        key = session.get(ApiKey, principal.key_id)
+        if key is None:
+            return  # a principal the server made itself (no stored key): nothing to hold
+        row.key_id = key.id
+        if key.allowed_models is not None and row.model not in key.allowed_models:
+            allowed = ", ".join(key.allowed_models) or "none"
+            raise Forbidden(
+                f"This API key may not use the model '{row.model}'; it may use: {allowed}.",
+                param="model",
+                code="model_not_allowed",
+            )
+        today = now.date()
+        first_of_month = today.replace(day=1)
+        budgets = [
+            (key.budget_daily_credits, "daily", "today", today, today + timedelta(days=1)),
+            (
+                key.budget_monthly_credits,
+                "monthly",
+                "this month",
+                first_of_month,
+                (first_of_month + timedelta(days=32)).replace(day=1),
+            ),
+        ]
+        if all(budget is None for budget, *_ in budgets):
+            return
+        # One budget check at a time per key (PostgreSQL; SQLite writers are serial anyway).
+        session.execute(select(ApiKey.id).where(ApiKey.id == key.id).with_for_update())
+        reserved = repository.reserved_by_key(session, key.id)
+        for budget, name, when, start, resets in budgets:
+            if budget is None:
+                continue
+            spent = reserved + usage.key_charged(
+                session, principal.account_id, key.id, start, today
+            )
+            if spent + row.credits_reserved > budget:
+                raise InsufficientCredits(
+                    f"This API key's {name} budget of {budget} credits is spent: {spent} "
+                    f"are charged or reserved {when}, and this request costs "
+                    f"{row.credits_reserved}. It resets at {resets:%Y-%m-%d}T00:00:00Z.",
+                    code="key_budget_exceeded",
+                )
 
     @staticmethod
     def _check_input_image(
@@ -687,7 +744,8 @@ class JobService:
             row = repository.finish_leased(session, job_id, worker_id, values)
             if row is None:
                 return None
-            self._ended(session, row, now)
+            made = sum(1 for output in outputs if output.kind != THUMBNAIL)
+            self._ended(session, row, now, outputs=made)
             assets = [
                 Asset(
                     id=new_uuid(),
@@ -865,13 +923,26 @@ class JobService:
             "credits_charged": 0,
         }
 
-    def _ended(self, session: Session, row: JobRecord, now: datetime) -> None:
+    def _ended(self, session: Session, row: JobRecord, now: datetime, *, outputs: int = 0) -> None:
         """What every job's end does, in the transaction that ends it: a job that did not
-        succeed gives its quota back; the job is settled; its webhook is owed an event; it
-        is counted in the metrics once the transaction commits."""
+        succeed gives its quota back; the job is settled and counted in the usage rollup
+        (``outputs``: the images or videos it made); its webhook is owed an event; it is
+        counted in the metrics once the transaction commits."""
         if row.status != JobStatus.SUCCEEDED:
             self._release_quota(session, row)
         self._settle(session, row, now)
+        usage.record_job_end(
+            session,
+            account_id=row.account_id,
+            key_id=row.key_id,
+            model=row.model,
+            kind=str(row.kind),
+            ended_at=now,
+            outputs=outputs if row.status == JobStatus.SUCCEEDED else 0,
+            input_tokens=row.input_tokens or 0,
+            output_tokens=row.output_tokens or 0,
+            credits=self._charged(row),
+        )
         count = functools.partial(
             self.metrics.job_ended,
             model=row.model,
@@ -900,9 +971,14 @@ class JobService:
             row.account_id,
             row.id,
             reserved=row.credits_reserved,
-            charged=min(row.credits_charged or 0, row.credits_reserved),
+            charged=JobService._charged(row),
             now=now,
         )
+
+    @staticmethod
+    def _charged(row: JobRecord) -> int:
+        """What the ended job is charged: what it produced, never beyond its reservation."""
+        return min(row.credits_charged or 0, row.credits_reserved)
 
     @staticmethod
     def _release_quota(session: Session, row: JobRecord) -> None:

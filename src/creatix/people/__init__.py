@@ -1,0 +1,1 @@
+"""People who sign in (with passwords, sessions and account memberships)."""

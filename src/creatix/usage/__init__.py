@@ -1,0 +1,1 @@
+"""Usage: the daily rollup of finished jobs, usage reports and the paged ledger."""
