@@ -74,6 +74,27 @@ def test_accounts_set_plan_and_unlimited(tmp_path: Path) -> None:
     assert _json(tmp_path, "accounts", "list") == [cleared]
 
 
+def test_accounts_set_policy_overrides_the_plans_and_plan_undoes_it(tmp_path: Path) -> None:
+    created = _json(tmp_path, "accounts", "create", "acme")
+    assert created["content_policy"] is None
+
+    strict = _json(tmp_path, "accounts", "set-policy", "acme", "strict")
+    assert strict == {**created, "content_policy": "strict"}
+    assert _json(tmp_path, "accounts", "list") == [strict]
+    said = _creatix(tmp_path, "accounts", "set-policy", "acme", "off")
+    assert said.returncode == 0, said.stdout + said.stderr
+    assert "content policy off" in said.stdout
+
+    unknown = _creatix(tmp_path, "accounts", "set-policy", "acme", "lenient")
+    assert unknown.returncode == 2
+    assert "unknown content policy 'lenient'" in unknown.stdout
+    assert "standard" in unknown.stdout
+    nobody = _creatix(tmp_path, "accounts", "set-policy", "nobody", "strict")
+    assert nobody.returncode == 2
+
+    assert _json(tmp_path, "accounts", "set-policy", "acme", "plan") == created
+
+
 def test_credits_grant_and_show(tmp_path: Path) -> None:
     _json(tmp_path, "accounts", "create", "acme")
     first = _json(tmp_path, "credits", "grant", "acme", "100", "--note", "welcome")

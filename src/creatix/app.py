@@ -18,6 +18,7 @@ from creatix.api import (
     account,
     account_usage,
     admin,
+    admin_policy,
     artnex,
     asset_generator,
     creatix_v1,
@@ -63,7 +64,6 @@ DIALECTS: PathRenderers = [
     ("/api/text_generator/", text_generator.render_error),
     ("/api/session", platform.render_error),
     ("/api/admin/", platform.render_error),
-    ("/api/account/", platform.render_error),
 ]
 """Each dialect's path prefix and the renderer of its errors (the longest prefix wins)."""
 
@@ -130,6 +130,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(account_usage.account_router)
     app.include_router(account_usage.admin_router)
+    app.include_router(admin_policy.router)
     app.add_exception_handler(StarletteHTTPException, unrouted_error_handler(DIALECTS))
     add_docs_pages(app)
     _complete_openapi(app)

@@ -160,6 +160,14 @@ class Settings(BaseSettings):
     gemini_api_key: SecretStr | None = None
     gemini_base_url: str = "https://generativelanguage.googleapis.com/v1beta"
 
+    # The content policy's moderation engine: any OpenAI-compatible /v1/moderations.
+    moderation_base_url: str | None = Field(
+        default=None,
+        description="API root of the moderation endpoint (e.g. https://api.openai.com/v1); "
+        "unset: policies' moderation is not run",
+    )
+    moderation_api_key: SecretStr | None = None
+
     @field_validator("trusted_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

@@ -16,6 +16,7 @@ from creatix.kit.db import Database
 from creatix.kit.metrics import Metrics
 from creatix.people.service import People, SessionPolicy
 from creatix.people.throttle import SigninThrottle
+from creatix.policy.moderation import ModerationEngine
 from creatix.storage.base import Storage
 from creatix.storage.factory import storage_from_settings
 from creatix.storage.signing import UrlSigner
@@ -26,6 +27,16 @@ from creatix.worker import Worker
 def engine_context(settings: Settings) -> EngineContext:
     """What engines take from settings: the model cache and the providers' URLs and keys."""
     return EngineContext(models_dir=settings.models_dir, providers=settings.provider_access())
+
+
+def moderation_engine(settings: Settings) -> ModerationEngine | None:
+    """The content policy's moderation engine, where one is configured."""
+    if not settings.moderation_base_url:
+        return None
+    key = settings.moderation_api_key
+    return ModerationEngine(
+        settings.moderation_base_url, key.get_secret_value() if key is not None else None
+    )
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,15 @@ class Runtime:
             engines=engines,
             storage=storage_from_settings(settings, signer),
             signer=signer,
-            jobs=JobService(db, catalog, engines, JobEvents(), queue, metrics=metrics),
+            jobs=JobService(
+                db,
+                catalog,
+                engines,
+                JobEvents(),
+                queue,
+                metrics=metrics,
+                moderation=moderation_engine(settings),
+            ),
             rate_limiter=RateLimiter(settings.rate_limiter_uri),
             metrics=metrics,
             people=People(db, SessionPolicy.from_settings(settings)),
@@ -103,4 +122,6 @@ class Runtime:
 
     async def close(self) -> None:
         await self.engines.close()
+        if self.jobs.policy.moderation is not None:
+            await self.jobs.policy.moderation.close()
         await self.db.dispose()

@@ -56,6 +56,7 @@ from creatix.kit.errors import NotFound
 from creatix.kit.logging import request_id_var
 from creatix.media.encoding import encode
 from creatix.media.watermark import mark_in_place
+from creatix.policy.service import ModerationOutage, Subject
 from creatix.storage.base import ObjectNotFound, Storage
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,12 @@ MAX_RECORDING_SECONDS = 300.0
 """The longest a worker tries to record one job's end, however long heartbeats keep its
 lease: well under the orphan sweeper's grace period (ten minutes at least)."""
 CLEANUP_WINDOW_SECONDS = 60.0
+CONTENT_FILTERED = "content_filtered"
+"""A job whose every output the content policy refused (refunded in full)."""
+MODERATION_DOWN = JobError(
+    code="moderation_unavailable",
+    message="The content policy's moderation engine is unavailable; the job is retried.",
+)
 """After a batch's lease ran out with a job's outcome unknown: how long the worker keeps
 asking whether its outputs were recorded, to delete them if not, before leaving them to
 the orphan sweeper."""
@@ -369,6 +376,26 @@ class Worker:
         if made is None:
             return
         result, route, engine_seconds = made
+        subject = Subject(job.account_id, job.source, job_id=job.id)
+        try:
+            refusal, _ = await self._retrying(
+                lambda: self.jobs.policy.check_copy(subject, result.text),
+                self._recording_deadline(running.lease),
+            )
+        except _OutOfTime:
+            log.warning("could not check a text job's answer in time", extra={"job": job.id})
+            return
+        except ModerationOutage:
+            await self._fail_all([job], running, MODERATION_DOWN, True, engine_seconds)
+            return
+        if refusal is not None:
+            error = JobError(
+                code=CONTENT_FILTERED,
+                message="The content policy refused the answer "
+                f"(category: {refusal.category}); nothing was charged.",
+            )
+            await self._fail_all([job], running, error, False, engine_seconds)
+            return
         engine = route.instance if route.instance != job.engine else None
         deadline = self._recording_deadline(running.lease)
         try:
@@ -560,6 +587,26 @@ class Worker:
             )
             await self._fail_all([job], running, error, False, None)
             return
+        subject = Subject(job.account_id, job.source, job_id=job.id)
+        try:
+            verdicts, _ = await self._retrying(
+                lambda: self.jobs.policy.check_images(subject, images),
+                self._recording_deadline(running.lease),
+            )
+        except _OutOfTime:
+            log.warning("could not check a job's images in time", extra={"job": job.id})
+            return
+        except ModerationOutage:
+            await self._fail_all([job], running, MODERATION_DOWN, True, engine_seconds)
+            return
+        kept = [image for image, refusal in zip(images, verdicts, strict=True) if refusal is None]
+        if not kept:
+            error = JobError(
+                code=CONTENT_FILTERED,
+                message="The content policy refused every image made; nothing was charged.",
+            )
+            await self._fail_all([job], running, error, False, engine_seconds)
+            return
         metadata = {
             "engine": route.engine.name,
             "model": job.model,
@@ -567,7 +614,7 @@ class Worker:
         }
         stored: list[StoredOutput] = []
         try:
-            for image in images:
+            for image in kept:
                 stored.append(await self._store(job, image, metadata))
         except BaseException:
             await self._delete_keys([output.storage_key for output in stored])

@@ -927,3 +927,14 @@ def test_an_ordinary_pattern_is_answered_end_to_end(client: httpx.Client) -> Non
     answer = json.loads(done["response_text"])
     assert re.fullmatch(r"[A-Z]{3}-\d{4}", answer["sku"]), answer
     Draft202012Validator(schema).validate(answer)
+
+
+def test_a_blocked_message_is_refused_with_the_policy_code_and_no_charge(
+    server: LiveServer, account: str, client: httpx.Client
+) -> None:
+    before = _balance(server, account)
+    response = _create(client, _minimal("Write an ad: our pills are a miracle cure."))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "content_policy_violation"
+    assert "regulated_claim" in response.text
+    assert _balance(server, account) == before

@@ -16,6 +16,8 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     plan: Mapped[str] = mapped_column(String(40))
     unlimited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    content_policy: Mapped[str | None] = mapped_column(String(40), default=None)
+    """The operator's override of the plan's content policy (None: the plan's)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(
         String(20), default="active", server_default=text("'active'")

@@ -27,6 +27,8 @@ class Principal(BaseModel):
     status: AccountStatus = "active"
     rate_limit_per_minute: int | None = None
     """The key's own rate limit, when it has one below its plan's."""
+    content_policy: str | None = None
+    """The operator's override of the plan's content policy."""
 
 
 class KeyLimits(BaseModel):
@@ -54,6 +56,7 @@ class AccountInfo(BaseModel):
     status: AccountStatus = "active"
     created_at: datetime
     deleted_at: datetime | None = None
+    content_policy: str | None = None
 
 
 class KeyInfo(BaseModel):

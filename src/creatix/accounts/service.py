@@ -106,6 +106,7 @@ def _account_info(account: Account) -> AccountInfo:
         status="suspended" if account.status == "suspended" else "active",
         created_at=account.created_at,
         deleted_at=account.deleted_at,
+        content_policy=account.content_policy,
     )
 
 
@@ -341,6 +342,7 @@ def _principal(key: ApiKey, account: Account) -> Principal:
         scopes=parse_scopes(key.scopes),
         status="suspended" if account.status == "suspended" else "active",
         rate_limit_per_minute=key.rate_limit_per_minute,
+        content_policy=account.content_policy,
     )
 
 
@@ -456,6 +458,38 @@ async def delete_account(
         account.deleted_at = utcnow()
         record_by(
             session, actor, account_id=account.id, action="account.deleted", target=account.id
+        )
+        return _account_info(account)
+
+    return await db.write(work)
+
+
+async def set_content_policy(
+    db: Database,
+    account_id: str,
+    policy: str | None,
+    known: Collection[str],
+    *,
+    actor: AuditActor = SYSTEM,
+) -> AccountInfo:
+    """Override the account's plan's content policy with ``policy`` (one of ``known``, the
+    catalog's policies); None goes back to the plan's."""
+    if policy is not None and policy not in known:
+        names = ", ".join(sorted(known))
+        raise InvalidRequest(
+            f"unknown content policy {policy!r}; the catalog has: {names}", param="policy"
+        )
+
+    def work(session: Session) -> AccountInfo:
+        account = account_by_id(session, account_id)
+        account.content_policy = policy
+        record_by(
+            session,
+            actor,
+            account_id=account.id,
+            action="account.policy_set",
+            target=account.id,
+            detail={"content_policy": policy},
         )
         return _account_info(account)
 

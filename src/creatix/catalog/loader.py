@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from creatix.catalog.schemas import Catalog
+from creatix.catalog.schemas import Catalog, ContentPolicyEntry
+from creatix.policy.blocklists import PolicyFileError, load_blocklists
 
 SHIPPED = "shipped"
 
@@ -27,9 +28,27 @@ class CatalogError(Exception):
 def load_catalog(path: Path | None = None) -> Catalog:
     source = str(path) if path is not None else "the shipped catalog"
     try:
-        return Catalog.model_validate(_sections(path, seen=()))
+        catalog = Catalog.model_validate(_sections(path, seen=()))
     except ValidationError as exc:
         raise CatalogError(f"invalid catalog in {source}: {exc}") from exc
+    base = path.parent if path is not None else None
+    resolved: dict[str, ContentPolicyEntry] = {}
+    for name, policy in catalog.content_policy.policies.items():
+        try:
+            load_blocklists(policy.blocklists, base)
+        except PolicyFileError as exc:
+            raise CatalogError(f"content policy {name!r}: blocklist {exc}") from None
+        except OSError as exc:
+            raise CatalogError(f"content policy {name!r}: cannot read blocklist: {exc}") from None
+        # Paths relative to the catalog file, made absolute, so whoever loads them later
+        # (the job core, the worker) reads the files this check read.
+        files = [
+            str(base / file) if base is not None and file != SHIPPED else file
+            for file in policy.blocklists
+        ]
+        resolved[name] = policy.model_copy(update={"blocklists": files})
+    section = catalog.content_policy.model_copy(update={"policies": resolved})
+    return catalog.model_copy(update={"content_policy": section})
 
 
 def _sections(path: Path | None, seen: tuple[Path, ...]) -> dict[str, Any]:

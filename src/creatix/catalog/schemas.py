@@ -189,6 +189,62 @@ class PlanEntry(_Strict):
     priority: int = Field(
         default=0, description="Queued jobs of higher-priority plans are claimed first"
     )
+    content_policy: str | None = Field(
+        default=None, description="None: the content_policy section's default"
+    )
+
+
+class ModerationEntry(_Strict):
+    """A policy's moderation engine: an OpenAI-compatible ``/v1/moderations`` endpoint
+    (``CREATIX_MODERATION_BASE_URL``, ``CREATIX_MODERATION_API_KEY``)."""
+
+    model: str = "omni-moderation-latest"
+    thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"*": 0.5},
+        description="Category (the endpoint's own names, e.g. 'sexual', 'violence/graphic') "
+        "to the score at or above which it is refused; '*' for every other category",
+    )
+    prompts: bool = Field(default=True, description="Check request texts before queueing")
+    outputs: bool = Field(default=True, description="Check generated images and ad copy")
+    on_outage: Literal["open", "closed"] = Field(
+        default="open",
+        description="open: proceed (logged and counted); closed: 503 with Retry-After",
+    )
+    retry_after_seconds: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _thresholds_are_scores(self) -> ModerationEntry:
+        for category, score in self.thresholds.items():
+            if not 0.0 <= score <= 1.0:
+                raise ValueError(f"moderation threshold for {category!r} must be 0 to 1")
+        return self
+
+    def threshold(self, category: str) -> float | None:
+        return self.thresholds.get(category, self.thresholds.get("*"))
+
+
+class ContentPolicyEntry(_Strict):
+    blocklists: list[str] = Field(
+        default_factory=list,
+        description="Blocklist files: 'shipped' (the default list) or a path",
+    )
+    keep_prompt: bool = Field(
+        default=False, description="Record a refused request's full text with its refusal"
+    )
+    moderation: ModerationEntry | None = None
+
+
+def _shipped_policies() -> dict[str, ContentPolicyEntry]:
+    return {
+        "strict": ContentPolicyEntry(blocklists=["shipped"]),
+        "standard": ContentPolicyEntry(blocklists=["shipped"]),
+        "off": ContentPolicyEntry(),
+    }
+
+
+class ContentPolicySection(_Strict):
+    policies: dict[str, ContentPolicyEntry] = Field(default_factory=_shipped_policies)
+    default: str = "standard"
 
 
 class Catalog(_Strict):
@@ -197,6 +253,7 @@ class Catalog(_Strict):
     styles: list[StyleEntry] = Field(default_factory=list)
     plans: list[PlanEntry]
     default_plan: str = "free"
+    content_policy: ContentPolicySection = Field(default_factory=ContentPolicySection)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:
@@ -215,7 +272,22 @@ class Catalog(_Strict):
                 raise ValueError(f"duplicate {kind} ids in catalog")
         if self.default_plan not in {p.id for p in self.plans}:
             raise ValueError(f"default_plan {self.default_plan!r} is not a plan")
+        policies = self.content_policy.policies
+        if self.content_policy.default not in policies:
+            raise ValueError(f"content_policy default {self.content_policy.default!r} is unknown")
+        for plan in self.plans:
+            if plan.content_policy is not None and plan.content_policy not in policies:
+                raise ValueError(f"plan {plan.id!r} names unknown policy {plan.content_policy!r}")
         return self
+
+    def policy_name_for(self, plan_id: str, override: str | None = None) -> str:
+        """An account's policy: its operator's override, else its plan's, else the default."""
+        if override is not None and override in self.content_policy.policies:
+            return override
+        plan = self.plan(plan_id)
+        if plan is not None and plan.content_policy is not None:
+            return plan.content_policy
+        return self.content_policy.default
 
     def model(self, model_id: str) -> ModelEntry | None:
         return next((m for m in self.models if m.id == model_id), None)

@@ -36,9 +36,10 @@ def _print_account(verb: str, info: AccountInfo, as_json: bool) -> None:
         return
     unlimited = ", unlimited (not charged credits)" if info.unlimited else ""
     suspended = ", suspended" if info.status == "suspended" else ""
+    policy = f", content policy {info.content_policy}" if info.content_policy else ""
     console.print(
         f"{verb} account [bold]{escape(info.name)}[/bold] ({info.id}): "
-        f"plan {info.plan}{unlimited}{suspended}."
+        f"plan {info.plan}{unlimited}{suspended}{policy}."
     )
 
 
@@ -192,3 +193,29 @@ def accounts_delete(
     info = with_db(settings, work)
     say_where(settings)
     _print_account("Deleted", info, as_json)
+
+
+@app.command("set-policy")
+def accounts_set_policy(
+    account: AccountName,
+    policy: Annotated[
+        str,
+        typer.Argument(help="A content policy from the catalog, or 'plan' for the plan's own."),
+    ],
+    as_json: AsJson = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    catalog: CatalogFile = None,
+) -> None:
+    """Put an account under another content policy than its plan's ('plan' undoes it)."""
+    settings = settings_from(data_dir=data_dir, database_url=database_url, catalog=catalog)
+    known = catalog_of(settings).content_policy.policies
+    chosen = None if policy == "plan" else policy
+
+    async def work(db: Database) -> AccountInfo:
+        account_id = await accounts.account_id_named(db, account)
+        return await accounts.set_content_policy(db, account_id, chosen, known, actor=cli_actor())
+
+    info = with_db(settings, work)
+    say_where(settings)
+    _print_account("Updated", info, as_json)

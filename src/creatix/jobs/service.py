@@ -57,6 +57,8 @@ from creatix.kit.ids import new_id, new_uuid
 from creatix.kit.logging import request_id_var
 from creatix.kit.metrics import Metrics
 from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, notify
+from creatix.policy.moderation import ModerationEngine
+from creatix.policy.service import ContentPolicy
 from creatix.uploads import repository as uploads_repository
 from creatix.usage import service as usage
 from creatix.webhooks import outbox
@@ -170,6 +172,7 @@ class JobService:
         settings: QueueSettings,
         *,
         metrics: Metrics | None = None,
+        moderation: ModerationEngine | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -178,6 +181,7 @@ class JobService:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self._direct: DirectDispatch | None = None
+        self.policy = ContentPolicy(db, catalog, self.metrics, moderation)
 
     def attach_direct(self, worker: DirectDispatch) -> None:
         self._direct = worker
@@ -250,6 +254,11 @@ class JobService:
         transaction. With an idempotency key seen in the last 24 hours for the same request,
         the job that key created instead (finished or not), and nothing is charged again."""
         model = self._checked_model(model_id, JobKind.IMAGE)
+        await self.policy.check_request(
+            principal,
+            source,
+            {"prompt": spec.prompt, "negative_prompt": spec.negative_prompt or ""},
+        )
         route = self.engines.route_for(model)
         spec = self._prepared_image_spec(model, spec)
         try:
@@ -295,6 +304,10 @@ class JobService:
         """Check, reserve the most the answer can cost, and enqueue, in one transaction.
         Text jobs count against no image quota; they settle at their tokens' exact price."""
         model = self._checked_model(model_id, JobKind.TEXT)
+        texts = {f"messages[{i}].content": turn.content for i, turn in enumerate(spec.messages)}
+        await self.policy.check_request(
+            principal, source, {"system_instruction": spec.system_instruction or "", **texts}
+        )
         route = self.engines.route_for(model)
         if spec.config.max_output_tokens is not None and (
             spec.config.max_output_tokens > model.max_output_tokens
@@ -329,6 +342,11 @@ class JobService:
         """Check (the source must be the account's own upload or generated image), reserve
         the duration's price, and enqueue, in one transaction."""
         model = self._checked_model(model_id, JobKind.VIDEO)
+        await self.policy.check_request(
+            principal,
+            source,
+            {"prompt": spec.prompt, "negative_prompt": spec.negative_prompt or ""},
+        )
         price = prices.video_credits(model, spec)  # refuses a duration the model does not make
         route = self.engines.route_for(model)
         try:

@@ -2,6 +2,7 @@
 
 CreatixError                 status, code, message, param (the offending field), headers
 ├── InvalidRequest      400  a parameter is missing, malformed or out of range
+│   └── ContentPolicyViolation  the content policy refuses the text; carries the category
 ├── Unauthorized        401  missing, malformed, unknown or revoked credentials
 ├── InsufficientCredits 402  the balance cannot cover the price
 ├── Forbidden           403  the credentials are valid but not for this
@@ -41,6 +42,14 @@ class CreatixError(Exception):
 class InvalidRequest(CreatixError):
     status = 400
     default_code = "invalid_request"
+
+
+class ContentPolicyViolation(InvalidRequest):
+    default_code = "content_policy_violation"
+
+    def __init__(self, message: str, *, category: str, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.category = category
 
 
 class Unauthorized(CreatixError):

@@ -74,6 +74,26 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.policy_refusals = Counter(
+            "creatix_policy_refusals",
+            "Content policy refusals, by category and stage (prompt, output or copy).",
+            ["category", "stage"],
+            registry=self.registry,
+        )
+        self.policy_moderation_outages = Counter(
+            "creatix_policy_moderation_outages",
+            "Moderation calls that gave no verdict, by stage and what the policy did "
+            "(open: proceeded; closed: refused with 503 or failed the job).",
+            ["stage", "on_outage"],
+            registry=self.registry,
+        )
+
+    def policy_refused(self, category: str, stage: str) -> None:
+        self.policy_refusals.labels(category, stage).inc()
+
+    def moderation_outage(self, stage: str, on_outage: str) -> None:
+        self.policy_moderation_outages.labels(stage, on_outage).inc()
+
     def request_answered(self, route: str, method: str, status: int, seconds: float) -> None:
         self.http_requests.labels(route, method, str(status)).inc()
         self.http_request_seconds.labels(route, method).observe(seconds)

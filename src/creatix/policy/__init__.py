@@ -1,0 +1,1 @@
+"""The content policy: blocklists (and, later, moderation) applied to every dialect."""
