@@ -10,6 +10,7 @@ import creatix.accounts.models
 import creatix.billing.models
 import creatix.jobs.models
 import creatix.people.models
+import creatix.provenance.models
 import creatix.uploads.models
 import creatix.usage.models
 import creatix.webhooks.models  # noqa: F401  (registers the tables on Base.metadata)

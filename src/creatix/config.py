@@ -35,6 +35,23 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None, description="Signs file URLs; generated once into DATA_DIR when unset"
     )
+    server_id: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{6}$",
+        description="Six hex digits naming this server in the invisible mark of its outputs; "
+        "generated once into DATA_DIR when unset (give every node of a cluster the same)",
+    )
+    c2pa_cert: Path | None = Field(
+        default=None,
+        description="PEM chain (signing certificate first) for C2PA manifests; unset: a "
+        "development CA and certificate are created in DATA_DIR/c2pa",
+    )
+    c2pa_key: Path | None = Field(
+        default=None, description="PEM private key of CREATIX_C2PA_CERT's signing certificate"
+    )
+    c2pa_tsa_url: str | None = Field(
+        default=None, description="An RFC 3161 time-stamp authority for C2PA signatures"
+    )
     log_level: str = "INFO"
 
     file_url_ttl_seconds: int = 3600
@@ -219,6 +236,17 @@ class Settings(BaseSettings):
         """The model cache: where ``creatix models pull`` puts weights and engines find them
         when the catalog names no ``models_dir`` of its own."""
         return self.data_dir / "models"
+
+    def resolved_server_id(self) -> str:
+        """The configured server id, else one generated on first use and kept in the data
+        dir."""
+        if self.server_id:
+            return self.server_id
+        path = self.data_dir / "server-id"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(3))
+        return path.read_text().strip()
 
     def resolved_secret_key(self) -> str:
         """The configured key, else one generated on first use and kept in the data dir."""

@@ -17,6 +17,7 @@ from creatix.kit.metrics import Metrics
 from creatix.people.service import People, SessionPolicy
 from creatix.people.throttle import SigninThrottle
 from creatix.policy.moderation import ModerationEngine
+from creatix.provenance.service import OutputProvenance
 from creatix.storage.base import Storage
 from creatix.storage.factory import storage_from_settings
 from creatix.storage.signing import UrlSigner
@@ -106,6 +107,7 @@ class Runtime:
             lease_seconds=self.settings.lease_seconds,
             poll_interval_seconds=self.settings.poll_interval_seconds,
             models=models,
+            provenance=OutputProvenance(self.settings.resolved_server_id()),
         )
 
     def deliverer(self) -> Deliverer:

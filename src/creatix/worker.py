@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import io
@@ -34,10 +35,10 @@ from typing import Any, TypeVar
 from PIL import Image as PILImage
 from PIL.Image import Image
 
-from creatix.catalog.schemas import Route
+from creatix.catalog.schemas import Route, VisibleMarkStyle
 from creatix.engines.base import EngineError, ProgressCallback, VideoOutput
 from creatix.engines.registry import ResolvedRoute
-from creatix.jobs import structured
+from creatix.jobs import marking, structured
 from creatix.jobs.progress import ProgressReporter
 from creatix.jobs.service import THUMBNAIL, JobService
 from creatix.jobs.specs import (
@@ -55,8 +56,11 @@ from creatix.kit.backoff import Outage, backoff_delay, is_transient
 from creatix.kit.errors import NotFound
 from creatix.kit.logging import request_id_var
 from creatix.media.encoding import encode
-from creatix.media.watermark import mark_in_place
+from creatix.media.video import mark_video
+from creatix.media.watermark import DEFAULT_STYLE, mark_in_place
 from creatix.policy.service import ModerationOutage, Subject
+from creatix.provenance import repository as provenance_repository
+from creatix.provenance.service import OutputProvenance, embed_in_place
 from creatix.storage.base import ObjectNotFound, Storage
 
 log = logging.getLogger(__name__)
@@ -103,11 +107,22 @@ def decode_image(data: bytes) -> Image:
         return image.convert("RGBA" if transparent else "RGB")
 
 
-def finished_image_bytes(image: Image, fmt: OutputFormat, metadata: dict[str, str]) -> bytes:
-    """What every generated image goes through before it is stored. The engine's image is
-    the worker's alone: it is marked where it is, not copied (an 8K image is 200 MB)."""
+def finished_image_bytes(
+    image: Image,
+    fmt: OutputFormat,
+    metadata: dict[str, str],
+    mark: VisibleMarkStyle | None = DEFAULT_STYLE,
+    payload: bytes | None = None,
+) -> bytes:
+    """What every generated image goes through before it is stored: the visible ``mark``
+    the catalog's policy gives it (None: none), the invisible mark carrying ``payload``
+    (where the image is large enough to hold it), then encoding. The engine's image is the
+    worker's alone: it is marked where it is, not copied (an 8K image is 200 MB)."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
-    mark_in_place(rgb)
+    if mark is not None:
+        mark_in_place(rgb, mark)
+    if payload is not None:
+        embed_in_place(rgb, payload)
     return encode(rgb, fmt, metadata)
 
 
@@ -158,8 +173,11 @@ class Worker:
         lease_seconds: float = 30.0,
         poll_interval_seconds: float = 1.0,
         models: Collection[str] | None = None,
+        provenance: OutputProvenance | None = None,
     ) -> None:
         self.jobs = jobs
+        self.provenance = provenance
+        """Who this worker's invisible marks name (None: outputs carry none)."""
         self.storage = storage
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
@@ -356,12 +374,15 @@ class Worker:
                 route.engine_model, specs, input_images, running.progress, route.params
             )
 
+        # Marks are decided before the engine runs, so that after it only recording the
+        # job's end touches the database (and is retried through an outage).
+        marks = {job.id: await self._marks(job, running) for job in batch}
         made = await self._on_routes(batch, running, draw)
         if made is None:
             return
         outputs, route, engine_seconds = made
         for job, images in zip(batch, outputs, strict=True):
-            await self._finish(job, images, engine_seconds, route, running)
+            await self._finish(job, images, engine_seconds, route, running, marks=marks[job.id])
 
     async def _run_text(self, job: Job, running: _Running) -> None:
         spec = job.text_spec
@@ -430,12 +451,55 @@ class Worker:
                     params=route.params,
                 )
 
+            marks = await self._marks(job, running)
             made = await self._on_routes([job], running, animate)
             if made is None:
                 return
             video, route, engine_seconds = made
+            video = await self._marked_video(video, marks)
             stored = await self._store_video(job, video)
         await self._record_outputs(job, stored, engine_seconds, route, running)
+
+    async def _marked_video(
+        self, video: VideoOutput, marks: tuple[VisibleMarkStyle | None, bytes | None]
+    ) -> VideoOutput:
+        """The engine's video with the marks of the catalog's policy in every frame (the
+        same video when it carries none)."""
+        mark, payload = marks
+        if mark is None and payload is None:
+            return video
+        target = video.path.with_name(f"marked-{video.path.name}")
+
+        def draw(frame: Image) -> None:
+            if mark is not None:
+                mark_in_place(frame, mark)
+            if payload is not None:
+                embed_in_place(frame, payload)
+
+        marked = await asyncio.to_thread(mark_video, video.path, target, draw)
+        video.path.unlink(missing_ok=True)
+        return dataclasses.replace(video, path=target, thumbnail=marked.thumbnail)
+
+    async def _marks(
+        self, job: Job, running: _Running
+    ) -> tuple[VisibleMarkStyle | None, bytes | None]:
+        """The visible mark the policy gives ``job``'s outputs, and its invisible payload."""
+        mark = await marking.visible_mark(self.jobs.db, self.jobs.catalog, job)
+        return mark, await self._payload(job, running)
+
+    async def _payload(self, job: Job, running: _Running) -> bytes | None:
+        """The invisible mark's payload for ``job``'s outputs, recorded so that verification
+        finds the job from it (before any output carrying it is stored)."""
+        if self.provenance is None:
+            return None
+        payload = self.provenance.payload(job.id)
+        await self._retrying(
+            lambda: self.jobs.db.write(
+                lambda session: provenance_repository.record(session, job.id, payload)
+            ),
+            self._recording_deadline(running.lease),
+        )
+        return payload
 
     async def _store_video(self, job: Job, video: VideoOutput) -> list[StoredOutput]:
         """The video, streamed from its file, and its thumbnail."""
@@ -578,6 +642,8 @@ class Worker:
         engine_seconds: float,
         route: ResolvedRoute,
         running: _Running,
+        *,
+        marks: tuple[VisibleMarkStyle | None, bytes | None],
     ) -> None:
         if len(images) != job.image_spec.n:
             error = JobError(
@@ -612,10 +678,11 @@ class Worker:
             "model": job.model,
             "seed": str(job.image_spec.seed),
         }
+        mark, payload = marks
         stored: list[StoredOutput] = []
         try:
             for image in kept:
-                stored.append(await self._store(job, image, metadata))
+                stored.append(await self._store(job, image, metadata, mark, payload))
         except BaseException:
             await self._delete_keys([output.storage_key for output in stored])
             raise
@@ -744,9 +811,16 @@ class Worker:
             except Exception:
                 log.warning("could not delete a stored output", extra={"key": key}, exc_info=True)
 
-    async def _store(self, job: Job, image: Image, metadata: dict[str, str]) -> StoredOutput:
+    async def _store(
+        self,
+        job: Job,
+        image: Image,
+        metadata: dict[str, str],
+        mark: VisibleMarkStyle | None,
+        payload: bytes | None,
+    ) -> StoredOutput:
         fmt = job.image_spec.output_format
-        data = await asyncio.to_thread(finished_image_bytes, image, fmt, metadata)
+        data = await asyncio.to_thread(finished_image_bytes, image, fmt, metadata, mark, payload)
         name = f"{secrets.token_hex(8)}.{FILE_EXTENSIONS[fmt]}"
         key = f"{IMAGES_FOLDER}{job.account_id}/{job.id}/{name}"
         await self.storage.put(key, data, MIME_TYPES[fmt])

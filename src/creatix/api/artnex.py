@@ -438,7 +438,9 @@ async def generate(
     body = await _json_object(request)
     entry, spec = parse(body, runtime.catalog)
     idempotency = idempotency_key(request, body)
-    job = await runtime.jobs.submit_image(principal, entry.id, spec, idempotency=idempotency)
+    job = await runtime.jobs.submit_image(
+        principal, entry.id, spec, source="artnex", idempotency=idempotency
+    )
     job = await runtime.jobs.wait(job, runtime.settings.sync_timeout_seconds)
     _ensure_succeeded(job)
     response.headers.update(engine_header(runtime, job.engine))

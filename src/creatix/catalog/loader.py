@@ -2,8 +2,9 @@
 
 An operator's file may start from another catalog with ``extends``: ``shipped`` (the package's
 own) or a path relative to the file. Each top-level section the file gives (``engines``,
-``models``, ``styles``, ``plans``, ``default_plan``) replaces the base's whole; the others are
-the base's. So a file that routes models to other engines needs no copy of the styles and plans.
+``models``, ``styles``, ``plans``, ``default_plan``, ``visible_marks``) replaces the base's
+whole; the others are the base's. So a file that routes models to other engines needs no copy
+of the styles and plans.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from PIL import Image
 from pydantic import ValidationError
 
 from creatix.catalog.schemas import Catalog, ContentPolicyEntry
@@ -54,6 +56,8 @@ def load_catalog(path: Path | None = None) -> Catalog:
 def _sections(path: Path | None, seen: tuple[Path, ...]) -> dict[str, Any]:
     """The catalog's top-level sections, with those of the catalog it extends filled in."""
     data = _read(path)
+    if path is not None:
+        _resolve_logos(data, path)
     base = data.pop("extends", None)
     if base is None:
         return data
@@ -63,6 +67,29 @@ def _sections(path: Path | None, seen: tuple[Path, ...]) -> dict[str, Any]:
     if base_path is not None and base_path in seen:
         raise CatalogError(f"catalog {path} extends itself through {base}")
     return {**_sections(base_path, (*seen, path.resolve())), **data}
+
+
+def _resolve_logos(data: dict[str, Any], path: Path) -> None:
+    """Make each visible mark's logo path absolute (relative paths are the file's) and check
+    it is a picture that can be read, so a wrong path fails at start, not on every job."""
+    marks = data.get("visible_marks")
+    styles = marks.get("marks") if isinstance(marks, dict) else None
+    if not isinstance(styles, dict):
+        return
+    for name, style in styles.items():
+        logo = style.get("logo") if isinstance(style, dict) else None
+        if not isinstance(logo, str) or not logo:
+            continue
+        resolved = (path.parent / logo).resolve()
+        try:
+            with Image.open(resolved) as picture:
+                picture.verify()
+        except (OSError, ValueError) as exc:
+            raise CatalogError(
+                f"invalid catalog in {path}: visible_marks.marks.{name}.logo: cannot read "
+                f"{resolved}: {exc}"
+            ) from exc
+        style["logo"] = str(resolved)
 
 
 def _read(path: Path | None) -> dict[str, Any]:

@@ -247,6 +247,80 @@ class ContentPolicySection(_Strict):
     default: str = "standard"
 
 
+Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
+
+
+class VisibleMarkStyle(_Strict):
+    """What a visible mark looks like: a plate with text, or the operator's logo file."""
+
+    text: str | None = Field(default="Creatix", description="The plate's text (when no logo)")
+    logo: str | None = Field(
+        default=None,
+        description="A PNG (transparency respected) drawn instead of the text plate; a path "
+        "relative to the catalog file or absolute",
+    )
+    corner: Corner = "bottom-right"
+    size: float = Field(
+        default=0.045,
+        gt=0,
+        le=0.5,
+        description="The mark's height as a share of sqrt(width * height) of the image",
+    )
+    opacity: float = Field(default=1.0, gt=0, le=1.0, description="1: as drawn; 0.5: half")
+
+    @model_validator(mode="after")
+    def _text_or_logo(self) -> VisibleMarkStyle:
+        if not self.logo and not self.text:
+            raise ValueError("a visible mark needs a text or a logo")
+        return self
+
+
+class VisibleMarkRule(_Strict):
+    """Outputs of jobs from these dialects on these plans (empty: any) carry ``mark`` (None:
+    a clean output). The first rule that matches decides."""
+
+    dialects: list[str] = Field(default_factory=list)
+    plans: list[str] = Field(default_factory=list)
+    mark: str | None
+
+    def matches(self, plan: str, dialect: str) -> bool:
+        return (not self.dialects or dialect in self.dialects) and (
+            not self.plans or plan in self.plans
+        )
+
+
+def _shipped_rules() -> list[VisibleMarkRule]:
+    return [
+        VisibleMarkRule(dialects=["creatix_v1"], mark="creatix"),
+        VisibleMarkRule(plans=["free"], mark="creatix"),
+    ]
+
+
+class VisibleMarks(_Strict):
+    """Which images and videos carry a visible mark, and how it looks. Unless a catalog says
+    otherwise: Creatix v1 always (its reference promises the plate), the free plan on every
+    other dialect, and nothing else."""
+
+    marks: dict[str, VisibleMarkStyle] = Field(
+        default_factory=lambda: {"creatix": VisibleMarkStyle()}
+    )
+    rules: list[VisibleMarkRule] = Field(default_factory=_shipped_rules)
+
+    @model_validator(mode="after")
+    def _marks_exist(self) -> VisibleMarks:
+        for rule in self.rules:
+            if rule.mark is not None and rule.mark not in self.marks:
+                raise ValueError(f"visible_marks: rule names unknown mark {rule.mark!r}")
+        return self
+
+    def for_output(self, plan: str, dialect: str) -> VisibleMarkStyle | None:
+        """The mark an output of ``dialect`` for an account on ``plan`` carries, if any."""
+        for rule in self.rules:
+            if rule.matches(plan, dialect):
+                return self.marks[rule.mark] if rule.mark is not None else None
+        return None
+
+
 class Catalog(_Strict):
     engines: dict[str, EngineEntry]
     models: list[ModelEntry]
@@ -254,6 +328,7 @@ class Catalog(_Strict):
     plans: list[PlanEntry]
     default_plan: str = "free"
     content_policy: ContentPolicySection = Field(default_factory=ContentPolicySection)
+    visible_marks: VisibleMarks = Field(default_factory=VisibleMarks)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:

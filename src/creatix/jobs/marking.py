@@ -1,0 +1,23 @@
+"""What marks a job's outputs carry: the catalog's visible-mark policy, decided per job from
+its account's plan and the dialect that created it (``Job.source``)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from creatix.accounts.models import Account
+from creatix.catalog.schemas import Catalog, VisibleMarkStyle
+from creatix.jobs.specs import Job
+from creatix.kit.db import Database
+
+
+async def visible_mark(db: Database, catalog: Catalog, job: Job) -> VisibleMarkStyle | None:
+    """The visible mark ``job``'s images and video frames carry, or None for clean outputs.
+    The account's plan is read now: a plan changed while the job was queued applies."""
+
+    def plan_of(session: Session) -> str | None:
+        account = session.get(Account, job.account_id)
+        return account.plan if account is not None else None
+
+    plan = await db.read(plan_of)
+    return catalog.visible_marks.for_output(plan or catalog.default_plan, job.source)
