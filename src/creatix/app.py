@@ -27,6 +27,7 @@ from creatix.api import (
     openapi_docs,
     people_routes,
     platform,
+    provenance,
     session,
     text_generator,
     uploads,
@@ -99,7 +100,10 @@ def create_app(
     app.add_middleware(
         RequestLimitsMiddleware,
         default=BodyLimit(settings.max_json_body_bytes),
-        routes={uploads.PATH: uploads.body_limit(settings.max_upload_body_bytes)},
+        routes={
+            uploads.PATH: uploads.body_limit(settings.max_upload_body_bytes),
+            provenance.PATH: provenance.body_limit(settings.max_upload_body_bytes),
+        },
         renderers=DIALECTS,
     )
     app.add_middleware(RequestIdMiddleware)
@@ -122,6 +126,7 @@ def create_app(
     app.include_router(files.router)
     app.include_router(platform.router)
     app.include_router(uploads.router)
+    app.include_router(provenance.router)
     app.include_router(asset_generator.router)
     app.include_router(text_generator.router)
     app.include_router(session.router)

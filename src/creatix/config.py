@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     c2pa_tsa_url: str | None = Field(
         default=None, description="An RFC 3161 time-stamp authority for C2PA signatures"
     )
+    c2pa_trust_anchors: Path | None = Field(
+        default=None,
+        description="PEM certificates that verification trusts besides this server's own CA",
+    )
     log_level: str = "INFO"
 
     file_url_ttl_seconds: int = 3600

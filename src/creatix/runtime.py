@@ -40,6 +40,19 @@ def moderation_engine(settings: Settings) -> ModerationEngine | None:
     )
 
 
+def output_provenance(settings: Settings) -> OutputProvenance:
+    """The server id and C2PA signing identity of this server's outputs; a
+    ``CredentialsError`` naming the setting when the configured one cannot be used."""
+    return OutputProvenance.load(
+        settings.resolved_server_id(),
+        settings.data_dir,
+        cert=settings.c2pa_cert,
+        key=settings.c2pa_key,
+        tsa_url=settings.c2pa_tsa_url,
+        trust_anchors=settings.c2pa_trust_anchors,
+    )
+
+
 @dataclass(frozen=True)
 class ListedModel:
     entry: ModelEntry
@@ -59,6 +72,7 @@ class Runtime:
     metrics: Metrics
     people: People
     signin_throttle: SigninThrottle
+    provenance: OutputProvenance
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -97,6 +111,7 @@ class Runtime:
                 per_address=settings.signin_attempts_per_address,
                 window_seconds=settings.signin_window_seconds,
             ),
+            provenance=output_provenance(settings),
         )
 
     def worker(self, models: Collection[str] | None = None) -> Worker:
@@ -107,7 +122,7 @@ class Runtime:
             lease_seconds=self.settings.lease_seconds,
             poll_interval_seconds=self.settings.poll_interval_seconds,
             models=models,
-            provenance=OutputProvenance(self.settings.resolved_server_id()),
+            provenance=self.provenance,
         )
 
     def deliverer(self) -> Deliverer:
@@ -126,4 +141,5 @@ class Runtime:
         await self.engines.close()
         if self.jobs.policy.moderation is not None:
             await self.jobs.policy.moderation.close()
+        self.provenance.close()
         await self.db.dispose()

@@ -60,6 +60,7 @@ from creatix.media.video import mark_video
 from creatix.media.watermark import DEFAULT_STYLE, mark_in_place
 from creatix.policy.service import ModerationOutage, Subject
 from creatix.provenance import repository as provenance_repository
+from creatix.provenance.credentials import Claims
 from creatix.provenance.service import OutputProvenance, embed_in_place
 from creatix.storage.base import ObjectNotFound, Storage
 
@@ -457,6 +458,7 @@ class Worker:
                 return
             video, route, engine_seconds = made
             video = await self._marked_video(video, marks)
+            video = await self._signed_video(job, video, route)
             stored = await self._store_video(job, video)
         await self._record_outputs(job, stored, engine_seconds, route, running)
 
@@ -479,6 +481,18 @@ class Worker:
         marked = await asyncio.to_thread(mark_video, video.path, target, draw)
         video.path.unlink(missing_ok=True)
         return dataclasses.replace(video, path=target, thumbnail=marked.thumbnail)
+
+    async def _signed_video(
+        self, job: Job, video: VideoOutput, route: ResolvedRoute
+    ) -> VideoOutput:
+        """The video with its content credentials (made from a source generation)."""
+        if self.provenance is None:
+            return video
+        claims = Claims(
+            title=video.path.name, model=job.model, engine=route.engine.name, composite=True
+        )
+        signed = await asyncio.to_thread(self.provenance.signed_video, video.path, claims)
+        return dataclasses.replace(video, path=signed)
 
     async def _marks(
         self, job: Job, running: _Running
@@ -820,8 +834,21 @@ class Worker:
         payload: bytes | None,
     ) -> StoredOutput:
         fmt = job.image_spec.output_format
-        data = await asyncio.to_thread(finished_image_bytes, image, fmt, metadata, mark, payload)
         name = f"{secrets.token_hex(8)}.{FILE_EXTENSIONS[fmt]}"
+        claims = Claims(
+            title=name,
+            model=job.model,
+            engine=metadata["engine"],
+            composite=job.image_spec.input_image is not None,
+        )
+
+        def finish() -> bytes:
+            data = finished_image_bytes(image, fmt, metadata, mark, payload)
+            if self.provenance is None:
+                return data
+            return self.provenance.signed_image(data, MIME_TYPES[fmt], claims)
+
+        data = await asyncio.to_thread(finish)
         key = f"{IMAGES_FOLDER}{job.account_id}/{job.id}/{name}"
         await self.storage.put(key, data, MIME_TYPES[fmt])
         return StoredOutput(

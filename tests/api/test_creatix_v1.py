@@ -223,6 +223,12 @@ def test_models_list_names_engine_limits_and_availability(api: httpx.Client) -> 
     assert flash["engine"] == "preview"
     assert flash["available"] is True
     assert flash["limits"]["max_n"] == 4
+    # No CREATIX_C2PA_CERT here: outputs are signed with the development certificate.
+    assert flash["provenance"] == {
+        "c2pa": True,
+        "development_certificate": True,
+        "invisible_mark": True,
+    }
     assert api.get("/v1/models/creatix-pro").json()["id"] == "creatix-pro"
     missing = api.get("/v1/models/nope")
     assert missing.status_code == 404

@@ -5,8 +5,6 @@ loudly, naming the setting."""
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from creatix.provenance.credentials import (
     load_identity,
 )
 from creatix.provenance.verify import UnreadableFile, inspect_file, read_manifest
+from tampering import png_with_one_pixel_changed
 
 CLAIMS = Claims(title="image.png", model="creatix-flash", engine="preview")
 
@@ -74,33 +73,9 @@ def test_an_input_image_makes_it_a_composite(signer: ContentSigner) -> None:
     assert report.digital_source_type == COMPOSITE
 
 
-def _png_with_one_pixel_changed(data: bytes) -> bytes:
-    """The same PNG, every chunk (the manifest's included) kept, one pixel's red changed."""
-    chunks: list[tuple[bytes, bytes]] = []
-    position = 8
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position : position + 4])
-        kind = data[position + 4 : position + 8]
-        chunks.append((kind, data[position + 8 : position + 8 + length]))
-        position += 12 + length
-    raw = bytearray(zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT")))
-    raw[1 + 3 * 10] ^= 0x01  # row 0, after its filter byte: pixel 10's red, lowest bit
-    out = bytearray(data[:8])
-    written = False
-    for kind, original in chunks:
-        body = original
-        if kind == b"IDAT":
-            if written:
-                continue
-            body, written = zlib.compress(bytes(raw)), True
-        out += struct.pack(">I", len(body)) + kind + body
-        out += struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-    return bytes(out)
-
-
 def test_one_changed_pixel_fails_validation(signer: ContentSigner) -> None:
     signed = signer.sign_bytes(_encoded("PNG"), "image/png", CLAIMS)
-    tampered = _png_with_one_pixel_changed(signed)
+    tampered = png_with_one_pixel_changed(signed)
     before = Image.open(io.BytesIO(signed)).convert("RGB")
     after = Image.open(io.BytesIO(tampered)).convert("RGB")
     assert before.getpixel((10, 0)) != after.getpixel((10, 0))

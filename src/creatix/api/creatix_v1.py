@@ -104,6 +104,19 @@ class ModelLimits(BaseModel):
     aspect_ratios: list[str]
 
 
+class OutputProvenanceInfo(BaseModel):
+    c2pa: bool = Field(
+        default=True, description="Outputs carry a signed C2PA manifest (content credentials)."
+    )
+    development_certificate: bool = Field(
+        description="The manifests are signed with this server's development certificate, "
+        "which no verifier trusts unless told to (creatix provenance ca)."
+    )
+    invisible_mark: bool = Field(
+        default=True, description="Outputs carry an invisible mark naming this server and job."
+    )
+
+
 class ModelObject(BaseModel):
     id: str
     object: Literal["model"] = "model"
@@ -116,6 +129,7 @@ class ModelObject(BaseModel):
     available: bool
     unavailable_reason: str | None = None
     limits: ModelLimits
+    provenance: OutputProvenanceInfo
 
 
 class ModelList(BaseModel):
@@ -189,7 +203,7 @@ async def create_images(
     )
 
 
-def _model_object(listed: ListedModel) -> ModelObject:
+def _model_object(listed: ListedModel, provenance: OutputProvenanceInfo) -> ModelObject:
     entry = listed.entry
     return ModelObject(
         id=entry.id,
@@ -205,7 +219,12 @@ def _model_object(listed: ListedModel) -> ModelObject:
             sizes=entry.limits.sizes,
             aspect_ratios=list(ASPECT_RATIOS),
         ),
+        provenance=provenance,
     )
+
+
+def _provenance(runtime: Runtime) -> OutputProvenanceInfo:
+    return OutputProvenanceInfo(development_certificate=runtime.provenance.identity.development)
 
 
 def _listed(runtime: Runtime) -> list[ListedModel]:
@@ -215,7 +234,8 @@ def _listed(runtime: Runtime) -> list[ListedModel]:
 @router.get("/models", responses=error_responses(CreatixV1Error, READ))
 async def list_models(_: BearerPrincipal, runtime: RuntimeDep) -> ModelList:
     """The image models this server serves, the engine behind each, and whether it is up."""
-    return ModelList(data=[_model_object(m) for m in _listed(runtime)])
+    provenance = _provenance(runtime)
+    return ModelList(data=[_model_object(m, provenance) for m in _listed(runtime)])
 
 
 @router.get("/models/{model_id}", responses=error_responses(CreatixV1Error, LOOKUP))
@@ -224,5 +244,5 @@ async def retrieve_model(
 ) -> ModelObject:
     for listed in _listed(runtime):
         if listed.entry.id == model_id:
-            return _model_object(listed)
+            return _model_object(listed, _provenance(runtime))
     raise NotFound(f"The model '{model_id}' does not exist.", param="model", code="model_not_found")

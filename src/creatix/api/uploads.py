@@ -70,7 +70,8 @@ def _check_text_fields(form: FormData) -> None:
             raise InvalidText(name, problem)
 
 
-async def _multipart_file(request: Request) -> tuple[bytes, str | None]:
+async def multipart_file(request: Request, what: str = "image") -> tuple[bytes, str | None]:
+    """The one file of a multipart body, in the field ``file``, and its declared type."""
     try:
         form = await request.form(max_files=1, max_fields=20)
     except HTTPException as exc:  # Starlette's word for a malformed multipart body
@@ -82,7 +83,7 @@ async def _multipart_file(request: Request) -> tuple[bytes, str | None]:
         part = form.get(FILE_FIELD)
         if part is None:
             raise InvalidRequest(
-                f"Send the image in the multipart field '{FILE_FIELD}'.",
+                f"Send the {what} in the multipart field '{FILE_FIELD}'.",
                 param=FILE_FIELD,
                 code="missing_parameter",
             )
@@ -136,7 +137,7 @@ async def upload(
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == "multipart/form-data":
-        data, declared = await _multipart_file(request)
+        data, declared = await multipart_file(request)
     elif media_type in RAW_TYPES:
         data, declared = await request.body(), media_type
     elif media_type.startswith("image/"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from creatix.cli import accounts, credits, db, keys, models, serve, users, webhooks
+from creatix.cli import accounts, credits, db, keys, models, provenance, serve, users, webhooks
 
 app = typer.Typer(no_args_is_help=True, help="Creatix: self-hosted creative generation.")
 app.command()(serve.serve)
@@ -22,6 +22,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(models.app, name="models")
 app.add_typer(users.app, name="users")
+app.add_typer(provenance.app, name="provenance")
+app.command()(provenance.verify)
 
 
 def main() -> None:

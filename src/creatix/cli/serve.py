@@ -30,7 +30,8 @@ from creatix.cli.common import (
 from creatix.config import Settings
 from creatix.kit.logging import configure_logging
 from creatix.kit.migrate import upgrade_database
-from creatix.runtime import Runtime
+from creatix.provenance.credentials import DEVELOPMENT_FOLDER, CredentialsError
+from creatix.runtime import Runtime, output_provenance
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ def print_banner(runtime: Runtime) -> None:
     console.print(f"  worker     {worker}")
     if settings.allow_private_urls:
         console.print("  private URLs allowed (webhooks, image URLs; this server's own files)")
+    console.print(f"  C2PA       {signing_note(runtime)}", markup=False)
     table = Table(title="Models", title_justify="left", show_edge=False)
     for column in ("model", "kind", "engine", "status"):
         table.add_column(column)
@@ -78,6 +80,26 @@ def print_banner(runtime: Runtime) -> None:
         table.add_row(listed.entry.id, listed.entry.kind, engine, status)
     console.print(table)
     console.print("  make a key  creatix keys create --account NAME --plan paid")
+
+
+def signing_note(runtime: Runtime) -> str:
+    identity = runtime.provenance.identity
+    if not identity.development:
+        return "outputs signed with CREATIX_C2PA_CERT"
+    ca = runtime.settings.data_dir / DEVELOPMENT_FOLDER / "ca.pem"
+    return (
+        f"outputs signed with a DEVELOPMENT certificate (its CA: {ca}); set "
+        "CREATIX_C2PA_CERT and CREATIX_C2PA_KEY for production"
+    )
+
+
+def check_signing_identity(settings: Settings) -> None:
+    """Stop here, naming the setting, when the C2PA identity cannot be used: outputs are
+    never silently unsigned."""
+    try:
+        output_provenance(settings).close()
+    except CredentialsError as exc:
+        raise fail(str(exc)) from exc
 
 
 def is_loopback(host: str) -> bool:
@@ -141,6 +163,7 @@ def serve(
         load_catalog(settings.catalog)
     except CatalogError as exc:
         raise fail(str(exc)) from exc
+    check_signing_identity(settings)
     warning = host_header_warning(settings)
     if warning is not None:
         log.warning(warning)
@@ -188,6 +211,7 @@ def worker(
     unknown = [model for model in chosen or [] if loaded.model(model) is None]
     if unknown:
         raise fail(f"unknown model(s) {', '.join(unknown)}")
+    check_signing_identity(settings)
     upgrade_database(settings.resolved_database_url)
     asyncio.run(_work(settings, chosen))
 
@@ -205,6 +229,7 @@ async def _work(settings: Settings, models: list[str] | None) -> None:
         f"{', '.join(models) if models else 'every model'}",
         highlight=False,
     )
+    console.print(f"C2PA: {signing_note(runtime)}", markup=False, highlight=False)
     try:
         await stop.wait()
     finally:

@@ -97,6 +97,18 @@ def load_identity(
     return SigningIdentity(chain_pem, key_pem, anchor, tsa_url=tsa_url)
 
 
+def read_trust_anchors(path: Path) -> bytes:
+    """The PEM certificates of ``CREATIX_C2PA_TRUST_ANCHORS``, checked to be some."""
+    pem = _read(path, "CREATIX_C2PA_TRUST_ANCHORS")
+    try:
+        x509.load_pem_x509_certificates(pem)
+    except ValueError as exc:
+        raise CredentialsError(
+            f"CREATIX_C2PA_TRUST_ANCHORS ({path}) is not PEM certificates: {exc}"
+        ) from exc
+    return pem
+
+
 def _read(path: Path, setting: str) -> bytes:
     try:
         return path.read_bytes()

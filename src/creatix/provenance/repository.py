@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from creatix.jobs.models import JobRow
 from creatix.kit.clock import utcnow
 from creatix.provenance.models import ProvenanceMark
 
@@ -15,9 +18,11 @@ def record(session: Session, job_id: str, payload: bytes) -> None:
         session.add(ProvenanceMark(job_id=job_id, payload=payload.hex(), created_at=utcnow()))
 
 
-def jobs_marked(session: Session, payload: bytes) -> list[str]:
-    """The ids of the jobs whose outputs carry ``payload``."""
-    rows = session.scalars(
-        select(ProvenanceMark.job_id).where(ProvenanceMark.payload == payload.hex())
+def marked_jobs(session: Session, payload: bytes) -> list[tuple[str, str, str, datetime]]:
+    """The jobs whose outputs carry ``payload``: id, account id, model, created at."""
+    rows = session.execute(
+        select(JobRow.id, JobRow.account_id, JobRow.model, JobRow.created_at)
+        .join(ProvenanceMark, ProvenanceMark.job_id == JobRow.id)
+        .where(ProvenanceMark.payload == payload.hex())
     )
-    return list(rows)
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
