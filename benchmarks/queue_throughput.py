@@ -41,7 +41,8 @@ from creatix.accounts.schemas import Principal
 from creatix.catalog.loader import load_catalog
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs.events import JobEvents
-from creatix.jobs.service import JobService, QueueSettings
+from creatix.jobs.records import QueueSettings
+from creatix.jobs.service import JobService
 from creatix.jobs.specs import ImageSpec
 from creatix.kit.db import Database
 from creatix.kit.migrate import upgrade_database
@@ -115,7 +116,7 @@ async def _submit(database: str, catalog: Path, jobs: int, model: str) -> tuple[
     for first in range(0, jobs, 8):
         await asyncio.gather(
             *(
-                service.submit_image(principal, model, spec)
+                service.intake.submit_image(principal, model, spec)
                 for _ in range(first, min(jobs, first + 8))
             )
         )

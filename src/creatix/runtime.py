@@ -11,7 +11,8 @@ from creatix.catalog.schemas import Catalog, ModelEntry
 from creatix.config import Settings
 from creatix.engines.registry import EngineContext, EngineRegistry, EngineStatus
 from creatix.jobs.events import JobEvents
-from creatix.jobs.service import JobService, QueueSettings
+from creatix.jobs.records import QueueSettings
+from creatix.jobs.service import JobService
 from creatix.kit.db import Database
 from creatix.kit.metrics import Metrics
 from creatix.people.service import People, SessionPolicy

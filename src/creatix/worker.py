@@ -40,7 +40,8 @@ from creatix.engines.base import EngineError, ProgressCallback, VideoOutput
 from creatix.engines.registry import ResolvedRoute
 from creatix.jobs import marking, structured
 from creatix.jobs.progress import ProgressReporter
-from creatix.jobs.service import THUMBNAIL, JobService
+from creatix.jobs.records import THUMBNAIL
+from creatix.jobs.service import JobService
 from creatix.jobs.specs import (
     FILE_EXTENSIONS,
     MIME_TYPES,
@@ -211,14 +212,14 @@ class Worker:
         requeuer = asyncio.create_task(self._requeue_loop())
         self._claimer = asyncio.create_task(self._claim_loop())
         if self.models is None:
-            self.jobs.attach_direct(self)
+            self.jobs.intake.attach_direct(self)
         try:
             await asyncio.wait({self._claimer})  # returns when the claimer ends (a drain)
             if not self._claimer.cancelled():
                 self._claimer.result()  # the claim loop only ends by an error: raise it
             await asyncio.Event().wait()  # drained: the requeue loop goes on until cancelled
         finally:
-            self.jobs.detach_direct(self)
+            self.jobs.intake.detach_direct(self)
             for task in (requeuer, self._claimer, *self._inflight):
                 task.cancel()
             await asyncio.gather(requeuer, *self._inflight, return_exceptions=True)
@@ -226,7 +227,7 @@ class Worker:
     async def drain(self, grace_seconds: float) -> None:
         """Stop taking work, let running batches finish for up to ``grace_seconds``, and give
         the jobs of those that did not back to the queue (no attempt spent)."""
-        self.jobs.detach_direct(self)
+        self.jobs.intake.detach_direct(self)
         if self._claimer is not None:
             self._claimer.cancel()
         running = set(self._inflight)
@@ -236,7 +237,7 @@ class Worker:
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-        released = await self.jobs.release(held, self.id) if held else []
+        released = await self.jobs.lifecycle.release(held, self.id) if held else []
         log.info("worker drained", extra={"worker": self.id, "released": released})
 
     async def _claim_loop(self) -> None:
@@ -249,7 +250,7 @@ class Worker:
             engines = [engine for engine in self._engines if self._slots.pool(engine) in pools]
             asked = time.monotonic()
             try:
-                claim = await self.jobs.claim(self.id, engines, self.models)
+                claim = await self.jobs.lifecycle.claim(self.id, engines, self.models)
             except Exception as exc:
                 for pool in pools:
                     self._slots.release(pool)
@@ -288,7 +289,7 @@ class Worker:
         interval = max(0.2, self.lease_seconds / 2)
         while True:
             try:
-                await self.jobs.requeue_expired()
+                await self.jobs.lifecycle.requeue_expired()
             except Exception as exc:
                 await asyncio.sleep(max(interval, outage.failed(exc)))
                 continue
@@ -315,7 +316,9 @@ class Worker:
         """Run a batch leased to this worker (no earlier than ``leased_at``, monotonic;
         default now) to its end."""
         job_ids = [job.id for job in batch]
-        progress = ProgressReporter(self.jobs, job_ids, self.id, outage=self.outages["progress"])
+        progress = ProgressReporter(
+            self.jobs.lifecycle, job_ids, self.id, outage=self.outages["progress"]
+        )
         lease = _Lease(self.lease_seconds, time.monotonic() if leased_at is None else leased_at)
         lost = asyncio.Event()
         helpers = [
@@ -343,7 +346,7 @@ class Worker:
             await asyncio.sleep(delay)
             asked = time.monotonic()
             try:
-                held = await self.jobs.heartbeat(job_ids, self.id)
+                held = await self.jobs.lifecycle.heartbeat(job_ids, self.id)
             except Exception as exc:
                 delay = min(every, outage.failed(exc))
                 continue
@@ -422,7 +425,9 @@ class Worker:
         deadline = self._recording_deadline(running.lease)
         try:
             done, _ = await self._retrying(
-                lambda: self.jobs.complete_text(job.id, self.id, result, engine_seconds, engine),
+                lambda: self.jobs.lifecycle.complete_text(
+                    job.id, self.id, result, engine_seconds, engine
+                ),
                 deadline,
             )
         except _OutOfTime:
@@ -633,7 +638,7 @@ class Worker:
         deadline = self._recording_deadline(running.lease)
         for job in batch:
             fail = functools.partial(
-                self.jobs.fail,
+                self.jobs.lifecycle.fail,
                 job.id,
                 self.id,
                 error,
@@ -752,7 +757,9 @@ class Worker:
         cleanup = self._recording_deadline(running.lease, grace=CLEANUP_WINDOW_SECONDS)
         try:
             done, failures = await self._retrying(
-                lambda: self.jobs.complete(job.id, self.id, stored, engine_seconds, engine),
+                lambda: self.jobs.lifecycle.complete(
+                    job.id, self.id, stored, engine_seconds, engine
+                ),
                 deadline,
             )
         except _OutOfTime:
@@ -773,7 +780,7 @@ class Worker:
         async def settle() -> bool:
             """Complete after all (no one requeued the job meanwhile), or find the outputs
             already recorded; False when the job went on without them."""
-            if await self.jobs.complete(job.id, self.id, stored, engine_seconds, engine):
+            if await self.jobs.lifecycle.complete(job.id, self.id, stored, engine_seconds, engine):
                 return True
             recorded = await self._recorded(job.id, [output.storage_key for output in stored])
             if recorded is None:

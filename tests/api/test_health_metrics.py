@@ -225,7 +225,7 @@ def test_a_delivered_webhook_is_counted(fresh: LiveServer) -> None:
         )
         spec = ImageSpec(prompt="a kite", width=512, height=512, n=1, seed=7)
         fresh.call(
-            fresh.runtime.jobs.submit_image(
+            fresh.runtime.jobs.intake.submit_image(
                 principal, "creatix-flash", spec, webhook_url=receiver.url
             )
         )

@@ -456,7 +456,7 @@ def test_a_stored_lone_surrogate_does_not_break_the_listing(
     principal = server.call(accounts.authenticate(server.runtime.db, account.secret))
     spec = ImageSpec(prompt="\ud800 cat", width=512, height=512, n=1, seed=1)
     server.call(
-        server.runtime.jobs.submit_image(
+        server.runtime.jobs.intake.submit_image(
             principal, "creatix-flash", spec, source=platform.GENERATIONS.source
         )
     )

@@ -489,7 +489,7 @@ def _complete_by_hand(idle: LiveServer, generation_id: str, size: tuple[int, int
     """Play the worker for one queued image job: claim it and complete it with a PNG."""
     runtime = idle.runtime
     assert runtime is not None
-    claim = idle.call(runtime.jobs.claim("hand"))
+    claim = idle.call(runtime.jobs.lifecycle.claim("hand"))
     assert [job.id for job in claim.jobs] == [generation_id]
     data = _png(size)
     key = f"images/hand/{generation_id}.png"
@@ -503,7 +503,7 @@ def _complete_by_hand(idle: LiveServer, generation_id: str, size: tuple[int, int
         width=size[0],
         height=size[1],
     )
-    assert idle.call(runtime.jobs.complete(generation_id, "hand", [output], 0.1))
+    assert idle.call(runtime.jobs.lifecycle.complete(generation_id, "hand", [output], 0.1))
 
 
 def test_a_processing_source_is_refused_and_a_queued_video_is_processing(tmp_path: Path) -> None:

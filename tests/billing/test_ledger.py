@@ -27,10 +27,11 @@ from creatix.billing import ledger
 from creatix.billing.models import LedgerEntry
 from creatix.catalog.loader import load_catalog
 from creatix.engines.registry import EngineRegistry
-from creatix.jobs import service as job_service
+from creatix.jobs import intake as job_intake
 from creatix.jobs.events import JobEvents
 from creatix.jobs.models import JobRow
-from creatix.jobs.service import JobService, QueueSettings
+from creatix.jobs.records import QueueSettings
+from creatix.jobs.service import JobService
 from creatix.jobs.specs import IdempotencyKey, ImageSpec, JobError, JobStatus, StoredOutput
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
@@ -82,7 +83,7 @@ class Books:
     async def submit(self, principal: Principal, n: int = 1, key: str | None = None):
         spec = ImageSpec(prompt="ledger", width=512, height=512, n=n, seed=1)
         idempotency = IdempotencyKey(key=key, fingerprint=f"n={n}") if key else None
-        return await self.jobs.submit_image(
+        return await self.jobs.intake.submit_image(
             principal, "z-image-turbo", spec, idempotency=idempotency
         )
 
@@ -144,8 +145,8 @@ async def test_a_job_reserves_its_price_and_is_charged_what_it_produced(books: B
     job = await books.submit(principal, n=3)
     assert job.credits_reserved == 300
     assert await books.balance(principal) == 700
-    [claimed] = (await books.jobs.claim("w")).jobs
-    assert await books.jobs.complete(claimed.id, "w", _outputs(2), 0.1)
+    [claimed] = (await books.jobs.lifecycle.claim("w")).jobs
+    assert await books.jobs.lifecycle.complete(claimed.id, "w", _outputs(2), 0.1)
     assert await books.entries(job.id) == {"reserve": -300, "refund": 300, "charge": -200}
     assert (await books.jobs.get(job.id)).credits_charged == 200
     statement = await books.db.read(lambda s: ledger.balance_of(s, principal.account_id))
@@ -175,14 +176,18 @@ async def test_failure_and_cancel_refund_in_full(books: Books) -> None:
     principal = await books.account(credits=500)
     failing = await books.submit(principal, n=2)
     canceled = await books.submit(principal, n=1)
-    await books.jobs.claim("w")
+    await books.jobs.lifecycle.claim("w")
     error = JobError(code="engine_error", message="boom")
-    assert await books.jobs.fail(failing.id, "w", error, retryable=False) is JobStatus.FAILED
-    assert (await books.jobs.cancel(canceled.id, principal.account_id)).status is JobStatus.CANCELED
+    assert (
+        await books.jobs.lifecycle.fail(failing.id, "w", error, retryable=False) is JobStatus.FAILED
+    )
+    assert (
+        await books.jobs.lifecycle.cancel(canceled.id, principal.account_id)
+    ).status is JobStatus.CANCELED
     assert await books.balance(principal) == 500
     assert await books.entries(failing.id) == {"reserve": -200, "refund": 200}
     assert await books.entries(canceled.id) == {"reserve": -100, "refund": 100}
-    assert not await books.jobs.complete(canceled.id, "w", _outputs(1), 0.1)
+    assert not await books.jobs.lifecycle.complete(canceled.id, "w", _outputs(1), 0.1)
     await books.check_invariants(principal)
 
 
@@ -191,11 +196,13 @@ async def test_a_retried_job_settles_once(books: Books) -> None:
     job = await books.submit(principal)
     error = JobError(code="engine_error", message="transient")
     for _ in range(2):
-        await books.jobs.claim("w")
-        assert await books.jobs.fail(job.id, "w", error, retryable=True) is JobStatus.QUEUED
+        await books.jobs.lifecycle.claim("w")
+        assert (
+            await books.jobs.lifecycle.fail(job.id, "w", error, retryable=True) is JobStatus.QUEUED
+        )
         assert await books.entries(job.id) == {"reserve": -100}
-    await books.jobs.claim("w")
-    assert await books.jobs.complete(job.id, "w", _outputs(1), 0.1)
+    await books.jobs.lifecycle.claim("w")
+    assert await books.jobs.lifecycle.complete(job.id, "w", _outputs(1), 0.1)
     assert await books.entries(job.id) == {"reserve": -100, "refund": 100, "charge": -100}
     await books.check_invariants(principal)
 
@@ -304,7 +311,7 @@ async def test_an_idempotency_key_is_kept_24_hours_then_makes_a_new_job(
     first = await books.submit(principal, key="daily-banner")
 
     def clock_at(moment: datetime) -> None:
-        monkeypatch.setattr(job_service, "utcnow", lambda: moment)
+        monkeypatch.setattr(job_intake, "utcnow", lambda: moment)
 
     clock_at(first.created_at + timedelta(hours=23, minutes=59))
     assert (await books.submit(principal, key="daily-banner")).id == first.id
@@ -359,7 +366,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule()
     def claim(self) -> None:
-        claim = self.run(self.books.jobs.claim("worker"))
+        claim = self.run(self.books.jobs.lifecycle.claim("worker"))
         self.running.extend(job.id for job in claim.jobs)
 
     @precondition(lambda self: self.running)
@@ -367,7 +374,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def complete(self, data: st.DataObject, produced: int) -> None:
         job_id = data.draw(st.sampled_from(self.running))
         self.running.remove(job_id)
-        self.run(self.books.jobs.complete(job_id, "worker", _outputs(produced), 0.1))
+        self.run(self.books.jobs.lifecycle.complete(job_id, "worker", _outputs(produced), 0.1))
 
     @precondition(lambda self: self.running)
     @rule(data=st.data(), retryable=st.booleans())
@@ -375,17 +382,17 @@ class LedgerMachine(RuleBasedStateMachine):
         job_id = data.draw(st.sampled_from(self.running))
         self.running.remove(job_id)
         error = JobError(code="engine_error", message="random failure")
-        self.run(self.books.jobs.fail(job_id, "worker", error, retryable=retryable))
+        self.run(self.books.jobs.lifecycle.fail(job_id, "worker", error, retryable=retryable))
 
     @precondition(lambda self: self.submitted)
     @rule(data=st.data())
     def cancel(self, data: st.DataObject) -> None:
         job_id = data.draw(st.sampled_from(self.submitted))
-        self.run(self.books.jobs.cancel(job_id, self.principal.account_id))
+        self.run(self.books.jobs.lifecycle.cancel(job_id, self.principal.account_id))
 
     @rule()
     def workers_die(self) -> None:
-        self.run(self.books.jobs.requeue_expired())
+        self.run(self.books.jobs.lifecycle.requeue_expired())
         self.running.clear()
 
     @invariant()

@@ -346,7 +346,7 @@ async def test_a_finished_job_survives_a_database_blip(
     principal = await funded(admin)
     try:
         async with running(worker.run()):
-            job = await admin.jobs.submit_image(principal, MODEL, SPEC)
+            job = await admin.jobs.intake.submit_image(principal, MODEL, SPEC)
             await until(lambda: backend.refused >= 3, "three refused database calls")
             backend.restore()
             done = await finished(admin, job.id)
@@ -378,7 +378,7 @@ async def test_a_lease_lost_during_an_outage_leaves_no_stored_file(
     principal = await funded(admin)
     try:
         async with running(worker.run()):
-            job = await admin.jobs.submit_image(principal, MODEL, SPEC)
+            job = await admin.jobs.intake.submit_image(principal, MODEL, SPEC)
             await until(lambda: backend.refused >= 1, "a refused database call")
             # The outage outlasts the lease: the other worker requeues the job and runs it.
             async with running(other.run()):
@@ -438,7 +438,7 @@ async def test_each_loop_logs_an_outage_once_and_its_recovery_once(
     outages = {**{name: worker.outages[name] for name in loops}, "sweep": sweeper.outage}
     try:
         async with running(worker.run(), sweeper.run()):
-            job = await admin.jobs.submit_image(principal, MODEL, SPEC)
+            job = await admin.jobs.intake.submit_image(principal, MODEL, SPEC)
             await asyncio.wait_for(engine_running.wait(), DEADLINE)
             backend.cut()
             await until(
@@ -504,7 +504,7 @@ async def test_a_completion_whose_answer_was_lost_keeps_its_files(
     principal = await funded(admin)
     try:
         async with running(worker.run()):
-            job = await admin.jobs.submit_image(principal, MODEL, SPEC)
+            job = await admin.jobs.intake.submit_image(principal, MODEL, SPEC)
             done = await finished(admin, job.id)
             await until(lambda: not worker._inflight, "the worker to settle the batch")
     finally:
@@ -527,7 +527,7 @@ def lose_the_answer_of_the_first_completion(db: Database) -> list[str]:
 
     def run_write(work: Callable[[Session], T]) -> T:
         result = commit(work)
-        if not lost and "JobService.complete." in work.__qualname__:
+        if not lost and "JobLifecycle.complete." in work.__qualname__:
             lost.append(getattr(result, "id", "?"))
             raise OperationalError("COMMIT", {}, ConnectionResetError("connection lost"))
         return result
@@ -560,7 +560,7 @@ async def test_outputs_stored_before_a_storage_error_are_deleted(
     try:
         async with running(worker.run()):
             spec = SPEC.model_copy(update={"n": 2})
-            job = await admin.jobs.submit_image(principal, MODEL, spec)
+            job = await admin.jobs.intake.submit_image(principal, MODEL, spec)
             done = await finished(admin, job.id)
     finally:
         await side.close()

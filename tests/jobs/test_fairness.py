@@ -11,7 +11,8 @@ from creatix.accounts.schemas import Principal
 from creatix.catalog.loader import load_catalog
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs.events import JobEvents
-from creatix.jobs.service import JobService, QueueSettings
+from creatix.jobs.records import QueueSettings
+from creatix.jobs.service import JobService
 from creatix.jobs.specs import ImageSpec, StoredOutput
 from creatix.kit.db import Database
 from creatix.kit.migrate import upgrade_database
@@ -44,7 +45,7 @@ async def _drain(jobs: JobService) -> list[str]:
     """Claim and complete until the queue is empty; the job ids in the order they started."""
     started: list[str] = []
     while True:
-        claim = await jobs.claim(WORKER)
+        claim = await jobs.lifecycle.claim(WORKER)
         if not claim.jobs:
             return started
         for job in claim.jobs:
@@ -56,16 +57,17 @@ async def _drain(jobs: JobService) -> list[str]:
                 size_bytes=1,
                 checksum="sha256:0",
             )
-            assert await jobs.complete(job.id, WORKER, [output], 0.0)
+            assert await jobs.lifecycle.complete(job.id, WORKER, [output], 0.0)
 
 
 async def test_one_accounts_burst_does_not_starve_another(jobs: JobService) -> None:
     burst = await _principal(jobs, "bursty", "paid")
     single = await _principal(jobs, "patient", "paid")
     burst_ids = [
-        (await jobs.submit_image(burst, "creatix-flash", _spec(seed))).id for seed in range(200)
+        (await jobs.intake.submit_image(burst, "creatix-flash", _spec(seed))).id
+        for seed in range(200)
     ]
-    lone = (await jobs.submit_image(single, "creatix-flash", _spec(1))).id
+    lone = (await jobs.intake.submit_image(single, "creatix-flash", _spec(1))).id
     started = await _drain(jobs)
     assert sorted(started) == sorted([*burst_ids, lone])
     burst_before = started.index(lone)
@@ -76,7 +78,7 @@ async def test_higher_priority_plans_are_claimed_first(jobs: JobService) -> None
     free = await _principal(jobs, "free-acct", "free")
     paid = await _principal(jobs, "paid-acct", "paid")
     # Another model than the free jobs': no batch key in common, so no batch to share.
-    early = [(await jobs.submit_image(free, "creatix-pro", _spec(s))).id for s in range(3)]
-    late = (await jobs.submit_image(paid, "creatix-flash", _spec(9))).id
+    early = [(await jobs.intake.submit_image(free, "creatix-pro", _spec(s))).id for s in range(3)]
+    late = (await jobs.intake.submit_image(paid, "creatix-flash", _spec(9))).id
     started = await _drain(jobs)
     assert started == [late, *early]

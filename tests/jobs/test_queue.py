@@ -21,7 +21,8 @@ from creatix.catalog.schemas import PlanEntry
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs.events import JobEvents
 from creatix.jobs.models import JobRow
-from creatix.jobs.service import JobService, QueueSettings
+from creatix.jobs.records import QueueSettings
+from creatix.jobs.service import JobService
 from creatix.jobs.specs import ImageSpec, Job, JobError, JobStatus, StoredOutput
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
@@ -74,29 +75,29 @@ async def core(tmp_path: Path) -> AsyncIterator[Core]:
 async def test_claim_leases_a_batch_of_compatible_jobs_oldest_first(core: Core) -> None:
     principal = await core.principal()
     submitted = [
-        await core.jobs.submit_image(principal, "creatix-flash", _spec()) for _ in range(3)
+        await core.jobs.intake.submit_image(principal, "creatix-flash", _spec()) for _ in range(3)
     ]
-    other_model = await core.jobs.submit_image(principal, "creatix-pro", _spec())
-    first = await core.jobs.claim("worker-a")
+    other_model = await core.jobs.intake.submit_image(principal, "creatix-pro", _spec())
+    first = await core.jobs.lifecycle.claim("worker-a")
     assert [job.id for job in first.jobs] == [job.id for job in submitted]
     assert all(job.status is JobStatus.RUNNING and job.attempts == 1 for job in first.jobs)
     assert all(job.started_at is not None for job in first.jobs)
     assert first.more_queued, "the creatix-pro job is still waiting"
-    second = await core.jobs.claim("worker-b")
+    second = await core.jobs.lifecycle.claim("worker-b")
     assert [job.id for job in second.jobs] == [other_model.id]
     assert not second.more_queued
-    third = await core.jobs.claim("worker-c")
+    third = await core.jobs.lifecycle.claim("worker-c")
     assert third.jobs == []
     assert not third.more_queued
 
 
 async def test_completion_records_assets_and_timings_once(core: Core) -> None:
     principal = await core.principal()
-    job = await core.jobs.submit_image(principal, "creatix-flash", _spec(n=2))
-    await core.jobs.claim("worker-a")
+    job = await core.jobs.intake.submit_image(principal, "creatix-flash", _spec(n=2))
+    await core.jobs.lifecycle.claim("worker-a")
     outputs = [_output("a/0.png"), _output("a/1.png")]
-    assert await core.jobs.complete(job.id, "worker-a", outputs, engine_seconds=0.25)
-    assert not await core.jobs.complete(job.id, "worker-a", outputs, engine_seconds=0.25)
+    assert await core.jobs.lifecycle.complete(job.id, "worker-a", outputs, engine_seconds=0.25)
+    assert not await core.jobs.lifecycle.complete(job.id, "worker-a", outputs, engine_seconds=0.25)
     done = await core.jobs.get(job.id)
     assert done.status is JobStatus.SUCCEEDED
     assert [a.storage_key for a in done.assets] == ["a/0.png", "a/1.png"]
@@ -111,15 +112,15 @@ async def test_a_dead_workers_job_is_requeued_and_its_late_completion_refused(
 ) -> None:
     core = Core(tmp_path, QueueSettings(lease_seconds=0.05, poll_interval_seconds=30))
     principal = await core.principal()
-    job = await core.jobs.submit_image(principal, "creatix-flash", _spec())
-    await core.jobs.claim("dead-worker")
+    job = await core.jobs.intake.submit_image(principal, "creatix-flash", _spec())
+    await core.jobs.lifecycle.claim("dead-worker")
     await asyncio.sleep(0.1)
-    assert await core.jobs.requeue_expired() == 1
-    [again] = (await core.jobs.claim("live-worker")).jobs
+    assert await core.jobs.lifecycle.requeue_expired() == 1
+    [again] = (await core.jobs.lifecycle.claim("live-worker")).jobs
     assert again.id == job.id
     assert again.attempts == 2
-    assert not await core.jobs.complete(job.id, "dead-worker", [_output("dead.png")], 1.0)
-    assert await core.jobs.complete(job.id, "live-worker", [_output("live.png")], 1.0)
+    assert not await core.jobs.lifecycle.complete(job.id, "dead-worker", [_output("dead.png")], 1.0)
+    assert await core.jobs.lifecycle.complete(job.id, "live-worker", [_output("live.png")], 1.0)
     done = await core.jobs.get(job.id)
     assert [a.storage_key for a in done.assets] == ["live.png"]
     await core.db.dispose()
@@ -128,27 +129,33 @@ async def test_a_dead_workers_job_is_requeued_and_its_late_completion_refused(
 async def test_heartbeats_keep_a_lease_alive(tmp_path: Path) -> None:
     core = Core(tmp_path, QueueSettings(lease_seconds=0.3, poll_interval_seconds=30))
     principal = await core.principal()
-    job = await core.jobs.submit_image(principal, "creatix-flash", _spec())
-    await core.jobs.claim("worker-a")
+    job = await core.jobs.intake.submit_image(principal, "creatix-flash", _spec())
+    await core.jobs.lifecycle.claim("worker-a")
     for _ in range(4):
         await asyncio.sleep(0.15)
-        assert await core.jobs.heartbeat([job.id], "worker-a") == {job.id}
-        assert await core.jobs.requeue_expired() == 0
-    assert await core.jobs.heartbeat([job.id], "worker-b") == set()
+        assert await core.jobs.lifecycle.heartbeat([job.id], "worker-a") == {job.id}
+        assert await core.jobs.lifecycle.requeue_expired() == 0
+    assert await core.jobs.lifecycle.heartbeat([job.id], "worker-b") == set()
     await core.db.dispose()
 
 
 async def test_retryable_failures_retry_then_fail_and_give_the_quota_back(core: Core) -> None:
     principal = await core.principal("free")
-    job = await core.jobs.submit_image(principal, "creatix-flash", _spec(n=3))
+    job = await core.jobs.intake.submit_image(principal, "creatix-flash", _spec(n=3))
     assert await core.quota_used(principal) == 3
     error = JobError(code="engine_error", message="out of memory")
     for attempt in (1, 2):
-        [claimed] = (await core.jobs.claim("worker-a")).jobs
+        [claimed] = (await core.jobs.lifecycle.claim("worker-a")).jobs
         assert claimed.attempts == attempt
-        assert await core.jobs.fail(job.id, "worker-a", error, retryable=True) is JobStatus.QUEUED
-    await core.jobs.claim("worker-a")
-    assert await core.jobs.fail(job.id, "worker-a", error, retryable=True) is JobStatus.FAILED
+        assert (
+            await core.jobs.lifecycle.fail(job.id, "worker-a", error, retryable=True)
+            is JobStatus.QUEUED
+        )
+    await core.jobs.lifecycle.claim("worker-a")
+    assert (
+        await core.jobs.lifecycle.fail(job.id, "worker-a", error, retryable=True)
+        is JobStatus.FAILED
+    )
     failed = await core.jobs.get(job.id)
     assert failed.status is JobStatus.FAILED
     assert failed.error == error
@@ -161,11 +168,11 @@ async def test_a_job_whose_workers_keep_dying_fails_as_worker_lost(tmp_path: Pat
         tmp_path, QueueSettings(lease_seconds=0.01, poll_interval_seconds=30, max_attempts=2)
     )
     principal = await core.principal("free")
-    job = await core.jobs.submit_image(principal, "creatix-flash", _spec())
+    job = await core.jobs.intake.submit_image(principal, "creatix-flash", _spec())
     for _ in range(2):
-        await core.jobs.claim("doomed")
+        await core.jobs.lifecycle.claim("doomed")
         await asyncio.sleep(0.05)
-        await core.jobs.requeue_expired()
+        await core.jobs.lifecycle.requeue_expired()
     lost = await core.jobs.get(job.id)
     assert lost.status is JobStatus.FAILED
     assert lost.error is not None
@@ -176,12 +183,12 @@ async def test_a_job_whose_workers_keep_dying_fails_as_worker_lost(tmp_path: Pat
 
 async def test_wait_wakes_on_completion_not_on_a_polling_tick(core: Core) -> None:
     principal = await core.principal()
-    job = await core.jobs.submit_image(principal, "creatix-flash", _spec())
-    await core.jobs.claim("worker-a")
+    job = await core.jobs.intake.submit_image(principal, "creatix-flash", _spec())
+    await core.jobs.lifecycle.claim("worker-a")
 
     async def complete_soon() -> None:
         await asyncio.sleep(0.05)
-        await core.jobs.complete(job.id, "worker-a", [_output("w.png")], 0.01)
+        await core.jobs.lifecycle.complete(job.id, "worker-a", [_output("w.png")], 0.01)
 
     started = time.monotonic()
     completer = asyncio.create_task(complete_soon())
@@ -195,7 +202,7 @@ async def test_wait_wakes_on_completion_not_on_a_polling_tick(core: Core) -> Non
 
 async def test_wait_returns_the_running_job_at_its_timeout(core: Core) -> None:
     principal = await core.principal()
-    job = await core.jobs.submit_image(principal, "creatix-flash", _spec())
+    job = await core.jobs.intake.submit_image(principal, "creatix-flash", _spec())
     assert (await core.jobs.wait(job, timeout=0.05)).status is JobStatus.QUEUED
 
 
@@ -229,7 +236,7 @@ def test_quota_is_never_counted_past_its_limit_under_concurrency(database_url: s
         )
         # Two images first: the day's quota row exists before the rush, as it would after
         # any earlier job of the day.
-        await setup_jobs.submit_image(principal, "creatix-flash", _spec(n=2))
+        await setup_jobs.intake.submit_image(principal, "creatix-flash", _spec(n=2))
         return principal
 
     principal = asyncio.run(first_job())
@@ -240,7 +247,7 @@ def test_quota_is_never_counted_past_its_limit_under_concurrency(database_url: s
 
         async def attempt() -> str:
             try:
-                await jobs.submit_image(principal, "creatix-flash", _spec(n=3))
+                await jobs.intake.submit_image(principal, "creatix-flash", _spec(n=3))
             except TooManyRequests as refused:  # nothing else counts as a refusal
                 return refused.code
             return "accepted"
@@ -309,29 +316,29 @@ async def test_a_free_local_worker_gets_the_job_leased_in_the_enqueueing_transac
     core: Core,
 ) -> None:
     worker = RecordingWorker(slots=1)
-    core.jobs.attach_direct(worker)
+    core.jobs.intake.attach_direct(worker)
     principal = await core.principal()
-    direct = await core.jobs.submit_image(principal, "creatix-flash", _spec())
+    direct = await core.jobs.intake.submit_image(principal, "creatix-flash", _spec())
     assert [job.id for job in worker.delivered] == [direct.id]
     assert worker.delivered[0].status is JobStatus.RUNNING
     stored = await core.jobs.get(direct.id)
     assert stored.status is JobStatus.RUNNING
     assert stored.attempts == 1
-    assert (await core.jobs.claim("other-worker")).jobs == [], "nothing left to claim"
+    assert (await core.jobs.lifecycle.claim("other-worker")).jobs == [], "nothing left to claim"
 
-    queued = await core.jobs.submit_image(principal, "creatix-flash", _spec())
+    queued = await core.jobs.intake.submit_image(principal, "creatix-flash", _spec())
     assert len(worker.delivered) == 1, "no slot free: the job queues"
     assert (await core.jobs.get(queued.id)).status is JobStatus.QUEUED
-    assert await core.jobs.complete(direct.id, "direct-worker", [_output("d.png")], 0.1)
+    assert await core.jobs.lifecycle.complete(direct.id, "direct-worker", [_output("d.png")], 0.1)
 
 
 async def test_a_refused_submit_gives_the_reserved_slot_back(core: Core) -> None:
     worker = RecordingWorker(slots=100)
-    core.jobs.attach_direct(worker)
+    core.jobs.intake.attach_direct(worker)
     principal = await core.principal("free")
     for _ in range(12):
-        await core.jobs.submit_image(principal, "creatix-flash", _spec(n=4))
+        await core.jobs.intake.submit_image(principal, "creatix-flash", _spec(n=4))
     with pytest.raises(TooManyRequests):
-        await core.jobs.submit_image(principal, "creatix-flash", _spec(n=4))
+        await core.jobs.intake.submit_image(principal, "creatix-flash", _spec(n=4))
     assert worker.free == 100 - 12
     assert len(worker.delivered) == 12

@@ -137,7 +137,7 @@ def _run(server: LiveServer, secret: str, model: str, spec: TextSpec) -> Job:
 
     async def submit_and_wait() -> Job:
         principal = await accounts.authenticate(jobs.db, secret)
-        job = await jobs.submit_text(principal, model, spec)
+        job = await jobs.intake.submit_text(principal, model, spec)
         return await jobs.wait(job, timeout=30)
 
     return server.call(submit_and_wait())

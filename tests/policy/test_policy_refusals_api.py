@@ -287,7 +287,7 @@ def _generate(server: LiveServer, secret: str, prompt: str, n: int) -> Job:
     runtime = server.runtime
     principal = server.call(accounts.authenticate(runtime.db, secret))
     spec = ImageSpec(prompt=prompt, width=512, height=512, n=n, seed=7)
-    job = server.call(runtime.jobs.submit_image(principal, PRICED, spec, source="platform"))
+    job = server.call(runtime.jobs.intake.submit_image(principal, PRICED, spec, source="platform"))
     return server.call(runtime.jobs.wait(job, 60))
 
 
@@ -343,7 +343,9 @@ def test_an_output_outage_on_a_closed_policy_retries_the_job_then_refunds(
     assert server.runtime is not None
     principal = server.call(accounts.authenticate(server.runtime.db, secret))
     spec = ImageSpec(prompt="a red car", width=512, height=512, n=1, seed=7)
-    job = server.call(server.runtime.jobs.submit_image(principal, PRICED, spec, source="platform"))
+    job = server.call(
+        server.runtime.jobs.intake.submit_image(principal, PRICED, spec, source="platform")
+    )
     done = server.call(server.runtime.jobs.wait(job, 60))
     assert done.status is JobStatus.FAILED
     assert done.error is not None

@@ -12,7 +12,8 @@ from creatix.accounts.schemas import Principal
 from creatix.catalog.loader import load_catalog
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs.events import JobEvents
-from creatix.jobs.service import JobService, QueueSettings
+from creatix.jobs.records import QueueSettings
+from creatix.jobs.service import JobService
 from creatix.jobs.specs import ImageSpec, StoredOutput
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
@@ -37,10 +38,10 @@ async def name_in_rows(db: Database, *, assets: list[str], uploads: list[str]) -
         db, catalog, EngineRegistry.from_catalog(catalog), JobEvents(), QueueSettings()
     )
     spec = ImageSpec(prompt="sweep", width=512, height=512, n=len(assets), seed=1)
-    job = await jobs.submit_image(principal, "creatix-flash", spec)
-    [claimed] = (await jobs.claim("w")).jobs
+    job = await jobs.intake.submit_image(principal, "creatix-flash", spec)
+    [claimed] = (await jobs.lifecycle.claim("w")).jobs
     assert claimed.id == job.id
-    assert await jobs.complete(job.id, "w", [_output(key) for key in assets], 0.1)
+    assert await jobs.lifecycle.complete(job.id, "w", [_output(key) for key in assets], 0.1)
 
     def add_uploads(session: Session) -> None:
         for path in uploads:

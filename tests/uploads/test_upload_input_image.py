@@ -36,7 +36,7 @@ def _generate(server: LiveServer, principal: Principal, model: str, spec: ImageS
     jobs = server.runtime.jobs
 
     async def submit_and_wait() -> Job:
-        return await jobs.wait(await jobs.submit_image(principal, model, spec), 30)
+        return await jobs.wait(await jobs.intake.submit_image(principal, model, spec), 30)
 
     return server.call(submit_and_wait())
 
@@ -105,7 +105,7 @@ def test_another_accounts_upload_is_refused_naming_input_image(server: LiveServe
     assert server.runtime is not None
     spec = _spec(input_image=path)
     with pytest.raises(InvalidRequest) as refused:
-        server.call(server.runtime.jobs.submit_image(stranger, "creatix-pro", spec))
+        server.call(server.runtime.jobs.intake.submit_image(stranger, "creatix-pro", spec))
     assert refused.value.param == "input_image"
     assert refused.value.status == 400
 
@@ -116,7 +116,7 @@ def test_a_model_without_image_input_refuses_one(server: LiveServer) -> None:
     assert server.runtime is not None
     with pytest.raises(InvalidRequest) as refused:
         server.call(
-            server.runtime.jobs.submit_image(
+            server.runtime.jobs.intake.submit_image(
                 _principal(server, secret), "creatix-flash", _spec(input_image=path)
             )
         )

@@ -19,7 +19,8 @@ from creatix.catalog.loader import load_catalog
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs.events import JobEvents
 from creatix.jobs.models import JobRow
-from creatix.jobs.service import JobService, QueueSettings
+from creatix.jobs.records import QueueSettings
+from creatix.jobs.service import JobService
 from creatix.jobs.specs import ImageSpec, JobError, StoredOutput
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
@@ -93,18 +94,20 @@ async def test_completed_failed_and_canceled_jobs_are_rolled_up_with_their_key(
     core: JobService,
 ) -> None:
     principal = await _principal(core)
-    made = await core.submit_image(principal, MODEL, _spec(2))
-    broken = await core.submit_image(principal, MODEL, _spec(1))
-    canceled = await core.submit_image(principal, MODEL, _spec(3))
-    claim = await core.claim("w")
+    made = await core.intake.submit_image(principal, MODEL, _spec(2))
+    broken = await core.intake.submit_image(principal, MODEL, _spec(1))
+    canceled = await core.intake.submit_image(principal, MODEL, _spec(3))
+    claim = await core.lifecycle.claim("w")
     claimed = {job.id for job in claim.jobs}
     assert {made.id, broken.id} <= claimed
-    assert await core.complete(made.id, "w", _outputs(2), 0.1)
-    await core.fail(broken.id, "w", JobError(code="boom", message="x"), retryable=False)
+    assert await core.lifecycle.complete(made.id, "w", _outputs(2), 0.1)
+    await core.lifecycle.fail(broken.id, "w", JobError(code="boom", message="x"), retryable=False)
     if canceled.id in claimed:
-        await core.fail(canceled.id, "w", JobError(code="boom", message="x"), retryable=False)
+        await core.lifecycle.fail(
+            canceled.id, "w", JobError(code="boom", message="x"), retryable=False
+        )
     else:
-        await core.cancel(canceled.id, principal.account_id)
+        await core.lifecycle.cancel(canceled.id, principal.account_id)
 
     by_key = {row.key_id: row for row in await _rows(core, principal.account_id)}
     assert set(by_key) == {principal.key_id, ALL_KEYS}
@@ -146,12 +149,12 @@ async def test_concurrent_upserts_lose_no_count(core: JobService) -> None:
 async def test_a_budget_counts_the_reservations_of_unfinished_jobs(core: JobService) -> None:
     principal = await _principal(core)
     await accounts.set_key_limits(core.db, principal.key_id, KeyLimits(budget_daily_credits=300))
-    await core.submit_image(principal, MODEL, _spec(2))  # 200 reserved, still queued
+    await core.intake.submit_image(principal, MODEL, _spec(2))  # 200 reserved, still queued
     with pytest.raises(InsufficientCredits) as refused:
-        await core.submit_image(principal, MODEL, _spec(2))
+        await core.intake.submit_image(principal, MODEL, _spec(2))
     assert refused.value.code == "key_budget_exceeded"
     assert "200 are charged or reserved today" in refused.value.message
-    await core.submit_image(principal, MODEL, _spec(1))  # exactly 300: allowed
+    await core.intake.submit_image(principal, MODEL, _spec(1))  # exactly 300: allowed
 
 
 async def test_the_json_drawn_from_rows_is_the_documented_report(core: JobService) -> None:

@@ -12,7 +12,8 @@ from creatix.catalog.loader import load_catalog
 from creatix.config import Settings
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs.events import JobEvents
-from creatix.jobs.service import JobService, QueueSettings
+from creatix.jobs.records import QueueSettings
+from creatix.jobs.service import JobService
 from creatix.jobs.specs import ImageSpec
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
@@ -59,13 +60,13 @@ class Hooks:
 
         The clock is moved to the outbox row's creation so the delivery is due on it.
         """
-        job = await self.jobs.submit_image(
+        job = await self.jobs.intake.submit_image(
             await self.principal(account),
             "creatix-flash",
             ImageSpec(prompt="a webhook test", width=512, height=512, n=1, seed=1),
             webhook_url=url,
         )
-        await self.jobs.cancel(job.id, job.account_id)
+        await self.jobs.lifecycle.cancel(job.id, job.account_id)
         [delivery] = await webhooks.deliveries_of(self.db, job.id)
         self.clock.now = max(self.clock.now, delivery.created_at)
         return delivery

@@ -49,7 +49,7 @@ def test_a_finished_job_posts_one_signed_event_with_links_that_download(
     )
     spec = ImageSpec(prompt="a red kite over the sea", width=512, height=512, n=2, seed=7)
     job = server.call(
-        server.runtime.jobs.submit_image(
+        server.runtime.jobs.intake.submit_image(
             principal, "creatix-flash", spec, webhook_url=receiver.url, source="creatix_v1"
         )
     )

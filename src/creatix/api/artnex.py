@@ -438,7 +438,7 @@ async def generate(
     body = await _json_object(request)
     entry, spec = parse(body, runtime.catalog)
     idempotency = idempotency_key(request, body)
-    job = await runtime.jobs.submit_image(
+    job = await runtime.jobs.intake.submit_image(
         principal, entry.id, spec, source="artnex", idempotency=idempotency
     )
     job = await runtime.jobs.wait(job, runtime.settings.sync_timeout_seconds)

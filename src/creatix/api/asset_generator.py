@@ -47,7 +47,7 @@ from creatix.api.deps import ApiIdPrincipal, RuntimeDep, idempotency_key
 from creatix.api.openapi_docs import CREATE, LOOKUP, READ, create_docs, error_responses
 from creatix.api.routing import dialect_route
 from creatix.catalog.schemas import Catalog, ModelEntry, VideoOptions
-from creatix.jobs.service import THUMBNAIL
+from creatix.jobs.records import THUMBNAIL
 from creatix.jobs.specs import (
     Asset,
     ImageSpec,
@@ -503,7 +503,7 @@ async def create_task(
     try:
         if entry.kind == JobKind.VIDEO:
             assert input_image is not None, "the video schema requires image_url"
-            job = await runtime.jobs.submit_video(
+            job = await runtime.jobs.intake.submit_video(
                 principal,
                 entry.id,
                 _video_spec(entry, params, input_image),
@@ -512,7 +512,7 @@ async def create_task(
                 idempotency=idempotency,
             )
         else:
-            job = await runtime.jobs.submit_image(
+            job = await runtime.jobs.intake.submit_image(
                 principal,
                 entry.id,
                 _spec(entry, params, input_image),

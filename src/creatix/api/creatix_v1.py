@@ -187,7 +187,7 @@ async def create_images(
     """Generate 1–4 images from a prompt and wait for them."""
     body = await model_body(request, ImageGenerationRequest)
     idempotency = idempotency_key(request, body.model_dump(exclude_unset=True))
-    job = await runtime.jobs.submit_image(
+    job = await runtime.jobs.intake.submit_image(
         principal, body.model, _spec(body), idempotency=idempotency
     )
     job = await runtime.jobs.wait(job, runtime.settings.sync_timeout_seconds)

@@ -55,7 +55,8 @@ from creatix.api.platform_schemas import (
 from creatix.api.routing import dialect_route
 from creatix.billing import service as billing
 from creatix.catalog.schemas import Catalog, ModelEntry, Resolution, VideoOptions
-from creatix.jobs.service import MAX_OFFSET, THUMBNAIL
+from creatix.jobs.records import THUMBNAIL
+from creatix.jobs.service import MAX_OFFSET
 from creatix.jobs.specs import (
     Asset,
     ImageSpec,
@@ -264,7 +265,7 @@ async def generate(
     spec = _spec(body, model, runtime.catalog)
     idempotency = idempotency_key(request, body.model_dump(by_alias=True, exclude_unset=True))
     try:
-        job = await runtime.jobs.submit_image(
+        job = await runtime.jobs.intake.submit_image(
             principal, model.id, spec, source="platform", idempotency=idempotency
         )
     except (InvalidRequest, Forbidden) as exc:  # named by its wire field (a 403: the key's)
@@ -606,7 +607,7 @@ async def create_video(
     )
     idempotency = idempotency_key(request, body.model_dump(by_alias=True, exclude_unset=True))
     try:
-        job = await runtime.jobs.submit_video(
+        job = await runtime.jobs.intake.submit_video(
             principal, model.id, spec, source="platform", idempotency=idempotency
         )
     except (InvalidRequest, Forbidden) as exc:

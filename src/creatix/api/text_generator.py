@@ -7,7 +7,7 @@ webhook) tells how it went, and ``GET /`` lists the caller's text tasks, a page 
 
 Wire → canonical: the body is validated whole with ``text_schemas.REQUEST_SCHEMA`` (every
 failing field named, dotted: ``config.temperature``, ``messages.0.role``), then becomes a
-``TextSpec`` (``ChatTurn``s, ``TextConfig``) for ``JobService.submit_text``.
+``TextSpec`` (``ChatTurn``s, ``TextConfig``) for ``JobIntake.submit_text``.
 
 Credentials are ``X-API-ID`` and ``X-API-KEY``; errors are the asset generator's envelope,
 ``{"error", "detail"}`` plus ``field`` and ``fields`` for a 400 and ``request_id`` for a 5xx.
@@ -327,7 +327,7 @@ async def create_task(
     idempotency = idempotency_key(request, body)
     webhook_url = body.get("webhook_url") or None
     try:
-        job = await runtime.jobs.submit_text(
+        job = await runtime.jobs.intake.submit_text(
             principal,
             entry.id,
             spec,

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from creatix.jobs.service import JobService
+from creatix.jobs.lifecycle import JobLifecycle
 from creatix.kit.backoff import Outage
 
 log = logging.getLogger(__name__)
@@ -25,14 +25,14 @@ class ProgressReporter:
 
     def __init__(
         self,
-        jobs: JobService,
+        lifecycle: JobLifecycle,
         job_ids: Sequence[str],
         worker_id: str,
         *,
         interval: float = 0.25,
         outage: Outage | None = None,
     ) -> None:
-        self._jobs = jobs
+        self._lifecycle = lifecycle
         self._job_ids = list(job_ids)
         self._worker_id = worker_id
         self._interval = interval
@@ -65,7 +65,7 @@ class ProgressReporter:
     async def _write(self, fraction: float) -> None:
         self._written = fraction
         try:
-            await self._jobs.report_progress(self._job_ids, self._worker_id, fraction)
+            await self._lifecycle.report_progress(self._job_ids, self._worker_id, fraction)
         except Exception as exc:
             await asyncio.sleep(self._outage.failed(exc))
             return

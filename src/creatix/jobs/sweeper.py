@@ -1,6 +1,6 @@
 """The sweeper of orphaned outputs: stored files that no row names.
 
-A worker stores a job's outputs, then records them (``JobService.complete``), and deletes
+A worker stores a job's outputs, then records them (``JobLifecycle.complete``), and deletes
 them itself when the database refuses them (the lease was lost). What it cannot clean up is
 left by a crash between storing and recording, or by a completion whose outcome it never
 learned (the database stayed unreachable until well past its lease). So every worker process
