@@ -17,8 +17,10 @@ from creatix import __version__
 from creatix.api import (
     account,
     account_usage,
+    account_webhooks,
     admin,
     admin_policy,
+    admin_status,
     artnex,
     asset_generator,
     creatix_v1,
@@ -134,8 +136,10 @@ def create_app(
     app.include_router(account.router)
     app.include_router(admin.router)
     app.include_router(account_usage.account_router)
+    app.include_router(account_webhooks.router)
     app.include_router(account_usage.admin_router)
     app.include_router(admin_policy.router)
+    app.include_router(admin_status.router)
     app.add_exception_handler(StarletteHTTPException, unrouted_error_handler(DIALECTS))
     add_docs_pages(app)
     _complete_openapi(app)

@@ -38,7 +38,7 @@ from PIL.Image import Image
 from creatix.catalog.schemas import Route, VisibleMarkStyle
 from creatix.engines.base import EngineError, ProgressCallback, VideoOutput
 from creatix.engines.registry import ResolvedRoute
-from creatix.jobs import marking, structured
+from creatix.jobs import health, marking, structured
 from creatix.jobs.progress import ProgressReporter
 from creatix.jobs.records import THUMBNAIL
 from creatix.jobs.service import JobService
@@ -54,6 +54,7 @@ from creatix.jobs.specs import (
 )
 from creatix.jobs.sweeper import IMAGES_FOLDER, VIDEOS_FOLDER
 from creatix.kit.backoff import Outage, backoff_delay, is_transient
+from creatix.kit.clock import utcnow
 from creatix.kit.errors import NotFound
 from creatix.kit.logging import request_id_var
 from creatix.media.encoding import encode
@@ -287,8 +288,16 @@ class Worker:
     async def _requeue_loop(self) -> None:
         outage = self.outages["requeue"]
         interval = max(0.2, self.lease_seconds / 2)
+        presence = health.WorkerPresence(
+            self.id,
+            socket.gethostname(),
+            sorted(self.models) if self.models is not None else None,
+            self.concurrency,
+            utcnow(),
+        )
         while True:
             try:
+                await health.record_presence(self.jobs.db, presence)
                 await self.jobs.lifecycle.requeue_expired()
             except Exception as exc:
                 await asyncio.sleep(max(interval, outage.failed(exc)))

@@ -294,9 +294,9 @@ def test_the_reference_example_end_to_end(private_server: LiveServer, receiver: 
         # The webhook: one signed POST whose body is the task as GET shows it.
         [received] = receiver.wait_for(1)
         assert private_server.runtime is not None
-        secret = private_server.call(
-            webhooks.account_secret(private_server.runtime.db, account)
-        ).secret
+        db = private_server.runtime.db
+        account_id = private_server.call(accounts.account_id_named(db, account))
+        secret = private_server.call(webhooks.signing_secret(db, account_id))
         payload = Webhook(secret).verify(received.body, received.headers)
         assert payload == client.get(f"{BASE}/{first['id']}/").json() == done
 

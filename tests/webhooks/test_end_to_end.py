@@ -55,7 +55,7 @@ def test_a_finished_job_posts_one_signed_event_with_links_that_download(
     )
 
     [received] = receiver.wait_for(1)
-    secret = server.call(webhooks.account_secret(db, "hooked")).secret
+    secret = server.call(webhooks.account_secret(db, principal.account_id)).secret
     assert secret.startswith("whsec_")
     payload = Webhook(secret).verify(received.body, received.headers)
     strings = _strings(payload)

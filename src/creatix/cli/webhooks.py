@@ -9,6 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from creatix.accounts import service as accounts
+from creatix.accounts.audit import cli_actor
 from creatix.cli.common import (
     AccountName,
     AsJson,
@@ -19,8 +21,9 @@ from creatix.cli.common import (
     settings_from,
     with_db,
 )
+from creatix.kit.db import Database
 from creatix.webhooks import service as webhooks
-from creatix.webhooks.schemas import DeliveryInfo
+from creatix.webhooks.schemas import AccountSecret, DeliveryInfo
 
 app = typer.Typer(no_args_is_help=True, help="Webhook signing secrets and delivery logs.")
 
@@ -37,7 +40,12 @@ def webhooks_secret(
 ) -> None:
     """Show the account's webhook signing secret (made on first use)."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
-    found = with_db(settings, lambda db: webhooks.account_secret(db, account, rotate=rotate))
+
+    async def work(db: Database) -> AccountSecret:
+        account_id = await accounts.account_id_named(db, account)
+        return await webhooks.account_secret(db, account_id, rotate=rotate, actor=cli_actor())
+
+    found = with_db(settings, work)
     say_where(settings)
     if as_json:
         print(json.dumps(found.model_dump(mode="json")))

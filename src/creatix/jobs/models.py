@@ -113,3 +113,19 @@ class FairQueueRow(Base):
 
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class WorkerRow(Base):
+    """A worker process, as it last said it was alive (every half lease, with its requeue
+    sweep): what the admin API's queue health calls the workers seen."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    """``host:pid:random``, the worker's lease owner name."""
+    hostname: Mapped[str] = mapped_column(String(255))
+    models: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    """The catalog models it claims; None: every model."""
+    concurrency: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, Table, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from creatix.jobs.models import AssetRow, FairQueueRow, JobRow
+from creatix.jobs.models import AssetRow, FairQueueRow, JobRow, WorkerRow
 from creatix.jobs.specs import JobScope, JobStatus
 from creatix.kit.ids import canonical_uuid
 
@@ -329,3 +329,57 @@ def queued_by_kind(session: Session) -> dict[str, tuple[int, datetime]]:
         .group_by(JobRow.kind)
     ).all()
     return {kind: (count, oldest) for kind, count, oldest in rows}
+
+
+def worker_seen(
+    session: Session,
+    worker_id: str,
+    *,
+    hostname: str,
+    models: Sequence[str] | None,
+    concurrency: int,
+    started_at: datetime,
+    now: datetime,
+    forget_before: datetime,
+) -> None:
+    """Record that the worker is alive now; forget workers unseen since ``forget_before``."""
+    row = session.get(WorkerRow, worker_id)
+    if row is None:
+        session.add(
+            WorkerRow(
+                id=worker_id,
+                hostname=hostname,
+                models=list(models) if models is not None else None,
+                concurrency=concurrency,
+                started_at=started_at,
+                last_seen_at=now,
+            )
+        )
+    else:
+        row.last_seen_at = now
+    session.execute(delete(WorkerRow).where(WorkerRow.last_seen_at < forget_before))
+
+
+def workers_seen_since(session: Session, since: datetime) -> list[WorkerRow]:
+    return list(
+        session.scalars(
+            select(WorkerRow).where(WorkerRow.last_seen_at >= since).order_by(WorkerRow.id)
+        )
+    )
+
+
+def queue_counts(session: Session) -> tuple[dict[str, int], datetime | None]:
+    """Unfinished jobs by status (queued, running), and the oldest queued job's creation."""
+    unfinished = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+    counts = session.execute(
+        select(JobRow.status, func.count())
+        .where(JobRow.status.in_(unfinished))
+        .group_by(JobRow.status)
+    ).all()
+    oldest = session.scalar(
+        select(JobRow.created_at)
+        .where(JobRow.status == JobStatus.QUEUED.value)
+        .order_by(JobRow.created_at)
+        .limit(1)
+    )
+    return {status: count for status, count in counts}, oldest

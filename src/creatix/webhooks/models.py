@@ -25,6 +25,8 @@ class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        # The account API's delivery log: an account's deliveries, newest first.
+        Index("ix_webhook_deliveries_account_created", "account_id", "created_at"),
         # A deliverer counts what it holds of each account on every lease: a few rows.
         Index(
             "ix_webhook_deliveries_leased",

@@ -164,6 +164,24 @@ def deliveries_of_job(session: Session, job_id: str) -> list[WebhookDelivery]:
     )
 
 
+def deliveries_page(
+    session: Session, account_id: str, job_id: str | None, limit: int, offset: int
+) -> tuple[list[WebhookDelivery], int]:
+    """A page of the account's deliveries (of one job, if given), newest first; the total."""
+    match = [WebhookDelivery.account_id == account_id]
+    if job_id is not None:
+        match.append(WebhookDelivery.job_id == job_id)
+    rows = session.execute(
+        select(WebhookDelivery)
+        .where(*match)
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).scalars()
+    total = session.execute(select(func.count()).select_from(WebhookDelivery).where(*match))
+    return list(rows), total.scalar_one()
+
+
 def attempts_of(session: Session, delivery_ids: Sequence[str]) -> dict[str, list[WebhookAttempt]]:
     found: dict[str, list[WebhookAttempt]] = {delivery_id: [] for delivery_id in delivery_ids}
     rows = session.execute(

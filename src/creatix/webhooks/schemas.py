@@ -1,10 +1,11 @@
-"""What the webhooks room shows the CLI: an account's secret, a job's deliveries."""
+"""What the webhooks room shows the CLI and the account API: an account's secret, its
+deliveries."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class AccountSecret(BaseModel):
@@ -33,3 +34,10 @@ class DeliveryInfo(BaseModel):
     created_at: datetime
     finished_at: datetime | None
     attempt_log: list[AttemptInfo]
+
+
+class DeliveryPage(BaseModel):
+    data: list[DeliveryInfo]
+    total: int = Field(description="Deliveries matching the filter, all pages.")
+    limit: int
+    offset: int
