@@ -56,6 +56,7 @@ TASK_KEYS = {
     "response_text",
     "failed_reason",
     "credits_used",
+    "provenance",
 }
 CONFIG_KEYS = {
     "temperature",

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from creatix.accounts import service as accounts
 from creatix.provenance.credentials import TRAINED
 from support import LiveServer, creatix_command
 from tampering import png_with_one_pixel_changed
@@ -108,12 +110,13 @@ def test_a_file_that_is_not_a_whole_image_is_a_400_naming_the_field(
     assert error["param"] == "file"
 
 
-def test_the_request_must_be_a_multipart_file_with_a_key(server: LiveServer) -> None:
+def test_the_request_must_be_a_multipart_file_or_json_with_a_key(server: LiveServer) -> None:
     with server.client(server.key()) as client:
-        as_json = client.post(VERIFY, json={"file": "x"})
+        raw = client.post(VERIFY, content=b"\x89PNG", headers={"Content-Type": "image/png"})
         text_field = client.post(VERIFY, data={"file": "not a file"}, files={"other": b"x"})
-    assert as_json.status_code == 400
-    assert as_json.json()["error"]["param"] == "file"
+    assert raw.status_code == 400
+    assert raw.json()["error"]["param"] == "file"
+    assert raw.json()["error"]["code"] == "invalid_content_type"
     assert text_field.status_code == 400
     assert text_field.json()["error"]["param"] == "file"
     assert _verify(server, None, b"x").status_code == 401
@@ -126,7 +129,7 @@ def _creatix(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]
             *args,
             "--data-dir",
             str(settings.data_dir),
-            *(["--database-url", settings.resolved_database_url] if args[0] == "verify" else []),
+            *(["--database-url", settings.resolved_database_url] if "verify" in args else []),
         ),
         capture_output=True,
         text=True,
@@ -159,3 +162,78 @@ def test_the_cli_verifies_a_file_and_prints_the_ca(
     assert ca.stdout.encode() == server.runtime.provenance.identity.trust_anchors_pem
     as_json = json.loads(_creatix(server, "provenance", "ca", "--json").stdout)
     assert as_json == {"pem": ca.stdout, "development": True}
+
+
+TG = "/api/text_generator"
+
+
+def _answered_task(server: LiveServer, ask: str) -> tuple[str, dict[str, Any]]:
+    """A text generator task of a new account, finished: the account's key and the task."""
+    assert server.runtime is not None
+    _, secret = server.funded_account(credits=100_000)
+    key = server.call(accounts.authenticate(server.runtime.db, secret))
+    headers = {"X-API-ID": key.key_id, "X-API-KEY": secret}
+    body = {
+        "model_name": "gemini-2.5-flash",
+        "messages": [{"role": "user", "content": ask}],
+    }
+    created = httpx.post(f"{server.url}{TG}/", json=body, headers=headers, timeout=60)
+    assert created.status_code == 201, created.text
+    deadline = time.monotonic() + 60
+    while True:
+        task: dict[str, Any] = httpx.get(
+            f"{server.url}{TG}/{created.json()['id']}/", headers=headers, timeout=60
+        ).json()
+        if task["status"] == "done":
+            return secret, task
+        assert task["status"] != "failed", task
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_a_text_answer_carries_provenance_and_verifies_without_being_altered(
+    server: LiveServer,
+) -> None:
+    secret, task = _answered_task(server, "A tagline for a bakery.")
+    copy = task["response_text"]
+    provenance = task["provenance"]
+    assert provenance["generator"] == "Creatix"
+    assert provenance["ai_generated"] is True
+    assert provenance["job_id"] == task["id"]
+    assert provenance["model"] == "gemini-2.5-flash"
+    assert provenance["digest"].startswith("sha256:")
+    reflowed = "  " + copy.replace(" ", "  ").replace("\n", "\r\n") + "\n"
+    with server.client(secret) as client:
+        exact = client.post(VERIFY, json={"text": copy}).json()
+        spaced = client.post(VERIFY, json={"text": reflowed}).json()
+        edited = client.post(VERIFY, json={"text": copy + " Now 20% off."}).json()
+    assert exact["written_here"] is True
+    assert exact["job"]["id"] == task["id"]
+    assert exact["digest"] == provenance["digest"]
+    assert spaced["written_here"] is True
+    assert spaced["digest"] == provenance["digest"]
+    assert edited == {"digest": edited["digest"], "written_here": False, "job": None}
+    with server.client(server.key()) as stranger:
+        theirs = stranger.post(VERIFY, json={"text": copy}).json()
+    assert theirs["written_here"] is True
+    assert theirs["job"] is None
+
+
+def test_a_text_to_verify_is_checked_like_any_body(server: LiveServer) -> None:
+    with server.client(server.key()) as client:
+        empty = client.post(VERIFY, json={"text": ""})
+        wrong = client.post(VERIFY, json={"text": 3})
+        extra = client.post(VERIFY, json={"text": "x", "file": "y"})
+    for answer in (empty, wrong):
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["param"] == "text"
+    assert extra.status_code == 400
+    assert extra.json()["error"]["param"] == "file"
+
+
+def test_the_cli_verifies_a_text(server: LiveServer, tmp_path: Path) -> None:
+    _, task = _answered_task(server, "A tagline for a bicycle shop.")
+    (tmp_path / "copy.txt").write_text(task["response_text"], encoding="utf-8")
+    verified = _creatix(server, "verify", "--text", str(tmp_path / "copy.txt"), "--json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["job"]["id"] == task["id"]

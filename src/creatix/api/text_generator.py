@@ -38,6 +38,7 @@ from creatix.api.text_schemas import (
     Message,
     TaskConfig,
     TaskStatus,
+    TextProvenance,
     TextTask,
     TextTaskPage,
     field_rank,
@@ -57,6 +58,7 @@ from creatix.jobs.specs import (
 )
 from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
 from creatix.kit.patterns import check_schema
+from creatix.provenance.texts import text_digest
 from creatix.runtime import Runtime
 from creatix.webhooks import payloads
 from creatix.webhooks.ssrf import UnsafeUrl, check_url
@@ -136,6 +138,18 @@ def task(job: Job) -> TextTask:
         ),
         failed_reason=_failed_reason(job),
         credits_used=_credits_used(job),
+        provenance=_provenance(job),
+    )
+
+
+def _provenance(job: Job) -> TextProvenance | None:
+    if job.status is not JobStatus.SUCCEEDED or job.text is None or job.finished_at is None:
+        return None
+    return TextProvenance(
+        model=job.model,
+        job_id=job.id,
+        created_at=_utc(job.finished_at),
+        digest=f"sha256:{text_digest(job.text.text)}",
     )
 
 

@@ -266,6 +266,18 @@ class TaskConfig(BaseModel):
     response_json_schema: dict[str, Any] | None
 
 
+class TextProvenance(BaseModel):
+    """Where the answer came from, beside it (the copy itself is never altered): verify a
+    copy with ``POST /v1/provenance/verify`` (form field ``text``)."""
+
+    generator: Literal["Creatix"] = "Creatix"
+    ai_generated: Literal[True] = True
+    model: str
+    job_id: str
+    created_at: datetime = Field(description="When the answer was made.")
+    digest: str = Field(description="sha256: of the answer's normalized form.")
+
+
 class TextTask(BaseModel):
     id: str = Field(description="The Creatix job id (a UUID).")
     model_name: str
@@ -279,6 +291,9 @@ class TextTask(BaseModel):
     failed_reason: str | None = Field(description="Why the task failed; null unless it did.")
     credits_used: float = Field(
         description="The credits charged: 0 until the task is done, and 0 if it failed."
+    )
+    provenance: TextProvenance | None = Field(
+        default=None, description="Where the answer came from; null until the task is done."
     )
 
 

@@ -22,9 +22,14 @@ from creatix.cli.common import (
 from creatix.config import Settings
 from creatix.kit.db import Database
 from creatix.provenance.credentials import CredentialsError
-from creatix.provenance.schemas import VerificationReport, verification_report
+from creatix.provenance.schemas import (
+    TextVerificationReport,
+    VerificationReport,
+    text_verification_report,
+    verification_report,
+)
 from creatix.provenance.service import OutputProvenance
-from creatix.provenance.verification import verify_file
+from creatix.provenance.verification import verify_file, verify_text
 from creatix.provenance.verify import UnreadableFile
 from creatix.runtime import output_provenance
 
@@ -56,7 +61,13 @@ def provenance_ca(as_json: AsJson = False, data_dir: DataDir = None) -> None:
 
 
 def verify(
-    file: Annotated[Path, typer.Argument(help="A PNG, JPEG, WebP or MP4 file.", dir_okay=False)],
+    file: Annotated[
+        Path, typer.Argument(help="A PNG, JPEG, WebP or MP4 file (or a text).", dir_okay=False)
+    ],
+    text: Annotated[
+        bool,
+        typer.Option("--text", help="FILE holds a text (UTF-8): was it an answer of this server?"),
+    ] = False,
     as_json: AsJson = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -64,7 +75,7 @@ def verify(
     """Say whether FILE came from this server.
 
     Its C2PA manifest (present, intact, trusted, what it claims), its invisible mark, and
-    the job that made it."""
+    the job that made it; with --text, whether a text generator task here answered it."""
     try:
         if file.stat().st_size > MAX_FILE_BYTES:
             raise fail(escape(f"{file} is larger than {MAX_FILE_BYTES // 2**20} MB"))
@@ -72,6 +83,9 @@ def verify(
     except OSError as exc:
         raise fail(escape(f"{file} cannot be read: {exc.strerror}")) from exc
     settings = settings_from(data_dir=data_dir, database_url=database_url)
+    if text:
+        _verify_text(file, data, settings, as_json)
+        return
     provenance = _provenance(settings)
 
     async def work(db: Database) -> VerificationReport:
@@ -87,6 +101,30 @@ def verify(
         print(report.model_dump_json())
         return
     _print(file, report)
+
+
+def _verify_text(file: Path, data: bytes, settings: Settings, as_json: bool) -> None:
+    try:
+        copy = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail(escape(f"{file} is not UTF-8 text")) from exc
+
+    async def work(db: Database) -> TextVerificationReport:
+        return text_verification_report(await verify_text(db, copy, account_id=None))
+
+    report = with_db(settings, work)
+    if as_json:
+        print(report.model_dump_json())
+        return
+    written = "[green]yes[/green]" if report.written_here else "[red]no[/red]"
+    console.print(f"[bold]{escape(str(file))}[/bold]: written by this server: {written}")
+    console.print(f"  digest          {report.digest}", highlight=False)
+    if report.job is not None:
+        made = f"{report.job.created_at:%Y-%m-%d %H:%M:%S} UTC"
+        console.print(
+            f"  job             {report.job.id}, {escape(report.job.model)}, {made}",
+            highlight=False,
+        )
 
 
 def _yes(value: bool) -> str:

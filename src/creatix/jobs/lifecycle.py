@@ -38,6 +38,7 @@ from creatix.kit.errors import NotFound
 from creatix.kit.ids import new_uuid
 from creatix.kit.metrics import Metrics
 from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, notify
+from creatix.provenance import repository as provenance
 from creatix.usage import service as usage
 from creatix.webhooks import outbox
 
@@ -205,6 +206,7 @@ class JobLifecycle:
             if row is None:
                 return None
             self._ended(session, row, now)
+            provenance.record_text(session, job_id, result.text, now)
             return to_job(row)
 
         finished = await self.db.write(finish)

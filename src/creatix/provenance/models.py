@@ -1,4 +1,5 @@
-"""The invisible mark's lookup table: which job a payload names."""
+"""Provenance lookups: which job an invisible mark's payload names, and which job wrote a
+text (by its normalized digest)."""
 
 from __future__ import annotations
 
@@ -18,4 +19,15 @@ class ProvenanceMark(Base):
 
     job_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     payload: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProvenanceText(Base):
+    """A text job's answer, by the SHA-256 of its normalized form (``provenance.texts``):
+    the copy itself is never altered or kept here."""
+
+    __tablename__ = "provenance_texts"
+
+    job_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

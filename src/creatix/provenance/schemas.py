@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from creatix.provenance.verification import Verification
+from creatix.provenance.verification import TextVerification, Verification
 
 
 class ContentCredentials(BaseModel):
@@ -64,5 +64,21 @@ def verification_report(found: Verification) -> VerificationReport:
             payload=payload.hex() if payload is not None else None,
             this_server=found.this_server,
         ),
+        job=MarkedJobInfo(**found.job.__dict__) if found.job is not None else None,
+    )
+
+
+class TextVerificationReport(BaseModel):
+    digest: str = Field(description="sha256: of the text's normalized form.")
+    written_here: bool = Field(description="A job of this server answered this text.")
+    job: MarkedJobInfo | None = Field(
+        description="The job that wrote it, when it is one of your account's."
+    )
+
+
+def text_verification_report(found: TextVerification) -> TextVerificationReport:
+    return TextVerificationReport(
+        digest=f"sha256:{found.digest}",
+        written_here=found.written_here,
         job=MarkedJobInfo(**found.job.__dict__) if found.job is not None else None,
     )
