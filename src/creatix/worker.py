@@ -64,6 +64,7 @@ from creatix.policy.service import ModerationOutage, Subject
 from creatix.provenance import repository as provenance_repository
 from creatix.provenance.credentials import Claims
 from creatix.provenance.service import OutputProvenance, embed_in_place
+from creatix.provenance.xmp import digital_source_xmp
 from creatix.storage.base import ObjectNotFound, Storage
 
 log = logging.getLogger(__name__)
@@ -114,19 +115,22 @@ def finished_image_bytes(
     image: Image,
     fmt: OutputFormat,
     metadata: dict[str, str],
+    *,
     mark: VisibleMarkStyle | None = DEFAULT_STYLE,
     payload: bytes | None = None,
+    xmp: bytes | None = None,
 ) -> bytes:
     """What every generated image goes through before it is stored: the visible ``mark``
     the catalog's policy gives it (None: none), the invisible mark carrying ``payload``
-    (where the image is large enough to hold it), then encoding. The engine's image is the
+    (where the image is large enough to hold it), then encoding (with the ``xmp`` packet
+    in the file's metadata, when given). The engine's image is the
     worker's alone: it is marked where it is, not copied (an 8K image is 200 MB)."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     if mark is not None:
         mark_in_place(rgb, mark)
     if payload is not None:
         embed_in_place(rgb, payload)
-    return encode(rgb, fmt, metadata)
+    return encode(rgb, fmt, metadata, xmp)
 
 
 class SlotPools:
@@ -858,8 +862,10 @@ class Worker:
             composite=job.image_spec.input_image is not None,
         )
 
+        xmp = digital_source_xmp(composite=claims.composite)
+
         def finish() -> bytes:
-            data = finished_image_bytes(image, fmt, metadata, mark, payload)
+            data = finished_image_bytes(image, fmt, metadata, mark=mark, payload=payload, xmp=xmp)
             if self.provenance is None:
                 return data
             return self.provenance.signed_image(data, MIME_TYPES[fmt], claims)

@@ -8,7 +8,9 @@ from typing import get_args
 import pytest
 from PIL import ExifTags, Image
 
-from creatix.media.encoding import ImageFormat, encode, read_metadata
+from creatix.media.encoding import XMP_KEYWORD, ImageFormat, encode, read_metadata
+from creatix.provenance.credentials import COMPOSITE, TRAINED
+from creatix.provenance.xmp import digital_source_type, digital_source_xmp
 
 FORMATS: tuple[ImageFormat, ...] = get_args(ImageFormat)
 METADATA = {
@@ -66,3 +68,17 @@ def test_empty_metadata_reads_back_without_entries_of_its_own(fmt: ImageFormat) 
 
 def test_different_metadata_gives_different_bytes() -> None:
     assert encode(_image(), "png", {"seed": "1"}) != encode(_image(), "png", {"seed": "2"})
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("composite", [False, True])
+def test_the_xmp_digital_source_type_is_in_every_format(fmt: ImageFormat, composite: bool) -> None:
+    xmp = digital_source_xmp(composite=composite)
+    data = encode(_image(), fmt, METADATA, xmp)
+    with Image.open(io.BytesIO(data)) as picture:
+        found = picture.info.get("xmp") or picture.info.get(XMP_KEYWORD)
+    assert found is not None
+    packet = found.encode() if isinstance(found, str) else found
+    assert digital_source_type(packet) == (COMPOSITE if composite else TRAINED)
+    assert read_metadata(data)["model"] == "creatix-flash"  # the EXIF or text entries too
+    assert digital_source_type(b"<x:xmpmeta/>") is None

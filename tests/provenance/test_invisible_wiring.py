@@ -76,6 +76,7 @@ def test_images_carry_the_server_and_job_and_lead_back_to_the_job(server: LiveSe
         report = _inspected(server, data)
         assert report.payload == expected
         _assert_signed(report, "creatix-flash", TRAINED)
+        assert report.xmp_digital_source_type == TRAINED
     assert _jobs_marked(server, expected) == [job_id]
 
 

@@ -58,6 +58,7 @@ def test_its_own_image_is_trusted_marked_and_names_the_job(
     assert credentials["digital_source_type"] == TRAINED
     assert credentials["model"] == "creatix-flash"
     assert credentials["development_certificate"] is True
+    assert body["xmp_digital_source_type"] == TRAINED
     assert body["invisible_mark"]["present"] is True
     assert body["invisible_mark"]["this_server"] is True
     assert body["job"]["id"] == job_id
@@ -91,6 +92,7 @@ def test_an_image_made_elsewhere_has_neither(server: LiveServer) -> None:
     assert body["mime_type"] == "image/jpeg"
     assert body["content_credentials"]["present"] is False
     assert body["invisible_mark"] == {"present": False, "payload": None, "this_server": False}
+    assert body["xmp_digital_source_type"] is None
     assert body["job"] is None
 
 

@@ -1,6 +1,8 @@
 """Encoding images to bytes with their metadata, and reading that metadata back.
 
-PNG keeps each entry as a text chunk. JPEG and WebP carry it in EXIF: ``Software`` names
+PNG keeps each entry as a text chunk, and an XMP packet (when given) in the ``iTXt`` chunk
+``XML:com.adobe.xmp``. JPEG and WebP carry the XMP in their own XMP segment and the entries in
+EXIF: ``Software`` names
 Creatix and ``ImageDescription`` holds ``key=value; key=value`` with ``%``, ``;``, ``=`` and
 anything outside printable ASCII percent-escaped (EXIF ASCII cannot hold UTF-8).
 Output is deterministic: the same pixels and metadata give the same bytes.
@@ -37,20 +39,27 @@ ENTRY_SEPARATOR = "; "
 _SAFE_CHARS = "".join(c for c in string.printable if c not in "%;=\t\n\r\x0b\x0c")
 
 
-def encode(image: Image.Image, fmt: ImageFormat, metadata: Mapping[str, str]) -> bytes:
+XMP_KEYWORD = "XML:com.adobe.xmp"
+
+
+def encode(
+    image: Image.Image, fmt: ImageFormat, metadata: Mapping[str, str], xmp: bytes | None = None
+) -> bytes:
     if fmt == "png":
-        return encode_png(image, metadata)
+        return encode_png(image, metadata, xmp)
     buffer = io.BytesIO()
     rgb = image if image.mode == "RGB" else image.convert("RGB")
+    extra = {"xmp": xmp} if xmp is not None else {}
     if fmt == "jpeg":
-        rgb.save(buffer, "JPEG", quality=JPEG_QUALITY, exif=_exif(metadata))
+        rgb.save(buffer, "JPEG", quality=JPEG_QUALITY, exif=_exif(metadata), **extra)
     else:
-        rgb.save(buffer, "WEBP", quality=WEBP_QUALITY, exif=_exif(metadata))
+        rgb.save(buffer, "WEBP", quality=WEBP_QUALITY, exif=_exif(metadata), **extra)
     return buffer.getvalue()
 
 
-def encode_png(image: Image.Image, metadata: Mapping[str, str]) -> bytes:
-    """An 8-bit RGB PNG: filter type 0 (none) on every row, one text chunk per entry."""
+def encode_png(image: Image.Image, metadata: Mapping[str, str], xmp: bytes | None = None) -> bytes:
+    """An 8-bit RGB PNG: filter type 0 (none) on every row, one text chunk per entry, and the
+    XMP packet in an uncompressed ``iTXt`` chunk."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     width, height = rgb.size
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
@@ -62,6 +71,7 @@ def encode_png(image: Image.Image, metadata: Mapping[str, str]) -> bytes:
             PNG_SIGNATURE,
             _png_chunk(b"IHDR", header),
             *(_png_text_chunk(key, value) for key, value in entries.items()),
+            *([] if xmp is None else [_png_itxt_chunk(XMP_KEYWORD, xmp)]),
             *_png_chunk_parts(b"IDAT", _deflated_rows(rgb)),
             _png_chunk(b"IEND", b""),
         )
@@ -130,6 +140,11 @@ def _png_text_chunk(key: str, value: str) -> bytes:
     except UnicodeEncodeError:
         keyword = key.encode("latin-1", "replace")
         return _png_chunk(b"iTXt", keyword + b"\0\0\0\0\0" + value.encode("utf-8"))
+
+
+def _png_itxt_chunk(keyword: str, text: bytes) -> bytes:
+    """An uncompressed ``iTXt`` chunk, no language tag, ``text`` being UTF-8."""
+    return _png_chunk(b"iTXt", keyword.encode("latin-1") + b"\0\0\0\0\0" + text)
 
 
 def _exif(metadata: Mapping[str, str]) -> Image.Exif:

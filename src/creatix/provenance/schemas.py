@@ -46,6 +46,9 @@ class VerificationReport(BaseModel):
     height: int
     content_credentials: ContentCredentials
     invisible_mark: InvisibleMark
+    xmp_digital_source_type: str | None = Field(
+        description="The IPTC DigitalSourceType in the file's own XMP metadata (images)."
+    )
     job: MarkedJobInfo | None = Field(
         description="The job that made the file, when the mark names one of your account's."
     )
@@ -59,6 +62,7 @@ def verification_report(found: Verification) -> VerificationReport:
         width=report.width,
         height=report.height,
         content_credentials=ContentCredentials(**report.manifest.__dict__),
+        xmp_digital_source_type=report.xmp_digital_source_type,
         invisible_mark=InvisibleMark(
             present=payload is not None,
             payload=payload.hex() if payload is not None else None,

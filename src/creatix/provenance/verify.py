@@ -18,8 +18,10 @@ import av
 import c2pa
 from PIL import Image
 
+from creatix.media.encoding import XMP_KEYWORD
 from creatix.provenance import mark
 from creatix.provenance.credentials import GENERATION_ASSERTION
+from creatix.provenance.xmp import digital_source_type
 
 IMAGE_MIME_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 VIDEO_FRAMES_READ = 3
@@ -59,23 +61,36 @@ class FileReport:
     manifest: ManifestReport
     payload: bytes | None
     """The invisible mark's payload, when one is found."""
+    xmp_digital_source_type: str | None = None
+    """The IPTC DigitalSourceType of the file's XMP metadata (images), when it has one."""
 
 
 def inspect_file(data: bytes, trust_anchors_pem: bytes) -> FileReport:
     """What ``data`` says about where it came from; ``UnreadableFile`` when it is not an
     image or video this server makes, or is cut short."""
+    source_type = None
     if data[4:8] == b"ftyp":
         mime_type, width, height, frames = _video(data)
     else:
-        mime_type, picture = _image(data)
+        mime_type, picture, xmp = _image(data)
         width, height = picture.size
         frames = [picture]
+        source_type = digital_source_type(xmp)
     payload = next((p for p in map(mark.detect, frames) if p is not None), None)
     manifest = read_manifest(data, mime_type, trust_anchors_pem)
-    return FileReport(mime_type, width, height, manifest, payload)
+    return FileReport(mime_type, width, height, manifest, payload, source_type)
 
 
-def _image(data: bytes) -> tuple[str, Image.Image]:
+def _xmp(picture: Image.Image) -> bytes | None:
+    """The picture's XMP packet: JPEG and WebP readers keep it as ``xmp``, PNG's as the
+    ``XML:com.adobe.xmp`` text."""
+    found = picture.info.get("xmp") or picture.info.get(XMP_KEYWORD)
+    if isinstance(found, str):
+        return found.encode("utf-8", "replace")
+    return found if isinstance(found, bytes) else None
+
+
+def _image(data: bytes) -> tuple[str, Image.Image, bytes | None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -86,7 +101,7 @@ def _image(data: bytes) -> tuple[str, Image.Image]:
                 if picture.width * picture.height > MAX_PIXELS:
                     raise UnreadableFile("the picture is larger than 8192x8192")
                 picture.load()
-                return IMAGE_MIME_TYPES[fmt], picture.convert("RGB")
+                return IMAGE_MIME_TYPES[fmt], picture.convert("RGB"), _xmp(picture)
     except UnreadableFile:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as exc:
