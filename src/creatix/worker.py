@@ -62,7 +62,7 @@ from creatix.media.video import mark_video
 from creatix.media.watermark import DEFAULT_STYLE, mark_in_place
 from creatix.policy.service import ModerationOutage, Subject
 from creatix.provenance import repository as provenance_repository
-from creatix.provenance.credentials import Claims
+from creatix.provenance.credentials import Claims, Ingredient, image_mime_type
 from creatix.provenance.service import OutputProvenance, embed_in_place
 from creatix.provenance.xmp import digital_source_xmp
 from creatix.storage.base import ObjectNotFound, Storage
@@ -507,10 +507,25 @@ class Worker:
         if self.provenance is None:
             return video
         claims = Claims(
-            title=video.path.name, model=job.model, engine=route.engine.name, composite=True
+            title=video.path.name,
+            model=job.model,
+            engine=route.engine.name,
+            composite=True,
+            ingredient=await self._ingredient(job.video_spec.source_image),
         )
         signed = await asyncio.to_thread(self.provenance.signed_video, video.path, claims)
         return dataclasses.replace(video, path=signed)
+
+    async def _ingredient(self, key: str | None) -> Ingredient | None:
+        """The input image stored at ``key``, for the manifest (None without a signer, an
+        input, or when the input is gone by now)."""
+        if self.provenance is None or key is None:
+            return None
+        try:
+            data = await self.storage.get(key)
+        except ObjectNotFound:
+            return None
+        return Ingredient(data, image_mime_type(data), key.rsplit("/", 1)[-1])
 
     async def _marks(
         self, job: Job, running: _Running
@@ -711,10 +726,15 @@ class Worker:
             "seed": str(job.image_spec.seed),
         }
         mark, payload = marks
+        ingredient = await self._ingredient(job.image_spec.input_image)
         stored: list[StoredOutput] = []
         try:
             for image in kept:
-                stored.append(await self._store(job, image, metadata, mark, payload))
+                stored.append(
+                    await self._store(
+                        job, image, metadata, mark=mark, payload=payload, ingredient=ingredient
+                    )
+                )
         except BaseException:
             await self._delete_keys([output.storage_key for output in stored])
             raise
@@ -850,8 +870,10 @@ class Worker:
         job: Job,
         image: Image,
         metadata: dict[str, str],
+        *,
         mark: VisibleMarkStyle | None,
         payload: bytes | None,
+        ingredient: Ingredient | None,
     ) -> StoredOutput:
         fmt = job.image_spec.output_format
         name = f"{secrets.token_hex(8)}.{FILE_EXTENSIONS[fmt]}"
@@ -860,6 +882,7 @@ class Worker:
             model=job.model,
             engine=metadata["engine"],
             composite=job.image_spec.input_image is not None,
+            ingredient=ingredient,
         )
 
         xmp = digital_source_xmp(composite=claims.composite)

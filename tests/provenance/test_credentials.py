@@ -16,7 +16,9 @@ from creatix.provenance.credentials import (
     Claims,
     ContentSigner,
     CredentialsError,
+    Ingredient,
     development_identity,
+    image_mime_type,
     load_identity,
 )
 from creatix.provenance.verify import UnreadableFile, inspect_file, read_manifest
@@ -142,3 +144,29 @@ def test_a_bad_configured_identity_names_the_setting(
         load_identity(
             tmp_path / cert if cert else None, tmp_path / key if key else None, None, tmp_path
         )
+
+
+def test_an_input_image_is_recorded_as_an_ingredient(signer: ContentSigner) -> None:
+    reference = Ingredient(_encoded("JPEG", (64, 64)), "image/jpeg", "reference.jpg")
+    claims = Claims(
+        title="out.png", model="creatix-pro", engine="preview", composite=True, ingredient=reference
+    )
+    signed = signer.sign_bytes(_encoded("PNG"), "image/png", claims)
+    report = read_manifest(signed, "image/png", signer.identity.trust_anchors_pem)
+    assert report.trusted, report
+    assert report.digital_source_type == COMPOSITE
+    assert report.ingredients == ["reference.jpg"]
+    plain = read_manifest(
+        signer.sign_bytes(_encoded("PNG"), "image/png", CLAIMS),
+        "image/png",
+        signer.identity.trust_anchors_pem,
+    )
+    assert plain.ingredients == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mime"), [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp")]
+)
+def test_the_mime_type_of_an_input_is_sniffed(fmt: str, mime: str) -> None:
+    assert image_mime_type(_encoded(fmt, (32, 32))) == mime
+    assert image_mime_type(b"GIF89a...") == "application/octet-stream"

@@ -149,3 +149,5 @@ def test_video_frames_carry_the_mark(server: LiveServer) -> None:
     report = _inspected(server, data)
     assert report.mime_type == "video/mp4"
     _assert_signed(report, VIDEO_MODEL, COMPOSITE)
+    [source_image] = report.manifest.ingredients  # the generation it animates
+    assert source_image.endswith((".png", ".jpg", ".jpeg", ".webp"))

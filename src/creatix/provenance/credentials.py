@@ -57,6 +57,15 @@ class SigningIdentity:
 
 
 @dataclass(frozen=True)
+class Ingredient:
+    """An input the output was made from (a reference image, the image a video animates)."""
+
+    data: bytes
+    mime_type: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Claims:
     """What a manifest says about one output."""
 
@@ -65,6 +74,8 @@ class Claims:
     engine: str
     composite: bool = False
     """An input image (a reference, a source generation) went into it."""
+    ingredient: Ingredient | None = None
+    """That input, recorded in the manifest as an ingredient (``inputTo``)."""
 
 
 def load_identity(
@@ -214,6 +225,24 @@ def _key_usage(*, sign: bool) -> x509.KeyUsage:
     )
 
 
+_MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
+
+
+def image_mime_type(data: bytes) -> str:
+    """The MIME type of an encoded PNG, JPEG or WebP (what uploads and outputs are)."""
+    for magic, mime_type in _MAGIC:
+        if data.startswith(magic):
+            return mime_type
+    return "image/webp" if data[8:12] == b"WEBP" else "application/octet-stream"
+
+
+def _add_ingredient(builder: c2pa.Builder, claims: Claims) -> None:
+    ingredient = claims.ingredient
+    if ingredient is not None:
+        definition = {"title": ingredient.title, "relationship": "inputTo"}
+        builder.add_ingredient(definition, ingredient.mime_type, io.BytesIO(ingredient.data))
+
+
 class ContentSigner:
     """Signs manifests into outputs with one identity (thread-safe)."""
 
@@ -267,6 +296,7 @@ class ContentSigner:
         """``data`` (a PNG, JPEG or WebP) with a signed manifest embedded."""
         target = io.BytesIO()
         with self._lock, c2pa.Builder(self.manifest(claims), context=self._context) as builder:
+            _add_ingredient(builder, claims)
             builder.sign(self._signer, mime_type, io.BytesIO(data), target)
         return target.getvalue()
 
@@ -278,6 +308,7 @@ class ContentSigner:
             self._lock,
             c2pa.Builder(self.manifest(claims), context=self._context) as builder,
         ):
+            _add_ingredient(builder, claims)
             builder.sign(self._signer, mime_type, reading, writing)
 
     def close(self) -> None:

@@ -26,6 +26,9 @@ class ContentCredentials(BaseModel):
     engine: str | None
     signer: str | None = Field(description="The signing certificate's common name.")
     development_certificate: bool
+    ingredients: list[str] = Field(
+        description="The inputs the output was made from (a reference image, a video's source)."
+    )
 
 
 class InvisibleMark(BaseModel):

@@ -51,6 +51,8 @@ class ManifestReport:
     engine: str | None = None
     signer: str | None = None
     development_certificate: bool = False
+    ingredients: list[str] = field(default_factory=list)
+    """The titles of the inputs the manifest records (a reference image, a video's source)."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,9 @@ def _claims(manifest: dict[str, Any]) -> dict[str, Any]:
         )
         or None,
         "signer": (manifest.get("signature_info") or {}).get("common_name"),
+        "ingredients": [
+            str(ingredient.get("title")) for ingredient in manifest.get("ingredients") or []
+        ],
     }
     for assertion in manifest.get("assertions", []):
         label, data = assertion.get("label", ""), assertion.get("data") or {}
