@@ -102,6 +102,7 @@ class Runtime:
                 queue,
                 metrics=metrics,
                 moderation=moderation_engine(settings),
+                models_dir=settings.models_dir,
             ),
             rate_limiter=RateLimiter(settings.rate_limiter_uri),
             metrics=metrics,

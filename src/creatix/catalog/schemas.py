@@ -223,6 +223,31 @@ class ModerationEntry(_Strict):
         return self.thresholds.get(category, self.thresholds.get("*"))
 
 
+class ClassifierEntry(_Strict):
+    """A policy's local image classifier for outputs: Stable Diffusion's safety checker (a
+    folder with its ``config.json``, ``preprocessor_config.json`` and weights), run in the
+    worker on each batch of images; an image it flags is refused as ``sexual``."""
+
+    model: str = Field(
+        min_length=1,
+        description="The checker's folder: an absolute path, a path under the model cache, or "
+        "a hub id such as CompVis/stable-diffusion-safety-checker found in the model cache, "
+        "where `creatix models pull` puts it",
+    )
+    adjustment: float = Field(
+        default=0.0,
+        ge=-1.0,
+        le=1.0,
+        description="Added to every concept score before the checker's own thresholds (kept "
+        "in its weights) decide: above 0 flags more, below 0 fewer; 0 is the checker as made",
+    )
+    on_missing: Literal["open", "closed"] = Field(
+        default="closed",
+        description="When the weights are not there: open proceeds unclassified (logged "
+        "once); closed fails the job (retried, then refunded)",
+    )
+
+
 class ContentPolicyEntry(_Strict):
     blocklists: list[str] = Field(
         default_factory=list,
@@ -232,6 +257,9 @@ class ContentPolicyEntry(_Strict):
         default=False, description="Record a refused request's full text with its refusal"
     )
     moderation: ModerationEntry | None = None
+    classifier: ClassifierEntry | None = Field(
+        default=None, description="A local image classifier for the policy's output images"
+    )
 
 
 def _shipped_policies() -> dict[str, ContentPolicyEntry]:

@@ -1,4 +1,5 @@
-"""``creatix models``: list the catalog's models and pull their weights."""
+"""``creatix models``: list the catalog's models and pull their weights (and those of the
+image classifiers the catalog's content policies name)."""
 
 from __future__ import annotations
 
@@ -172,9 +173,53 @@ def _pullable(registry: EngineRegistry, entry: ModelEntry) -> list[tuple[Route, 
     )
 
 
+def _classifier_policies(loaded: Catalog) -> dict[str, list[str]]:
+    """Each image classifier the catalog's content policies name, with those policies."""
+    named: dict[str, list[str]] = {}
+    for name, policy in loaded.content_policy.policies.items():
+        if policy.classifier is not None:
+            named.setdefault(policy.classifier.model, []).append(name)
+    return named
+
+
+def _pull_classifier(settings: Settings, model: str, policies: list[str], as_json: bool) -> None:
+    """Pull the image classifier ``model`` that ``policies`` name into the model cache."""
+    from creatix.policy.classifier_weights import pull_classifier  # noqa: PLC0415
+
+    used_by = ("content policy " if len(policies) == 1 else "content policies ") + ", ".join(
+        policies
+    )
+    if not as_json:
+        console.print(f"Pulling {escape(model)} for {escape(used_by)}…", highlight=False)
+    try:
+        path = pull_classifier(model, settings.models_dir)
+    except PullError as exc:
+        raise error(str(exc)) from exc
+    if as_json:
+        body = {
+            "model": model,
+            "pulled": [{"policies": policies, "engine_model": model, "path": str(path)}],
+            "available": True,
+            "reason": None,
+        }
+        print(json.dumps(body))
+        return
+    console.print(f"Weights of {escape(model)} are at {escape(str(path))}.", highlight=False)
+    console.print(
+        f"Output images under {escape(used_by)} are classified with {escape(model)}.",
+        highlight=False,
+    )
+
+
 @app.command("pull")
 def models_pull(
-    model: Annotated[str, typer.Argument(help="A catalog model id, as `models list` shows it.")],
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="A catalog model id, as `models list` shows it, or the image classifier a "
+            "content policy names (its classifier.model)."
+        ),
+    ],
     as_json: AsJson = False,
     data_dir: DataDir = None,
     catalog: CatalogFile = None,
@@ -182,13 +227,19 @@ def models_pull(
     """Download a model's weights into the model cache (DATA_DIR/models) ahead of serving.
 
     Its engine_model must be a Hugging Face hub id (org/name); HF_TOKEN is used for gated and
-    private repositories, HF_ENDPOINT names another hub.
+    private repositories, HF_ENDPOINT names another hub. A content policy's image classifier
+    (such as CompVis/stable-diffusion-safety-checker) is pulled by its hub id.
     """
     settings = settings_from(data_dir=data_dir, catalog=catalog)
     loaded = catalog_of(settings)
     entry = loaded.model(model)
+    classifiers = _classifier_policies(loaded)
+    if entry is None and model in classifiers:
+        _pull_classifier(settings, model, classifiers[model], as_json)
+        return
     if entry is None:
-        close = difflib.get_close_matches(model, [m.id for m in loaded.models], n=3)
+        known = [m.id for m in loaded.models] + list(classifiers)
+        close = difflib.get_close_matches(model, known, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise fail(
             f"unknown model {model!r}{hint}; `creatix models list` shows the catalog's models"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -54,6 +55,7 @@ class JobService:
         *,
         metrics: Metrics | None = None,
         moderation: ModerationEngine | None = None,
+        models_dir: Path | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -61,7 +63,7 @@ class JobService:
         self.events = events
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.policy = ContentPolicy(db, catalog, self.metrics, moderation)
+        self.policy = ContentPolicy(db, catalog, self.metrics, moderation, models_dir=models_dir)
         self.intake = JobIntake(db, catalog, engines, events, settings, policy=self.policy)
         self.lifecycle = JobLifecycle(db, catalog, engines, events, settings, metrics=self.metrics)
 

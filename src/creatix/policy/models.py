@@ -27,7 +27,7 @@ class PolicyRefusal(Base):
     policy: Mapped[str] = mapped_column(String(40))
     category: Mapped[str] = mapped_column(String(60))
     source: Mapped[str] = mapped_column(String(20))
-    """``blocklist`` or ``moderation``."""
+    """``blocklist``, ``moderation`` or ``classifier`` (the policy's local image classifier)."""
     score: Mapped[float | None] = mapped_column(Float, default=None)
     matched: Mapped[str | None] = mapped_column(String(200), default=None)
     field: Mapped[str | None] = mapped_column(String(100), default=None)

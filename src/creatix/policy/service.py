@@ -7,6 +7,12 @@ text job's answer) say which outputs are refused; the worker drops them before t
 stored and the job core refunds what was not made. When the moderation engine gives no
 verdict, the policy's ``on_outage`` decides: ``open`` proceeds (logged and counted),
 ``closed`` refuses the request with a 503 and ``Retry-After`` (or fails the job, refunded).
+
+A policy's ``classifier`` (``classifier.py``: Stable Diffusion's safety checker) checks output
+images in the worker, the whole batch in one forward pass in a thread, before the moderation
+engine sees those it did not flag. Weights that are not there: ``on_missing: open`` proceeds
+(logged once per process), ``closed`` fails the job like a moderation outage; a folder that is
+there but does not load always does, its error naming the policy.
 """
 
 from __future__ import annotations
@@ -17,12 +23,18 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from PIL import Image
 from sqlalchemy.orm import Session
 
 from creatix.accounts.schemas import Principal
-from creatix.catalog.schemas import Catalog, ContentPolicyEntry, ModerationEntry
+from creatix.catalog.schemas import (
+    Catalog,
+    ClassifierEntry,
+    ContentPolicyEntry,
+    ModerationEntry,
+)
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
 from creatix.kit.errors import ContentPolicyViolation, Unavailable
@@ -31,18 +43,30 @@ from creatix.kit.metrics import Metrics
 from creatix.policy import repository
 from creatix.policy.blocklists import Blocklist, load_blocklists
 from creatix.policy.checks import first_violation
+from creatix.policy.classifier import (
+    CATEGORY,
+    ClassifierLoadError,
+    ImageClassifier,
+    classifier_folder,
+    loaded_classifier,
+)
 from creatix.policy.models import PolicyRefusal
 from creatix.policy.moderation import ModerationEngine, ModerationUnavailable, over_threshold
 
 log = logging.getLogger(__name__)
 
 PROMPT, OUTPUT, COPY = "prompt", "output", "copy"
-BLOCKLIST, MODERATION = "blocklist", "moderation"
+BLOCKLIST, MODERATION, CLASSIFIER = "blocklist", "moderation", "classifier"
 MATCHED_CHARS = 200
 
 
 class ModerationOutage(Exception):
     """An output check had no verdict and the policy fails closed."""
+
+
+class ClassifierUnavailable(ModerationOutage):
+    """The policy's image classifier gave no verdict: its weights are missing and it fails
+    closed, or its folder does not load. The message names the policy."""
 
 
 @dataclass(frozen=True)
@@ -90,12 +114,17 @@ class ContentPolicy:
         catalog: Catalog,
         metrics: Metrics,
         moderation: ModerationEngine | None = None,
+        *,
+        models_dir: Path | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
         self.metrics = metrics
         self.moderation = moderation
+        self.models_dir = models_dir
+        """The model cache, where a classifier's hub id is looked up."""
         self._blocklists: dict[str, Blocklist] = {}
+        self._missing_said: set[tuple[str, Path]] = set()
 
     # -- which policy ------------------------------------------------------------------------
 
@@ -169,35 +198,114 @@ class ContentPolicy:
     async def check_images(
         self, subject: Subject, images: Sequence[Image.Image]
     ) -> list[Refusal | None]:
-        """Each image's refusal (recorded) or None, in order. ``ModerationOutage`` when there
-        is no verdict and the policy fails closed."""
-        if self.moderation is None:  # nothing checks images: no need to read the account
+        """Each image's refusal (recorded) or None, in order: the policy's classifier on the
+        whole batch, then the moderation engine on each image it did not flag.
+        ``ModerationOutage`` when there is no verdict and the policy fails closed."""
+        if not self._checks_images():  # nothing checks images: no need to read the account
             return [None] * len(images)
         name = await self.name_for_account(subject.account_id)
         policy = self.policy_named(name)
+        verdicts = await self._classified(name, policy.classifier, images)
         entry = self._moderation_of(policy, OUTPUT)
-        if entry is None or self.moderation is None:
-            return [None] * len(images)
-        verdicts: list[Refusal | None] = []
-        for index, image in enumerate(images):
-            png = await asyncio.to_thread(_png, image)
-            try:
-                scores = await self.moderation.image_scores(entry.model, png)
-            except ModerationUnavailable as exc:
-                if self._outage(entry, OUTPUT, str(exc)):
-                    raise ModerationOutage from None
-                verdicts.append(None)
-                continue
-            flag = over_threshold(scores, entry.thresholds)
-            refusal = (
-                None
-                if flag is None
-                else Refusal(flag.category, MODERATION, f"images[{index}]", score=flag.score)
-            )
+        if entry is not None:
+            for index, image in enumerate(images):
+                if verdicts[index] is None:
+                    verdicts[index] = await self._moderated_image(entry, image, index)
+        for refusal in verdicts:
             if refusal is not None:
                 await self.record(subject, name, OUTPUT, refusal, None)
-            verdicts.append(refusal)
         return verdicts
+
+    async def _classified(
+        self, name: str, entry: ClassifierEntry | None, images: Sequence[Image.Image]
+    ) -> list[Refusal | None]:
+        """The classifier's refusal of each image (None: not flagged, or nothing to run)."""
+        if entry is None or not images:
+            return [None] * len(images)
+        classifier = await self._classifier(name, entry)
+        if classifier is None:
+            return [None] * len(images)
+        try:
+            scores = await asyncio.to_thread(classifier.scores, images, entry.adjustment)
+        except Exception as exc:
+            raise self._unavailable(name, f"the image classifier failed: {exc!r}") from exc
+        return [
+            Refusal(CATEGORY, CLASSIFIER, f"images[{index}]", score=round(score, 4))
+            if score > 0
+            else None
+            for index, score in enumerate(scores)
+        ]
+
+    def _checks_images(self) -> bool:
+        """Whether any policy may check an image now: the moderation engine is configured, or
+        a policy's classifier is there or fails closed. No database read, so a catalog whose
+        only classifiers are missing and fail open costs the worker nothing."""
+        if self.moderation is not None:
+            return True
+        return any(
+            policy.classifier is not None
+            and self._classifier_folder(name, policy.classifier) is not None
+            for name, policy in self.catalog.content_policy.policies.items()
+        )
+
+    def _classifier_folder(self, name: str, entry: ClassifierEntry) -> Path | None:
+        """The policy's classifier folder; None when its weights are not there and it fails
+        open (said once per process and policy)."""
+        folder = classifier_folder(entry.model, self.models_dir)
+        if folder.is_dir() or entry.on_missing == "closed":
+            return folder
+        if (name, folder) not in self._missing_said:
+            self._missing_said.add((name, folder))
+            log.warning(
+                "content policy's image classifier missing; outputs pass unclassified",
+                extra={
+                    "policy": name,
+                    "why": f"the image classifier {entry.model} has no weights at {folder}",
+                    "on_missing": entry.on_missing,
+                },
+            )
+        return None
+
+    async def _classifier(self, name: str, entry: ClassifierEntry) -> ImageClassifier | None:
+        """The policy's classifier, loaded on first use (in a thread); None when its weights
+        are not there and it fails open. ``ClassifierUnavailable`` when they are not there and
+        it fails closed, or when its folder does not load."""
+        folder = self._classifier_folder(name, entry)
+        if folder is None:
+            return None
+        if not folder.is_dir():
+            raise self._unavailable(
+                name, f"the image classifier {entry.model} has no weights at {folder}"
+            )
+        try:
+            return await asyncio.to_thread(loaded_classifier, folder)
+        except ClassifierLoadError as exc:
+            raise self._unavailable(name, str(exc)) from exc
+
+    def _unavailable(self, name: str, why: str) -> ClassifierUnavailable:
+        """Log why the policy's classifier gave no verdict; the error to raise."""
+        message = f"content policy {name!r}: {why}"
+        log.error("content policy's image classifier unavailable", extra={"why": message})
+        return ClassifierUnavailable(message)
+
+    async def _moderated_image(
+        self, entry: ModerationEntry, image: Image.Image, index: int
+    ) -> Refusal | None:
+        """The moderation engine's refusal of one image; None when it passes, or when the
+        engine is down and the policy fails open."""
+        if self.moderation is None:
+            return None
+        png = await asyncio.to_thread(_png, image)
+        try:
+            scores = await self.moderation.image_scores(entry.model, png)
+        except ModerationUnavailable as exc:
+            if self._outage(entry, OUTPUT, str(exc)):
+                raise ModerationOutage from None
+            return None
+        flag = over_threshold(scores, entry.thresholds)
+        if flag is None:
+            return None
+        return Refusal(flag.category, MODERATION, f"images[{index}]", score=flag.score)
 
     def _blocked(self, name: str, texts: Mapping[str, str]) -> Refusal | None:
         found = first_violation(self.blocklist(name), texts)
