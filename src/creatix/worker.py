@@ -58,9 +58,9 @@ from creatix.kit.clock import utcnow
 from creatix.kit.errors import NotFound
 from creatix.kit.logging import request_id_var
 from creatix.media.encoding import encode
-from creatix.media.video import mark_video
+from creatix.media.video import mark_video, sampled_frames
 from creatix.media.watermark import DEFAULT_STYLE, mark_in_place
-from creatix.policy.service import ModerationOutage, Subject
+from creatix.policy.service import ModerationOutage, Refusal, Subject
 from creatix.provenance import repository as provenance_repository
 from creatix.provenance.credentials import Claims, Ingredient, image_mime_type
 from creatix.provenance.service import OutputProvenance, embed_in_place
@@ -78,6 +78,8 @@ lease: well under the orphan sweeper's grace period (ten minutes at least)."""
 CLEANUP_WINDOW_SECONDS = 60.0
 CONTENT_FILTERED = "content_filtered"
 """A job whose every output the content policy refused (refunded in full)."""
+VIDEO_CHECK_FRAMES = 4
+"""How many frames, spread over a video, the content policy checks of it."""
 MODERATION_DOWN = JobError(
     code="moderation_unavailable",
     message="The content policy's moderation engine is unavailable; the job is retried.",
@@ -475,10 +477,59 @@ class Worker:
             if made is None:
                 return
             video, route, engine_seconds = made
+            if not await self._video_passes(job, video, running, engine_seconds):
+                return
             video = await self._marked_video(video, marks)
             video = await self._signed_video(job, video, route)
             stored = await self._store_video(job, video)
         await self._record_outputs(job, stored, engine_seconds, route, running)
+
+    async def _image_verdicts(
+        self,
+        job: Job,
+        images: Sequence[Image],
+        running: _Running,
+        engine_seconds: float,
+        field: str = "images",
+    ) -> list[Refusal | None] | None:
+        """The content policy's verdict on each of the job's images (or a video's frames);
+        None when there is none to be had: the job failed (a closed policy's outage, retried)
+        or the lease ran out while asking."""
+        subject = Subject(job.account_id, job.source, job_id=job.id)
+        try:
+            verdicts, _ = await self._retrying(
+                lambda: self.jobs.policy.check_images(subject, images, field=field),
+                self._recording_deadline(running.lease),
+            )
+        except _OutOfTime:
+            log.warning("could not check a job's images in time", extra={"job": job.id})
+            return None
+        except ModerationOutage:
+            await self._fail_all([job], running, MODERATION_DOWN, True, engine_seconds)
+            return None
+        return verdicts
+
+    async def _video_passes(
+        self, job: Job, video: VideoOutput, running: _Running, engine_seconds: float
+    ) -> bool:
+        """Whether the content policy lets the video out, judged on ``VIDEO_CHECK_FRAMES``
+        frames spread over it; a refused video fails the job (nothing charged)."""
+        if not self.jobs.policy.checks_images():
+            return True
+        frames = await asyncio.to_thread(sampled_frames, video.path, VIDEO_CHECK_FRAMES)
+        verdicts = await self._image_verdicts(job, frames, running, engine_seconds, "frames")
+        if verdicts is None:
+            return False
+        refused = next((refusal for refusal in verdicts if refusal is not None), None)
+        if refused is not None:
+            error = JobError(
+                code=CONTENT_FILTERED,
+                message="The content policy refused the video "
+                f"(category: {refused.category}); nothing was charged.",
+            )
+            await self._fail_all([job], running, error, False, engine_seconds)
+            return False
+        return True
 
     async def _marked_video(
         self, video: VideoOutput, marks: tuple[VisibleMarkStyle | None, bytes | None]
@@ -700,17 +751,8 @@ class Worker:
             )
             await self._fail_all([job], running, error, False, None)
             return
-        subject = Subject(job.account_id, job.source, job_id=job.id)
-        try:
-            verdicts, _ = await self._retrying(
-                lambda: self.jobs.policy.check_images(subject, images),
-                self._recording_deadline(running.lease),
-            )
-        except _OutOfTime:
-            log.warning("could not check a job's images in time", extra={"job": job.id})
-            return
-        except ModerationOutage:
-            await self._fail_all([job], running, MODERATION_DOWN, True, engine_seconds)
+        verdicts = await self._image_verdicts(job, images, running, engine_seconds)
+        if verdicts is None:
             return
         kept = [image for image, refusal in zip(images, verdicts, strict=True) if refusal is None]
         if not kept:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from creatix.media.video import mark_video
+from creatix.media.video import mark_video, sampled_frames
 from creatix.media.watermark import mark_in_place, watermark_box
 
 SIZE = (320, 192)
@@ -66,3 +66,25 @@ def test_a_file_that_is_not_a_video_leaves_nothing_behind(tmp_path: Path) -> Non
     with pytest.raises(av.error.FFmpegError):
         mark_video(source, target, mark_in_place)
     assert not target.exists()
+
+
+def test_sampled_frames_are_spread_over_the_video_first_and_last_included(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "numbered.mp4"
+    with av.open(str(path), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=12)
+        stream.width, stream.height = SIZE
+        stream.pix_fmt = "yuv420p"
+        for index in range(FRAMES):  # frame i is grey level 20 * i
+            picture = Image.new("RGB", SIZE, (20 * index,) * 3)
+            frame = av.VideoFrame.from_image(picture)
+            frame.pts = index
+            frame.time_base = Fraction(1, 12)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    frames = sampled_frames(path, 4)
+    assert [frame.size for frame in frames] == [SIZE] * 4
+    levels = [round(float(np.asarray(frame.convert("L")).mean()) / 20) for frame in frames]
+    assert levels == [0, 4, 7, 11]
+    assert len(sampled_frames(path, 1)) == 1

@@ -24,7 +24,7 @@ import yaml
 from PIL import Image
 
 from creatix.accounts import service as accounts
-from creatix.jobs.specs import ImageSpec, Job, JobStatus
+from creatix.jobs.specs import ImageSpec, Job, JobStatus, VideoSpec
 from creatix.kit.metrics import Metrics
 from creatix.policy.service import ClassifierUnavailable, ContentPolicy, Subject
 from support import LiveServer, make_settings
@@ -86,11 +86,15 @@ def _account_id(server: LiveServer, name: str) -> str:
 def _account(server: LiveServer, policy: str) -> tuple[str, str]:
     """A funded account under ``policy`` (an operator's override): (name, secret)."""
     name, secret = server.funded_account(credits=1000)
+    _account_policy(server, name, policy)
+    return name, secret
+
+
+def _account_policy(server: LiveServer, name: str, policy: str) -> None:
     path = f"/api/admin/accounts/{_account_id(server, name)}/content-policy"
     with server.client(_operator_key(server)) as client:
         answer = client.put(path, json={"policy": policy})
     assert answer.status_code == 200, answer.text
-    return name, secret
 
 
 def _refusals(server: LiveServer, account: str) -> list[dict[str, Any]]:
@@ -147,6 +151,40 @@ def test_every_image_flagged_fails_the_job_with_a_full_refund(server: LiveServer
         assert record["job_id"] == job.id
         assert record["score"] > 0
     assert _refused_total(server) == before + 2
+
+
+VIDEO_MODEL = "kling-video/v1.6/pro/image-to-video"
+
+
+def test_a_video_whose_frames_are_flagged_fails_with_a_full_refund(server: LiveServer) -> None:
+    """The source image passes (the account is under no policy then); its video, judged on
+    frames spread over it under the flagging policy, does not."""
+    assert server.runtime is not None
+    runtime = server.runtime
+    name, secret = _account(server, "off")
+    source = _generate(server, secret, n=1)
+    assert source.status is JobStatus.SUCCEEDED, source.error
+    _account_policy(server, name, "flagging")
+    principal = server.call(accounts.authenticate(runtime.db, secret))
+    spec = VideoSpec(
+        prompt="slow push in",
+        source_image=source.assets[0].storage_key,
+        duration_seconds=5,
+        width=256,
+        height=256,
+        fps=8,
+        seed=1,
+    )
+    balance = server.balance(name)
+    job = server.call(runtime.jobs.intake.submit_video(principal, VIDEO_MODEL, spec))
+    done = server.call(runtime.jobs.wait(job, 120))
+    assert done.status is JobStatus.FAILED
+    assert done.error is not None
+    assert done.error.code == "content_filtered"
+    assert done.assets == []
+    assert server.balance(name) == balance
+    fields = sorted(r["field"] for r in _refusals(server, name) if r["job_id"] == job.id)
+    assert fields == ["frames[0]", "frames[1]", "frames[2]", "frames[3]"]
 
 
 def test_no_image_flagged_succeeds_and_is_charged(server: LiveServer) -> None:

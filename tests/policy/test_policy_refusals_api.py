@@ -291,6 +291,16 @@ def _generate(server: LiveServer, secret: str, prompt: str, n: int) -> Job:
     return server.call(runtime.jobs.wait(job, 60))
 
 
+def _quota_used(server: LiveServer, account: str) -> int:
+    assert server.runtime is not None
+    runtime = server.runtime
+    overview = server.call(
+        billing.overview(runtime.db, runtime.catalog, _account_id(server, account))
+    )
+    assert overview.quota is not None
+    return overview.quota.used
+
+
 def _job_files(server: LiveServer, job_id: str) -> list[Path]:
     folder = server.settings.data_dir / "files" / "images"
     return [p for p in folder.rglob("*") if p.is_file() and job_id in str(p)]
@@ -307,6 +317,7 @@ def test_flagged_images_are_dropped_and_only_they_are_refunded(
     assert job.credits_reserved == 300
     assert job.credits_charged == 100
     assert server.balance(name) == 900
+    assert _quota_used(server, name) == 1, "the dropped images' quota is given back"
     records = _refusals(server, name)
     assert sorted(r["category"] for r in records) == ["sexual", "violence"]
     assert {r["stage"] for r in records} == {"output"}
@@ -329,6 +340,7 @@ def test_every_image_flagged_fails_the_job_content_filtered_with_a_full_refund(
     assert job.error.code == "content_filtered"
     assert job.assets == []
     assert server.balance(name) == 1000
+    assert _quota_used(server, name) == 0
     assert server.ledger_kinds(name) == ["grant", "refund", "reserve"]
     assert _job_files(server, job.id) == []
     assert len(moderation.calls("/v1/moderations")) >= 2  # tried again on each attempt

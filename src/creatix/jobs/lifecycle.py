@@ -28,6 +28,7 @@ from creatix.jobs.specs import (
     Asset,
     Job,
     JobError,
+    JobKind,
     JobStatus,
     StoredOutput,
     TextResult,
@@ -343,11 +344,14 @@ class JobLifecycle:
 
     def _ended(self, session: Session, row: JobRecord, now: datetime, *, outputs: int = 0) -> None:
         """What every job's end does, in the transaction that ends it: a job that did not
-        succeed gives its quota back; the job is settled and counted in the usage rollup
+        succeed gives its quota back, one that made fewer images than it counted (the content
+        policy dropped some) gives back the rest; the job is settled and counted in the usage rollup
         (``outputs``: the images or videos it made); its webhook is owed an event; it is
         counted in the metrics once the transaction commits."""
         if row.status != JobStatus.SUCCEEDED:
-            self._release_quota(session, row)
+            self._release_quota(session, row, row.quota_images)
+        elif row.kind == JobKind.IMAGE and outputs < row.quota_images:
+            self._release_quota(session, row, row.quota_images - outputs)
         self._settle(session, row, now)
         usage.record_job_end(
             session,
@@ -399,6 +403,6 @@ class JobLifecycle:
         return min(row.credits_charged or 0, row.credits_reserved)
 
     @staticmethod
-    def _release_quota(session: Session, row: JobRecord) -> None:
-        if row.quota_period is not None:
-            quotas.release(session, row.account_id, row.quota_period, row.quota_images)
+    def _release_quota(session: Session, row: JobRecord, images: int) -> None:
+        if row.quota_period is not None and images > 0:
+            quotas.release(session, row.account_id, row.quota_period, images)

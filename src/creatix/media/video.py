@@ -97,3 +97,22 @@ def _jpeg(picture: Image.Image) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, "JPEG", quality=THUMBNAIL_QUALITY)
     return buffer.getvalue()
+
+
+def sampled_frames(source: Path, count: int) -> list[Image.Image]:
+    """``count`` frames spread evenly over the video (its first and last among them), as RGB
+    pictures: what the content policy checks of a video (blocking: run it in a thread)."""
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        total = stream.frames or 0
+        if total <= 0:  # the container does not say: count by decoding
+            total = sum(1 for _ in container.decode(stream))
+            container.seek(0)
+        wanted = (
+            {round(i * (total - 1) / max(count - 1, 1)) for i in range(count)} if total else set()
+        )
+        return [
+            Image.fromarray(frame.to_ndarray(format="rgb24"))
+            for index, frame in enumerate(container.decode(stream))
+            if index in wanted
+        ]

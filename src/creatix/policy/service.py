@@ -196,28 +196,33 @@ class ContentPolicy:
         return refusal
 
     async def check_images(
-        self, subject: Subject, images: Sequence[Image.Image]
+        self, subject: Subject, images: Sequence[Image.Image], *, field: str = "images"
     ) -> list[Refusal | None]:
         """Each image's refusal (recorded) or None, in order: the policy's classifier on the
-        whole batch, then the moderation engine on each image it did not flag.
+        whole batch, then the moderation engine on each image it did not flag. ``field``
+        names them in the records (``images[0]``; a video's sampled ``frames[0]``).
         ``ModerationOutage`` when there is no verdict and the policy fails closed."""
-        if not self._checks_images():  # nothing checks images: no need to read the account
+        if not self.checks_images():  # nothing checks images: no need to read the account
             return [None] * len(images)
         name = await self.name_for_account(subject.account_id)
         policy = self.policy_named(name)
-        verdicts = await self._classified(name, policy.classifier, images)
+        verdicts = await self._classified(name, policy.classifier, images, field)
         entry = self._moderation_of(policy, OUTPUT)
         if entry is not None:
             for index, image in enumerate(images):
                 if verdicts[index] is None:
-                    verdicts[index] = await self._moderated_image(entry, image, index)
+                    verdicts[index] = await self._moderated_image(entry, image, f"{field}[{index}]")
         for refusal in verdicts:
             if refusal is not None:
                 await self.record(subject, name, OUTPUT, refusal, None)
         return verdicts
 
     async def _classified(
-        self, name: str, entry: ClassifierEntry | None, images: Sequence[Image.Image]
+        self,
+        name: str,
+        entry: ClassifierEntry | None,
+        images: Sequence[Image.Image],
+        field: str,
     ) -> list[Refusal | None]:
         """The classifier's refusal of each image (None: not flagged, or nothing to run)."""
         if entry is None or not images:
@@ -230,13 +235,13 @@ class ContentPolicy:
         except Exception as exc:
             raise self._unavailable(name, f"the image classifier failed: {exc!r}") from exc
         return [
-            Refusal(CATEGORY, CLASSIFIER, f"images[{index}]", score=round(score, 4))
+            Refusal(CATEGORY, CLASSIFIER, f"{field}[{index}]", score=round(score, 4))
             if score > 0
             else None
             for index, score in enumerate(scores)
         ]
 
-    def _checks_images(self) -> bool:
+    def checks_images(self) -> bool:
         """Whether any policy may check an image now: the moderation engine is configured, or
         a policy's classifier is there or fails closed. No database read, so a catalog whose
         only classifiers are missing and fail open costs the worker nothing."""
@@ -289,7 +294,7 @@ class ContentPolicy:
         return ClassifierUnavailable(message)
 
     async def _moderated_image(
-        self, entry: ModerationEntry, image: Image.Image, index: int
+        self, entry: ModerationEntry, image: Image.Image, field: str
     ) -> Refusal | None:
         """The moderation engine's refusal of one image; None when it passes, or when the
         engine is down and the policy fails open."""
@@ -305,7 +310,7 @@ class ContentPolicy:
         flag = over_threshold(scores, entry.thresholds)
         if flag is None:
             return None
-        return Refusal(flag.category, MODERATION, f"images[{index}]", score=flag.score)
+        return Refusal(flag.category, MODERATION, field, score=flag.score)
 
     def _blocked(self, name: str, texts: Mapping[str, str]) -> Refusal | None:
         found = first_violation(self.blocklist(name), texts)
