@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItemPerMinute
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from creatix.kit.errors import TooManyRequests
@@ -35,7 +35,9 @@ class RateLimiter:
         # Redis through redis-py's asyncio client (the `redis` extra), shared by every node.
         options = {"implementation": "redispy"} if "+redis" in uri else {}
         self._storage = storage_from_string(uri, **options)
-        self._limiter = SlidingWindowCounterRateLimiter(self._storage)
+        # A moving window, exact: the sliding-window counter floors its estimate, which lets a
+        # key through one request over its limit at a window boundary (two at once at 1/min).
+        self._limiter = MovingWindowRateLimiter(self._storage)
 
     async def check(self) -> bool:
         """Whether the counters' storage answers (Redis reachable)."""
