@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -242,3 +243,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+
+def hub_env(tmp_path: Path, endpoint: str, **extra: str) -> dict[str, str]:
+    """This process's environment for a ``creatix`` subprocess that talks to the hub at
+    ``endpoint``: no Hugging Face settings of the machine's, its own HF home and data dir."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("HF_", "HUGGING_FACE_")) and key != "CREATIX_CATALOG"
+    }
+    return {
+        **env,
+        "HF_ENDPOINT": endpoint,
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HOME": str(tmp_path / "hf-home"),
+        "CREATIX_DATA_DIR": str(tmp_path / "data"),
+        "COLUMNS": "250",
+        **extra,
+    }

@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import io
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from creatix.engines.base import PullError
 from creatix.engines.diffusers import weights
 from creatix.engines.diffusers.config import model_dir, weights_problem
 from creatix.engines.diffusers.weights import pull_pipeline
-from fake_hub import FakeHub
+from fake_hub import FakeHub, hub_env
 from support import LiveServer, creatix_command, free_port, make_settings
 
 pytestmark = pytest.mark.slow
@@ -83,23 +82,6 @@ def catalog(tmp_path: Path) -> Path:
     return path
 
 
-def _env(tmp_path: Path, endpoint: str, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("HF_", "HUGGING_FACE_")) and key != "CREATIX_CATALOG"
-    }
-    return {
-        **env,
-        "HF_ENDPOINT": endpoint,
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "HF_HOME": str(tmp_path / "hf-home"),
-        "CREATIX_DATA_DIR": str(tmp_path / "data"),
-        "COLUMNS": "250",
-        **extra,
-    }
-
-
 def _creatix(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         creatix_command(*args), capture_output=True, text=True, env=env, check=False, timeout=120
@@ -142,7 +124,7 @@ def _present(tmp_path: Path, engine_model: str) -> bool:
 def test_pull_makes_a_missing_model_present_available_and_served(
     tmp_path: Path, hub: FakeHub, catalog: Path
 ) -> None:
-    env = _env(tmp_path, hub.url)
+    env = hub_env(tmp_path, hub.url)
     listed, table = _creatix_at_once(
         env,
         ("models", "list", "--json", "--catalog", str(catalog)),
@@ -212,13 +194,15 @@ def test_pull_json_and_a_token_for_a_gated_repository(
     tmp_path: Path, hub: FakeHub, catalog: Path
 ) -> None:
     refused = _failed(
-        _creatix(_env(tmp_path, hub.url), "models", "pull", "tiny-gated", "--catalog", str(catalog))
+        _creatix(
+            hub_env(tmp_path, hub.url), "models", "pull", "tiny-gated", "--catalog", str(catalog)
+        )
     )
     assert "gated" in refused
     assert "HF_TOKEN" in refused
     assert not _present(tmp_path, "tiny/gated")
 
-    env = _env(tmp_path, hub.url, HF_TOKEN=hub.token)
+    env = hub_env(tmp_path, hub.url, HF_TOKEN=hub.token)
     pulled = _creatix(env, "models", "pull", "tiny-gated", "--json", "--catalog", str(catalog))
     assert pulled.returncode == 0, (pulled.stdout, pulled.stderr)
     body = json.loads(pulled.stdout)
@@ -237,7 +221,7 @@ def test_pull_json_and_a_token_for_a_gated_repository(
 
 def test_a_repository_the_hub_does_not_have(tmp_path: Path, hub: FakeHub, catalog: Path) -> None:
     result = _creatix(
-        _env(tmp_path, hub.url), "models", "pull", "tiny-absent", "--catalog", str(catalog)
+        hub_env(tmp_path, hub.url), "models", "pull", "tiny-absent", "--catalog", str(catalog)
     )
     message = _failed(result)
     assert "There is no repository tiny/absent on the hub" in message
@@ -249,7 +233,7 @@ def test_a_repository_the_hub_does_not_have(tmp_path: Path, hub: FakeHub, catalo
 def test_a_download_failing_part_way_leaves_the_model_missing(
     tmp_path: Path, hub: FakeHub, catalog: Path
 ) -> None:
-    env = _env(tmp_path, hub.url)
+    env = hub_env(tmp_path, hub.url)
     message = _failed(_creatix(env, "models", "pull", "tiny-broken", "--catalog", str(catalog)))
     assert f"could not serve {BROKEN_FILE} of tiny/broken (HTTP 404)" in message
     repo = _models(tmp_path) / "models--tiny--broken"
@@ -263,7 +247,7 @@ def test_a_download_failing_part_way_leaves_the_model_missing(
 def test_a_hub_that_cannot_be_reached(tmp_path: Path, catalog: Path) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     message = _failed(
-        _creatix(_env(tmp_path, closed), "models", "pull", "tiny-sd", "--catalog", str(catalog))
+        _creatix(hub_env(tmp_path, closed), "models", "pull", "tiny-sd", "--catalog", str(catalog))
     )
     assert f"Could not reach the Hugging Face hub at {closed}" in message
     assert not _present(tmp_path, "tiny/sd")
@@ -272,7 +256,7 @@ def test_a_hub_that_cannot_be_reached(tmp_path: Path, catalog: Path) -> None:
 def test_a_repository_that_is_not_a_diffusers_pipeline(
     tmp_path: Path, hub: FakeHub, catalog: Path
 ) -> None:
-    env = _env(tmp_path, hub.url)
+    env = hub_env(tmp_path, hub.url)
     message = _failed(_creatix(env, "models", "pull", "tiny-text", "--catalog", str(catalog)))
     assert "tiny/text-model has no model_index.json" in message
     assert "not a diffusers pipeline" in message
@@ -286,7 +270,7 @@ def test_models_with_nothing_to_pull_and_unknown_ids(
         _failed(result, code)
         for result, code in zip(
             _creatix_at_once(
-                _env(tmp_path, hub.url),
+                hub_env(tmp_path, hub.url),
                 ("models", "pull", "creatix-flash", "--catalog", str(catalog)),
                 ("models", "pull", "tiny-local", "--catalog", str(catalog)),
                 ("models", "pull", "tiny-sdd", "--catalog", str(catalog)),

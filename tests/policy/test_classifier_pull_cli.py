@@ -7,7 +7,6 @@ reached is one clear error (exit 1)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ pytest.importorskip("transformers")
 import yaml
 
 from creatix.policy.classifier import ImageClassifier, classifier_folder, weights_problem
-from fake_hub import FakeHub
+from fake_hub import FakeHub, hub_env
 from support import creatix_command, free_port
 from tiny_safety_checker import build_tiny_safety_checker
 
@@ -53,22 +52,6 @@ def catalog(tmp_path: Path) -> Path:
     return path
 
 
-def _env(tmp_path: Path, endpoint: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("HF_", "HUGGING_FACE_")) and key != "CREATIX_CATALOG"
-    }
-    return {
-        **env,
-        "HF_ENDPOINT": endpoint,
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "HF_HOME": str(tmp_path / "hf-home"),
-        "CREATIX_DATA_DIR": str(tmp_path / "data"),
-        "COLUMNS": "250",
-    }
-
-
 def _creatix(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         creatix_command(*args), capture_output=True, text=True, env=env, check=False, timeout=120
@@ -86,7 +69,7 @@ def _failed(result: subprocess.CompletedProcess[str], code: int) -> str:
 def test_pull_fetches_the_checker_where_the_policy_finds_it(
     tmp_path: Path, hub: FakeHub, catalog: Path
 ) -> None:
-    env = _env(tmp_path, hub.url)
+    env = hub_env(tmp_path, hub.url)
     pulled = _creatix(env, "models", "pull", "tiny/checker", "--json", "--catalog", str(catalog))
     assert pulled.returncode == 0, (pulled.stdout, pulled.stderr)
     models = tmp_path / "data" / "models"
@@ -132,7 +115,7 @@ def test_an_id_nothing_names_and_a_hub_out_of_reach(
             lambda run: _creatix(*run),
             [
                 (
-                    _env(tmp_path, hub.url),
+                    hub_env(tmp_path, hub.url),
                     "models",
                     "pull",
                     "tiny/checkr",
@@ -140,7 +123,7 @@ def test_an_id_nothing_names_and_a_hub_out_of_reach(
                     str(catalog),
                 ),
                 (
-                    _env(tmp_path, closed),
+                    hub_env(tmp_path, closed),
                     "models",
                     "pull",
                     "tiny/checker",
