@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from creatix.accounts import service as accounts
 from creatix.jobs.specs import ImageSpec, Job, JobStatus, VideoSpec
 from creatix.kit.metrics import Metrics
 from creatix.policy.service import ClassifierUnavailable, ContentPolicy, Subject
+from policy_admin import account_id, put_policy, refusals
 from support import LiveServer, make_settings
 from tiny_safety_checker import FLAGS_ALL, FLAGS_NONE, build_tiny_safety_checker
 
@@ -71,18 +71,6 @@ def server(folder: Path) -> Iterator[LiveServer]:
     live.stop()
 
 
-@cache
-def _operator_key(server: LiveServer) -> str:
-    assert server.runtime is not None
-    name, _ = server.funded_account()
-    return server.call(accounts.create_key(server.runtime.db, name, scopes=["operator"])).secret
-
-
-def _account_id(server: LiveServer, name: str) -> str:
-    assert server.runtime is not None
-    return server.call(accounts.account_id_named(server.runtime.db, name))
-
-
 def _account(server: LiveServer, policy: str) -> tuple[str, str]:
     """A funded account under ``policy`` (an operator's override): (name, secret)."""
     name, secret = server.funded_account(credits=1000)
@@ -91,20 +79,8 @@ def _account(server: LiveServer, policy: str) -> tuple[str, str]:
 
 
 def _account_policy(server: LiveServer, name: str, policy: str) -> None:
-    path = f"/api/admin/accounts/{_account_id(server, name)}/content-policy"
-    with server.client(_operator_key(server)) as client:
-        answer = client.put(path, json={"policy": policy})
+    answer = put_policy(server, name, policy)
     assert answer.status_code == 200, answer.text
-
-
-def _refusals(server: LiveServer, account: str) -> list[dict[str, Any]]:
-    with server.client(_operator_key(server)) as client:
-        answer = client.get(
-            "/api/admin/policy/refusals", params={"account_id": _account_id(server, account)}
-        )
-    assert answer.status_code == 200, answer.text
-    data: list[dict[str, Any]] = answer.json()["data"]
-    return data
 
 
 def _generate(server: LiveServer, secret: str, n: int = 2) -> Job:
@@ -141,7 +117,7 @@ def test_every_image_flagged_fails_the_job_with_a_full_refund(server: LiveServer
     assert server.balance(name) == 1000
     assert server.ledger_kinds(name) == ["grant", "refund", "reserve"]
     assert _job_files(server, job.id) == []
-    records = _refusals(server, name)
+    records = refusals(server, name)
     assert sorted(r["field"] for r in records) == ["images[0]", "images[1]"]
     for record in records:
         assert record["source"] == "classifier"
@@ -183,7 +159,7 @@ def test_a_video_whose_frames_are_flagged_fails_with_a_full_refund(server: LiveS
     assert done.error.code == "content_filtered"
     assert done.assets == []
     assert server.balance(name) == balance
-    fields = sorted(r["field"] for r in _refusals(server, name) if r["job_id"] == job.id)
+    fields = sorted(r["field"] for r in refusals(server, name) if r["job_id"] == job.id)
     assert fields == ["frames[0]", "frames[1]", "frames[2]", "frames[3]"]
 
 
@@ -195,7 +171,7 @@ def test_no_image_flagged_succeeds_and_is_charged(server: LiveServer) -> None:
     assert job.credits_charged == 200
     assert server.balance(name) == 800
     assert len(_job_files(server, job.id)) == 2
-    assert _refusals(server, name) == []
+    assert refusals(server, name) == []
 
 
 def test_missing_weights_fail_the_job_when_the_policy_fails_closed(
@@ -209,7 +185,7 @@ def test_missing_weights_fail_the_job_when_the_policy_fails_closed(
     assert job.error.code == "moderation_unavailable"
     assert server.balance(name) == 1000
     assert _job_files(server, job.id) == []
-    assert _refusals(server, name) == []
+    assert refusals(server, name) == []
     said = [getattr(r, "why", "") for r in caplog.records]
     assert any("content policy 'missing-closed'" in why and "absent" in why for why in said)
 
@@ -226,7 +202,7 @@ def test_missing_weights_pass_when_the_policy_fails_open(
     assert server.balance(name) == 800
     missing = [r for r in caplog.records if "classifier missing" in r.getMessage()]
     assert len(missing) == 1, "said once per process"
-    assert _refusals(server, name) == []
+    assert refusals(server, name) == []
 
 
 def test_a_folder_that_does_not_load_fails_the_job_naming_the_policy(
@@ -252,7 +228,7 @@ def test_a_hub_id_is_found_in_the_model_cache(
     assert server.runtime is not None
     runtime = server.runtime
     name, _ = _account(server, "hub")
-    subject = Subject(_account_id(server, name), "platform")
+    subject = Subject(account_id(server, name), "platform")
     images = [Image.new("RGB", (64, 64), "red"), Image.new("RGB", (48, 64), "blue")]
     models = tmp_path / "models"
     without = ContentPolicy(runtime.db, runtime.catalog, Metrics(), models_dir=models)
@@ -265,7 +241,7 @@ def test_a_hub_id_is_found_in_the_model_cache(
         ("classifier", "sexual", "images[0]"),
         ("classifier", "sexual", "images[1]"),
     ]
-    assert len(_refusals(server, name)) == 2
+    assert len(refusals(server, name)) == 2
 
 
 def test_the_server_looks_a_hub_id_up_in_its_data_dirs_model_cache(server: LiveServer) -> None:
@@ -277,11 +253,11 @@ def test_the_server_looks_a_hub_id_up_in_its_data_dirs_model_cache(server: LiveS
     assert job.status is JobStatus.FAILED
     assert job.error is not None
     assert job.error.code == "content_filtered"
-    assert {r["source"] for r in _refusals(server, name)} == {"classifier"}
+    assert {r["source"] for r in refusals(server, name)} == {"classifier"}
 
 
 def test_a_policy_without_a_classifier_checks_nothing(server: LiveServer) -> None:
     name, secret = _account(server, "off")
     job = _generate(server, secret, n=1)
     assert job.status is JobStatus.SUCCEEDED, job.error
-    assert _refusals(server, name) == []
+    assert refusals(server, name) == []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from creatix.billing import service as billing
 from creatix.jobs.specs import ImageSpec, Job, JobStatus
 from fakes.moderation import KEY, FakeModeration
 from fakes.server import Fault
+from policy_admin import account_id, list_refusals, operator_key, put_policy, refusals
 from support import LiveServer, make_settings
 
 CATALOG = """\
@@ -68,31 +68,6 @@ def _fresh(moderation: FakeModeration) -> None:
     moderation.reset()
 
 
-@cache
-def _operator_key(server: LiveServer) -> str:
-    """The secret of an ``operator`` key (of an account of its own)."""
-    assert server.runtime is not None
-    name, _ = server.funded_account()
-    return server.call(accounts.create_key(server.runtime.db, name, scopes=["operator"])).secret
-
-
-def _account_id(server: LiveServer, name: str) -> str:
-    assert server.runtime is not None
-    return server.call(accounts.account_id_named(server.runtime.db, name))
-
-
-def _admin(server: LiveServer, **params: Any) -> httpx.Response:
-    with server.client(_operator_key(server)) as client:
-        return client.get("/api/admin/policy/refusals", params=params)
-
-
-def _refusals(server: LiveServer, account: str) -> list[dict[str, Any]]:
-    answer = _admin(server, account_id=_account_id(server, account))
-    assert answer.status_code == 200, answer.text
-    data: list[dict[str, Any]] = answer.json()["data"]
-    return data
-
-
 def _metric(server: LiveServer, name: str, **labels: str) -> float:
     text = httpx.get(f"{server.url}/metrics").text
     wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
@@ -103,15 +78,8 @@ def _metric(server: LiveServer, name: str, **labels: str) -> float:
     return 0.0
 
 
-def _put_policy(server: LiveServer, account: str, policy: str | None) -> httpx.Response:
-    """An operator's ``PUT /api/admin/accounts/{id}/content-policy``."""
-    path = f"/api/admin/accounts/{_account_id(server, account)}/content-policy"
-    with server.client(_operator_key(server)) as client:
-        return client.put(path, json={"policy": policy})
-
-
 def _set_policy(server: LiveServer, account: str, policy: str | None) -> None:
-    answer = _put_policy(server, account, policy)
+    answer = put_policy(server, account, policy)
     assert answer.status_code == 200, answer.text
     assert answer.json()["content_policy"] == policy
 
@@ -130,9 +98,9 @@ def test_a_blocked_prompt_is_recorded_listed_and_counted_without_its_text(
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "content_policy_violation"
     assert server.balance(name) == 100
-    [record] = _refusals(server, name)
+    [record] = refusals(server, name)
     assert record["account_name"] == name
-    assert record["account_id"] == _account_id(server, name)
+    assert record["account_id"] == account_id(server, name)
     assert record["key_id"].startswith("key_")
     assert record["dialect"] == "creatix_v1"
     assert record["stage"] == "prompt"
@@ -162,7 +130,7 @@ def test_the_refusals_need_an_operator_and_page(server: LiveServer) -> None:
         # An account's own generation key is not an operator's.
         denied = client.get("/api/admin/policy/refusals")
         refused_change = client.put(
-            f"/api/admin/accounts/{_account_id(server, name)}/content-policy",
+            f"/api/admin/accounts/{account_id(server, name)}/content-policy",
             json={"policy": "off"},
         )
     assert denied.status_code == 403
@@ -170,16 +138,16 @@ def test_the_refusals_need_an_operator_and_page(server: LiveServer) -> None:
     assert refused_change.status_code == 403
     with server.client("wrong") as client:
         assert client.get("/api/admin/policy/refusals").status_code == 401
-    account_id = _account_id(server, name)
-    page = _admin(server, account_id=account_id, limit=2, offset=0).json()
+    named = account_id(server, name)
+    page = list_refusals(server, account_id=named, limit=2, offset=0).json()
     assert page["total"] == 3
     assert [r["matched"] for r in page["data"]] == ["beheading", "nudity"]
-    rest = _admin(server, account_id=account_id, limit=2, offset=2).json()
+    rest = list_refusals(server, account_id=named, limit=2, offset=2).json()
     assert [r["matched"] for r in rest["data"]] == ["gore"]
-    bad = _admin(server, limit=0)
+    bad = list_refusals(server, limit=0)
     assert bad.status_code == 400
     assert bad.json()["error"]["param"] == "limit"
-    everyone = _admin(server, limit=100).json()
+    everyone = list_refusals(server, limit=100).json()
     assert everyone["total"] >= 3
 
 
@@ -195,7 +163,7 @@ def test_an_account_override_applies_its_policy_and_keeps_the_prompt(server: Liv
     assert "competitor" in refused.json()["error"]["message"]
     with server.client(other_secret) as client:
         assert client.post("/v1/images/generations", json=prompt).status_code == 200
-    [record] = _refusals(server, name)
+    [record] = refusals(server, name)
     assert record["policy"] == "strict"
     assert record["text"] == "prompt: a poster better than Acme Corp"
     _set_policy(server, name, None)
@@ -205,15 +173,15 @@ def test_an_account_override_applies_its_policy_and_keeps_the_prompt(server: Liv
 
 def test_an_unknown_policy_is_refused_naming_the_policies(server: LiveServer) -> None:
     name, _ = server.funded_account()
-    refused = _put_policy(server, name, "lenient")
+    refused = put_policy(server, name, "lenient")
     assert refused.status_code == 400
     error = refused.json()["error"]
     assert error["param"] == "policy"
     assert "strict" in error["message"]
-    with server.client(_operator_key(server)) as client:
+    with server.client(operator_key(server)) as client:
         unknown = client.put("/api/admin/accounts/acct_none/content-policy", json={"policy": None})
         malformed = client.put(
-            f"/api/admin/accounts/{_account_id(server, name)}/content-policy",
+            f"/api/admin/accounts/{account_id(server, name)}/content-policy",
             json={"policy": 3},
         )
     assert unknown.status_code == 404
@@ -238,7 +206,7 @@ def test_the_moderation_engine_refuses_a_prompt_with_its_category_and_score(
     [body] = moderation.bodies
     assert body["input"] == ["a street scene", "FLAG:violence"]
     assert moderation.calls("/v1/moderations")[0].headers["authorization"] == f"Bearer {KEY}"
-    [record] = _refusals(server, name)
+    [record] = refusals(server, name)
     assert record["source"] == "moderation"
     assert record["category"] == "violence"
     assert record["score"] == pytest.approx(0.99)
@@ -259,7 +227,7 @@ def test_an_outage_fails_open_on_standard_and_counts_it(
         server, "creatix_policy_moderation_outages_total", stage="prompt", on_outage="open"
     )
     assert after == before + 1
-    assert _refusals(server, name) == []
+    assert refusals(server, name) == []
 
 
 def test_an_outage_fails_closed_on_strict_with_retry_after_and_no_charge(
@@ -295,7 +263,7 @@ def _quota_used(server: LiveServer, account: str) -> int:
     assert server.runtime is not None
     runtime = server.runtime
     overview = server.call(
-        billing.overview(runtime.db, runtime.catalog, _account_id(server, account))
+        billing.overview(runtime.db, runtime.catalog, account_id(server, account))
     )
     assert overview.quota is not None
     return overview.quota.used
@@ -318,7 +286,7 @@ def test_flagged_images_are_dropped_and_only_they_are_refunded(
     assert job.credits_charged == 100
     assert server.balance(name) == 900
     assert _quota_used(server, name) == 1, "the dropped images' quota is given back"
-    records = _refusals(server, name)
+    records = refusals(server, name)
     assert sorted(r["category"] for r in records) == ["sexual", "violence"]
     assert {r["stage"] for r in records} == {"output"}
     assert {r["job_id"] for r in records} == {job.id}
@@ -402,7 +370,7 @@ def test_flagged_ad_copy_fails_the_task_with_a_refund(
     assert done["status"] == "failed", done
     assert "content" in (done["failed_reason"] or "")
     assert server.balance(account) == 100_000
-    [record] = _refusals(server, account)
+    [record] = refusals(server, account)
     assert record["stage"] == "copy"
     assert record["category"] == "hate"
     assert record["dialect"] == "text_generator"
@@ -417,7 +385,7 @@ def test_clean_ad_copy_is_answered_and_charged(
     done = _finished_task(server, headers, task_id)
     assert done["status"] == "done", done
     assert server.balance(account) < 100_000
-    assert _refusals(server, account) == []
+    assert refusals(server, account) == []
 
 
 def test_the_off_policy_checks_nothing(server: LiveServer, moderation: FakeModeration) -> None:
@@ -427,7 +395,7 @@ def test_the_off_policy_checks_nothing(server: LiveServer, moderation: FakeModer
         made = client.post("/v1/images/generations", json={"prompt": "gore FLAG:violence"})
     assert made.status_code == 200, made.text
     assert moderation.bodies == []
-    assert _refusals(server, name) == []
+    assert refusals(server, name) == []
 
 
 def test_the_routes_are_documented(server: LiveServer) -> None:
