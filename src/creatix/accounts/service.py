@@ -32,7 +32,7 @@ from creatix.accounts.schemas import (
 )
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
-from creatix.kit.errors import Conflict, InvalidRequest, NotFound, Unauthorized
+from creatix.kit.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthorized
 from creatix.kit.ids import new_id
 
 SECRET_PREFIX = "sk_live_"
@@ -344,6 +344,51 @@ def _principal(key: ApiKey, account: Account) -> Principal:
         rate_limit_per_minute=key.rate_limit_per_minute,
         content_policy=account.content_policy,
     )
+
+
+CONSOLE_KEY_PREFIX = "console:"
+"""The ``key_id`` of a signed-in person's principal (``console:<person id>``): never a stored
+key's id, so jobs it submits record no key (``jobs.key_id`` NULL) and no key's limits apply."""
+
+
+def may_submit(principal: Principal) -> Principal:
+    """Refuse a suspended account's submissions (403 ``account_suspended``), as the dialects
+    refuse its keys."""
+    if principal.status == "suspended":
+        raise Forbidden("This account is suspended.", code="account_suspended")
+    return principal
+
+
+async def person_principal(db: Database, account_id: str, person_id: str) -> Principal:
+    """Who a signed-in person acts as when generating for ``account_id`` (which the caller
+    checked they belong to): the account's plan, unlimited flag, status and content policy,
+    with the key id ``console:<person id>``. A deleted account is a 404."""
+    account = await db.read(lambda session: account_by_id(session, account_id))
+    return Principal(
+        account_id=account.id,
+        account_name=account.name,
+        plan=account.plan,
+        key_id=f"{CONSOLE_KEY_PREFIX}{person_id}",
+        unlimited=account.unlimited,
+        scopes=DEFAULT_SCOPES,
+        status="suspended" if account.status == "suspended" else "active",
+        content_policy=account.content_policy,
+    )
+
+
+async def key_principal(db: Database, key_id: str) -> Principal:
+    """The principal of the live key ``key_id`` (its own limits and budgets apply), for a
+    request it already authenticated; a revoked or unknown key is a 401."""
+
+    def read(session: Session) -> tuple[ApiKey, Account] | None:
+        key = session.get(ApiKey, key_id)
+        account = session.get(Account, key.account_id) if key is not None else None
+        return None if key is None or account is None else (key, account)
+
+    found = await db.read(read)
+    if found is None:
+        raise Unauthorized("Incorrect API key provided.")
+    return _principal(*found)
 
 
 async def _touch(db: Database, key: ApiKey) -> None:

@@ -19,7 +19,13 @@ from creatix.api.openapi_docs import LOOKUP, READ, SYNC_CREATE, create_docs, err
 from creatix.api.routing import dialect_route, model_response
 from creatix.jobs.specs import ImageSpec, Job, JobStatus, seed_or_random
 from creatix.kit.errors import CreatixError, GenerationFailed, GenerationRejected, NotFound
-from creatix.media.sizing import ASPECT_RATIOS, SIZE_SIDES, dimensions
+from creatix.media.sizing import (
+    ASPECT_RATIOS,
+    SIZE_SIDES,
+    AspectRatioName,
+    SizeName,
+    dimensions,
+)
 from creatix.runtime import ListedModel, Runtime
 
 _ERROR_TYPES = {
@@ -64,8 +70,8 @@ def render_error(error: CreatixError, request_id: str | None) -> Response:
 
 router = APIRouter(prefix="/v1", tags=["Creatix v1"], route_class=dialect_route(render_error))
 
-Size = Literal["512x512", "1024x1024", "2048x2048"]
-AspectRatio = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "1:4", "4:1"]
+Size = SizeName
+AspectRatio = AspectRatioName
 
 
 class ImageGenerationRequest(BaseModel):

@@ -19,15 +19,13 @@ for 5xx. See docs/api/platform.md.
 
 from __future__ import annotations
 
-import logging
 import math
-from fractions import Fraction
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from creatix.api.assets import asset_url
+from creatix.api.assets import asset_url, delete_files
 from creatix.api.bodies import documented_body, model_body, well_formed
 from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key
 from creatix.api.openapi_docs import CREATE, LOOKUP, READ, create_docs, error_responses
@@ -68,10 +66,8 @@ from creatix.jobs.specs import (
     seed_or_random,
 )
 from creatix.kit.errors import CreatixError, Forbidden, InvalidRequest, NotFound
-from creatix.media.sizing import ASPECT_RATIOS, SIZE_SIDES, dimensions
+from creatix.media.sizing import ASPECT_RATIOS, SIZE_SIDES, dimensions, video_size
 from creatix.runtime import Runtime
-
-log = logging.getLogger(__name__)
 
 SIDE = 1024
 """Every platform generation spends the 1024×1024 pixel budget, shaped by aspectRatio."""
@@ -283,11 +279,7 @@ def _caller_prompt(spec: ImageSpec, catalog: Catalog) -> str:
     which is stripped again. Should the catalog's suffix have changed since, the stored
     prompt is shown whole."""
     style = catalog.style(spec.style) if spec.style else None
-    if style is not None:
-        suffix = style.apply("")
-        if spec.prompt.endswith(suffix):
-            return spec.prompt[: -len(suffix)]
-    return spec.prompt
+    return style.unapply(spec.prompt) if style is not None else spec.prompt
 
 
 def _aspect_ratio(spec: ImageSpec) -> str:
@@ -401,12 +393,7 @@ async def delete_generation(
         job = await runtime.jobs.delete(generation_id, principal.account_id, scope=GENERATIONS)
     except NotFound:
         raise _not_found(generation_id) from None
-    for asset in job.assets:
-        try:
-            await runtime.storage.delete(asset.storage_key)
-        except Exception:
-            # The record is gone already; a file left behind is logged, not the caller's error.
-            log.exception("could not delete a stored image", extra={"key": asset.storage_key})
+    await delete_files(runtime, job.assets)
     return Deleted()
 
 
@@ -545,19 +532,6 @@ async def _source_image(runtime: Runtime, account_id: str, generation_id: str) -
             generation_id, "failed, so it has no image to animate.", "source_failed"
         )
     return images[0], job
-
-
-def _even(length: Fraction) -> int:
-    """``length`` rounded to the nearest even number (halves up), at least 2."""
-    return max(2, 2 * math.floor(length / 2 + Fraction(1, 2)))
-
-
-def video_size(width: int, height: int, short_side: int) -> tuple[int, int]:
-    """The (width, height) of a video of a ``width``×``height`` image: the image's aspect
-    ratio with its short side ``short_side``, both sides even."""
-    if width >= height:
-        return _even(Fraction(short_side * width, height)), short_side
-    return short_side, _even(Fraction(short_side * height, width))
 
 
 @router.post(

@@ -21,8 +21,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from jsonschema import exceptions as schema_errors
-from jsonschema import validators
 
 from creatix.api import asset_generator
 from creatix.api.asset_generator import AssetGeneratorError, InvalidFields
@@ -56,8 +54,8 @@ from creatix.jobs.specs import (
     TextConfig,
     TextSpec,
 )
+from creatix.jobs.structured import invalid_schema
 from creatix.kit.errors import CreatixError, InvalidRequest, NotFound
-from creatix.kit.patterns import check_schema
 from creatix.provenance.texts import text_digest
 from creatix.runtime import Runtime
 from creatix.webhooks import payloads
@@ -205,28 +203,6 @@ def _model_problem(model_name: str, models: dict[str, ModelEntry]) -> str | None
     return f"'{model_name}' is not a text model of this API; models: {known}."
 
 
-_UNKNOWN: Any = object()
-"""What ``validator_for`` answers for a ``$schema`` it does not know."""
-
-
-def _schema_problem(schema: dict[str, Any]) -> str | None:
-    """Why ``schema`` is not a JSON Schema this server can hold answers to, if it is not."""
-    dialect = schema.get("$schema")
-    known = isinstance(dialect, str) and validators.validator_for(schema, _UNKNOWN) is not _UNKNOWN
-    if dialect is not None and not known:
-        return (
-            f"names the JSON Schema dialect {json.dumps(dialect)}, which this server does "
-            "not know; leave $schema out (draft 2020-12) or name a published draft."
-        )
-    validator_class = validators.validator_for(schema)
-    try:
-        check_schema(validator_class, schema)
-    except schema_errors.SchemaError as exc:
-        where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
-        return f"is not a valid JSON Schema: at {where}: {exc.message}."
-    return None
-
-
 async def _checked(body: dict[str, Any], runtime: Runtime) -> tuple[ModelEntry, TextSpec]:
     """The model and the spec the body asks for; ``InvalidFields`` naming every failing
     field otherwise."""
@@ -274,7 +250,7 @@ def _config_problems(config: dict[str, Any], entry: ModelEntry | None) -> dict[s
         elif patterns := response_schema_pattern_problems(schema):
             found.update(patterns)
         else:
-            problem = _schema_problem(schema)
+            problem = invalid_schema(schema)
             if problem is not None:
                 found["config.response_json_schema"] = problem
     return found

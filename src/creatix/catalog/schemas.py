@@ -176,6 +176,12 @@ class StyleEntry(_Strict):
     def apply(self, prompt: str) -> str:
         return f"{prompt}, {self.prompt_suffix}"
 
+    def unapply(self, prompt: str) -> str:
+        """The prompt as the caller sent it, from one ``apply`` made; a prompt that does not
+        end with this style's suffix (the catalog changed since) whole."""
+        suffix = self.apply("")
+        return prompt[: -len(suffix)] if prompt.endswith(suffix) else prompt
+
 
 class Quota(_Strict):
     period: Literal["day", "month"]

@@ -157,6 +157,62 @@ class JobIntake:
             }
         )
 
+    def _priced_image(
+        self, principal: Principal, model: ModelEntry, spec: ImageSpec
+    ) -> tuple[ResolvedRoute, ImageSpec, int]:
+        """The route, the spec as the engine gets it (its style applied) and the price of one
+        image of it; what a request the model or its engine cannot serve is refused for."""
+        route = self.engines.route_for(model)
+        spec = self._prepared_image_spec(model, spec)
+        try:
+            route.image_engine.validate(route.engine_model, spec)
+        except EngineRejected as exc:
+            raise InvalidRequest(str(exc), param=exc.param, code=exc.code) from exc
+        per_image = 0 if principal.unlimited else prices.credits_per_image(model, spec)
+        return route, spec, per_image
+
+    def _priced_text(
+        self, principal: Principal, model: ModelEntry, spec: TextSpec
+    ) -> tuple[ResolvedRoute, int]:
+        """The route, and the most an answer to ``spec`` can cost (what is reserved)."""
+        route = self.engines.route_for(model)
+        if spec.config.max_output_tokens is not None and (
+            spec.config.max_output_tokens > model.max_output_tokens
+        ):
+            raise InvalidRequest(
+                f"max_output_tokens must be at most {model.max_output_tokens} for {model.id}.",
+                param="config.max_output_tokens",
+            )
+        return route, 0 if principal.unlimited else prices.text_reservation(model, spec)
+
+    def _priced_video(
+        self, principal: Principal, model: ModelEntry, spec: VideoSpec
+    ) -> tuple[ResolvedRoute, int]:
+        """The route, and the price of the video (its duration's)."""
+        price = prices.video_credits(model, spec)  # refuses a duration the model does not make
+        route = self.engines.route_for(model)
+        try:
+            route.video_engine.validate(route.engine_model, spec)
+        except EngineRejected as exc:
+            raise InvalidRequest(str(exc), param=exc.param, code=exc.code) from exc
+        return route, 0 if principal.unlimited else price
+
+    def quote(
+        self, principal: Principal, model_id: str, spec: ImageSpec | TextSpec | VideoSpec
+    ) -> int:
+        """The credits submitting ``spec`` on ``model_id`` would reserve now, by the checks
+        and prices the submit_* calls use; nothing is enqueued, and neither the content
+        policy, the quota, the balance nor an input image's ownership is looked at."""
+        if isinstance(spec, ImageSpec):
+            model = self._checked_model(model_id, JobKind.IMAGE)
+            _, priced, per_image = self._priced_image(principal, model, spec)
+            return per_image * priced.n
+        if isinstance(spec, TextSpec):
+            return self._priced_text(principal, self._checked_model(model_id, JobKind.TEXT), spec)[
+                1
+            ]
+        return self._priced_video(principal, self._checked_model(model_id, JobKind.VIDEO), spec)[1]
+
     async def submit_image(
         self,
         principal: Principal,
@@ -176,16 +232,10 @@ class JobIntake:
             source,
             {"prompt": spec.prompt, "negative_prompt": spec.negative_prompt or ""},
         )
-        route = self.engines.route_for(model)
-        spec = self._prepared_image_spec(model, spec)
-        try:
-            route.image_engine.validate(route.engine_model, spec)
-        except EngineRejected as exc:
-            raise InvalidRequest(str(exc), param=exc.param, code=exc.code) from exc
+        route, spec, per_image = self._priced_image(principal, model, spec)
         plan = self.catalog.plan(principal.plan)
         if plan is None:
             raise Unavailable(f"The account's plan '{principal.plan}' is not in the catalog.")
-        per_image = 0 if principal.unlimited else prices.credits_per_image(model, spec)
         row = self._job_row(
             principal,
             model,
@@ -225,15 +275,7 @@ class JobIntake:
         await self.policy.check_request(
             principal, source, {"system_instruction": spec.system_instruction or "", **texts}
         )
-        route = self.engines.route_for(model)
-        if spec.config.max_output_tokens is not None and (
-            spec.config.max_output_tokens > model.max_output_tokens
-        ):
-            raise InvalidRequest(
-                f"max_output_tokens must be at most {model.max_output_tokens} for {model.id}.",
-                param="config.max_output_tokens",
-            )
-        reserved = 0 if principal.unlimited else prices.text_reservation(model, spec)
+        route, reserved = self._priced_text(principal, model, spec)
         row = self._job_row(
             principal,
             model,
@@ -264,14 +306,7 @@ class JobIntake:
             source,
             {"prompt": spec.prompt, "negative_prompt": spec.negative_prompt or ""},
         )
-        price = prices.video_credits(model, spec)  # refuses a duration the model does not make
-        route = self.engines.route_for(model)
-        try:
-            route.video_engine.validate(route.engine_model, spec)
-        except EngineRejected as exc:
-            raise InvalidRequest(str(exc), param=exc.param, code=exc.code) from exc
-        if principal.unlimited:
-            price = 0
+        route, price = self._priced_video(principal, model, spec)
         row = self._job_row(
             principal,
             model,
@@ -446,9 +481,13 @@ class JobIntake:
             raise InvalidRequest(
                 f"The model '{model.id}' does not take an input image.", param="input_image"
             )
-        if uploads_repository.by_path(session, principal.account_id, path) is None:
+        account_id = principal.account_id
+        if uploads_repository.by_path(session, account_id, path) is None and (
+            repository.owned_image_asset(session, account_id, path) is None
+        ):
             raise InvalidRequest(
-                f"No upload of yours at '{path}'; upload the image first.", param="input_image"
+                f"No upload or generated image of yours at '{path}'; upload the image first.",
+                param="input_image",
             )
 
     async def _write_retrying_races(self, work: Callable[[Session], T]) -> T:

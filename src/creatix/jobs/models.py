@@ -24,7 +24,8 @@ class JobRow(Base):
             postgresql_where=text("status = 'queued'"),
         ),
         Index("ix_jobs_lease", "status", "lease_expires_at"),
-        Index("ix_jobs_account_created", "account_id", "created_at"),
+        # An account's jobs newest first, a keyset page at a time (ties broken by id).
+        Index("ix_jobs_account_listing", "account_id", "created_at", "id"),
         Index("uq_jobs_legacy_id", "legacy_id", unique=True),
         # A key's unfinished jobs, whose reservations count against its budget at submit.
         Index("ix_jobs_key_status", "key_id", "status"),

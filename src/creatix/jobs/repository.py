@@ -8,10 +8,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, case, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    String,
+    Table,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from creatix.jobs.models import AssetRow, FairQueueRow, JobRow, WorkerRow
@@ -284,6 +298,58 @@ def jobs_of(
     )
 
 
+@dataclass(frozen=True)
+class JobFilter:
+    """Which of an account's jobs a listing shows (None: any)."""
+
+    kind: str | None = None
+    model: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    """Created at or after."""
+    until: datetime | None = None
+    """Created before."""
+
+
+def jobs_page(
+    session: Session,
+    account_id: str,
+    found: JobFilter,
+    *,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[JobRow]:
+    """Up to ``limit`` of the account's jobs (every source, deleted ones left out), newest
+    first (ties by id, descending), from just after ``after`` (the (created_at, id) of the
+    last one of the page before): a keyset page, read along ``ix_jobs_account_listing``."""
+    conditions: list[ColumnElement[bool]] = [
+        JobRow.account_id == account_id,
+        JobRow.deleted_at.is_(None),
+    ]
+    if found.kind is not None:
+        conditions.append(JobRow.kind == found.kind)
+    if found.model is not None:
+        conditions.append(JobRow.model == found.model)
+    if found.status is not None:
+        conditions.append(JobRow.status == found.status)
+    if found.since is not None:
+        conditions.append(JobRow.created_at >= found.since)
+    if found.until is not None:
+        conditions.append(JobRow.created_at < found.until)
+    if after is not None:
+        # A row value: PostgreSQL and SQLite both seek the index to it.
+        created_at, job_id = after
+        bound = tuple_(literal(created_at, JobRow.created_at.type), literal(job_id, String()))
+        conditions.append(tuple_(JobRow.created_at, JobRow.id) < bound)
+    statement = (
+        select(JobRow)
+        .where(*conditions)
+        .order_by(JobRow.created_at.desc(), JobRow.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(statement).scalars())
+
+
 def count_jobs_of(session: Session, account_id: str, scope: JobScope) -> int:
     return int(
         session.execute(
@@ -319,6 +385,35 @@ def owned_image_asset(session: Session, account_id: str, storage_key: str) -> As
             JobRow.deleted_at.is_(None),
         )
     ).scalar_one_or_none()
+
+
+def image_asset_by_id(session: Session, account_id: str, asset_id: str) -> AssetRow | None:
+    """The account's image asset ``asset_id``, from a succeeded job not deleted since."""
+    return session.execute(
+        select(AssetRow)
+        .join(JobRow, JobRow.id == AssetRow.job_id)
+        .where(
+            AssetRow.id == asset_id,
+            AssetRow.account_id == account_id,
+            AssetRow.kind == "image",
+            JobRow.status == JobStatus.SUCCEEDED,
+            JobRow.deleted_at.is_(None),
+        )
+    ).scalar_one_or_none()
+
+
+def asset_ids_by_key(
+    session: Session, account_id: str, storage_keys: Collection[str]
+) -> dict[str, str]:
+    """The ids of the account's assets stored at ``storage_keys`` (those still there)."""
+    if not storage_keys:
+        return {}
+    rows = session.execute(
+        select(AssetRow.storage_key, AssetRow.id).where(
+            AssetRow.account_id == account_id, AssetRow.storage_key.in_(sorted(storage_keys))
+        )
+    )
+    return {key: asset_id for key, asset_id in rows.all()}
 
 
 def queued_by_kind(session: Session) -> dict[str, tuple[int, datetime]]:

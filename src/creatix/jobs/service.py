@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -124,6 +126,43 @@ class JobService:
             ]
 
         return await self.db.read(read)
+
+    async def page(
+        self,
+        account_id: str,
+        found: repository.JobFilter,
+        *,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Job]:
+        """A keyset page of the account's jobs of every source, newest first, without
+        deleted ones: those after ``after`` (the created_at and id of the page before's
+        last job)."""
+
+        def read(session: Session) -> list[Job]:
+            rows = repository.jobs_page(session, account_id, found, after=after, limit=limit)
+            assets = repository.assets_of_jobs(session, [row.id for row in rows])
+            return [
+                to_job(row, [Asset.model_validate(a, from_attributes=True) for a in assets[row.id]])
+                for row in rows
+            ]
+
+        return await self.db.read(read)
+
+    async def image_asset(self, account_id: str, asset_id: str) -> Asset | None:
+        """The account's image ``asset_id`` of a succeeded job not deleted, if there is one."""
+
+        def read(session: Session) -> Asset | None:
+            row = repository.image_asset_by_id(session, account_id, asset_id)
+            return None if row is None else Asset.model_validate(row, from_attributes=True)
+
+        return await self.db.read(read)
+
+    async def asset_ids(self, account_id: str, storage_keys: Collection[str]) -> dict[str, str]:
+        """The ids of the account's assets still stored at ``storage_keys``, by key."""
+        return await self.db.read(
+            lambda session: repository.asset_ids_by_key(session, account_id, storage_keys)
+        )
 
     def queued_elsewhere(self, engine: str) -> None:
         """Another process queued a job of ``engine`` (a PostgreSQL notification)."""

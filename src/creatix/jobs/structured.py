@@ -21,11 +21,17 @@ import logging
 from typing import Any
 
 from jsonschema import exceptions as schema_errors
+from jsonschema import validators
 from referencing import Registry
 
 from creatix.engines.base import EngineError, EngineParams, TextEngine
 from creatix.jobs.specs import ChatTurn, TextConfig, TextResult, TextSpec
-from creatix.kit.patterns import UnsafePattern, compile_linear, linear_validator_for
+from creatix.kit.patterns import (
+    UnsafePattern,
+    check_schema,
+    compile_linear,
+    linear_validator_for,
+)
 from creatix.kit.processes import OutOfTime, ProcessRunner, WorkerDied
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,29 @@ _validation = ProcessRunner(
     workers=VALIDATION_WORKERS, budget_seconds=VALIDATION_BUDGET_SECONDS, preload=[__name__]
 )
 """One pool per process, started by the first JSON answer."""
+
+
+_UNKNOWN: Any = object()
+"""What ``validator_for`` answers for a ``$schema`` it does not know."""
+
+
+def invalid_schema(schema: dict[str, Any]) -> str | None:
+    """Why ``schema`` is not a JSON Schema this server can hold answers to, if it is not:
+    what every API that takes a response schema answers before a job is made."""
+    dialect = schema.get("$schema")
+    known = isinstance(dialect, str) and validators.validator_for(schema, _UNKNOWN) is not _UNKNOWN
+    if dialect is not None and not known:
+        return (
+            f"names the JSON Schema dialect {json.dumps(dialect)}, which this server does "
+            "not know; leave $schema out (draft 2020-12) or name a published draft."
+        )
+    validator_class = validators.validator_for(schema)
+    try:
+        check_schema(validator_class, schema)
+    except schema_errors.SchemaError as exc:
+        where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
+        return f"is not a valid JSON Schema: at {where}: {exc.message}."
+    return None
 
 
 class InvalidOutput(EngineError):

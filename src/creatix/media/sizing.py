@@ -7,11 +7,21 @@ rounded to the nearest multiple of 64, the granularity latent-diffusion models w
 ``long_side_dimensions``: for models priced by a resolution (gpt-image-2's 1k, 2k, 4k), the
 resolution is the long side, exactly; the short side follows the ratio and is rounded to the
 nearest multiple of 64 (4096 at 16:9 -> 4096x2304, 1024 at 3:2 -> 1024x704).
+
+``video_size``: a video of an image keeps the image's aspect ratio, its short side the
+resolution's (720p: 720), both sides even.
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
+from typing import Literal
+
+SizeName = Literal["512x512", "1024x1024", "2048x2048"]
+"""The size names requests may send (Creatix v1's ``size``)."""
+AspectRatioName = Literal["1:1", "16:9", "9:16", "4:3", "3:4", "1:4", "4:1"]
+"""The aspect ratios requests may send; ``ASPECT_RATIOS`` lists them."""
 
 SIZE_SIDES: dict[str, int] = {"512x512": 512, "1024x1024": 1024, "2048x2048": 2048}
 ASPECT_RATIOS: tuple[str, ...] = ("1:1", "16:9", "9:16", "4:3", "3:4", "1:4", "4:1")
@@ -67,3 +77,16 @@ def _round_to_step(length: float) -> int:
     # floor(x + 0.5) rather than round(): banker's rounding would send ties both ways.
     steps = math.floor(length / PIXEL_STEP + 0.5)
     return max(1, steps) * PIXEL_STEP
+
+
+def _even(length: Fraction) -> int:
+    """``length`` rounded to the nearest even number (halves up), at least 2."""
+    return max(2, 2 * math.floor(length / 2 + Fraction(1, 2)))
+
+
+def video_size(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """The (width, height) of a video of a ``width``×``height`` image: the image's aspect
+    ratio with its short side ``short_side``, both sides even."""
+    if width >= height:
+        return _even(Fraction(short_side * width, height)), short_side
+    return short_side, _even(Fraction(short_side * height, width))
