@@ -16,6 +16,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from creatix import __version__
 from creatix.api import (
     account,
+    account_generations,
     account_usage,
     account_webhooks,
     admin,
@@ -137,6 +138,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(account_usage.account_router)
     app.include_router(account_webhooks.router)
+    app.include_router(account_generations.router)
     app.include_router(account_usage.admin_router)
     app.include_router(admin_policy.router)
     app.include_router(admin_status.router)

@@ -74,6 +74,7 @@ CREATES = {
     ("post", "/api/platform/videos"),
     ("post", "/api/asset_generator/"),
     ("post", "/api/text_generator/"),
+    ("post", "/api/account/{account_id}/generations"),
 }
 """The operations that start a job, all of which honour an Idempotency-Key."""
 IDEMPOTENT = CREATES | {("post", "/api/admin/accounts/{account_id}/credits")}
