@@ -43,6 +43,7 @@ from harness import free_port, percentiles, wait_healthy
 
 from creatix.accounts import service as accounts
 from creatix.catalog.loader import load_catalog
+from creatix.jobs.specs import ImageSpec
 from creatix.kit.db import Database
 from creatix.kit.migrate import upgrade_database
 from creatix.usage.models import ALL_KEYS
@@ -109,7 +110,7 @@ def _drop_postgres(url: str) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
 
 
-async def _account_and_keys(url: str, keys: int) -> tuple[str, str, list[str]]:
+async def account_and_keys(url: str, keys: int) -> tuple[str, str, list[str]]:
     """The account (unlimited plan: no rate limit in the way), its keys: (account id, the
     secret of its first key, which also has the ``manage`` scope that reads usage, key ids)."""
     db = Database(url)
@@ -126,7 +127,7 @@ async def _account_and_keys(url: str, keys: int) -> tuple[str, str, list[str]]:
     return info.id, made[0].secret, [key.key_id for key in made]
 
 
-def _jobs(
+def job_chunks(
     account_id: str, key_ids: list[str], models: list[tuple[str, int]], total: int, days: int
 ) -> Iterator[tuple[list[tuple[Any, ...]], dict[tuple[Any, ...], list[int]]]]:
     """Chunks of job rows, each with the rollup's counts for them."""
@@ -134,7 +135,7 @@ def _jobs(
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     first = today - timedelta(days=days - 1)
     span = days * 86_400 - 1
-    spec = json.dumps({"prompt": "benchmark", "width": 1024, "height": 1024, "n": 1})
+    spec = ImageSpec(prompt="benchmark", width=1024, height=1024, n=1, seed=7).model_dump_json()
     for start in range(0, total, CHUNK):
         rows: list[tuple[Any, ...]] = []
         usage: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
@@ -148,7 +149,7 @@ def _jobs(
             charged = price * n if succeeded else 0
             rows.append(
                 (
-                    f"job_{uuid.UUID(int=rng.getrandbits(128)).hex[:24]}",
+                    str(uuid.UUID(int=rng.getrandbits(128))),
                     account_id,
                     key_id,
                     "image",
@@ -195,7 +196,7 @@ def _usage_rows(account_id: str, usage: dict[tuple[Any, ...], list[int]]) -> lis
     ]
 
 
-def _fill_sqlite(path: Path, chunks: Iterator[Any], account_id: str) -> int:
+def fill_sqlite(path: Path, chunks: Iterator[Any], account_id: str) -> int:
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA synchronous=OFF")
     placeholders = ", ".join("?" for _ in JOB_COLUMNS)
@@ -318,7 +319,7 @@ def _time_requests(
     return {"days": days, "rows": rows, "requests": requests, **percentiles(timings)}
 
 
-def _serve(work: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
+def serve(work: Path, url: str) -> tuple[subprocess.Popen[bytes], str]:
     catalog = load_catalog().model_dump(mode="json")
     for plan in catalog["plans"]:
         plan["requests_per_minute"] = 10_000_000
@@ -364,20 +365,20 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
         url = found
     try:
         upgrade_database(url)
-        account_id, secret, key_ids = asyncio.run(_account_and_keys(url, args.keys))
+        account_id, secret, key_ids = asyncio.run(account_and_keys(url, args.keys))
         catalog = load_catalog()
         models = [(m.id, max(1, m.credits_per_image)) for m in catalog.models if m.kind == "image"][
             : args.models
         ]
-        chunks = _jobs(account_id, key_ids, models, args.jobs, args.days)
+        chunks = job_chunks(account_id, key_ids, models, args.jobs, args.days)
         began = time.perf_counter()
         if backend == "sqlite":
-            made = _fill_sqlite(path, chunks, account_id)
+            made = fill_sqlite(path, chunks, account_id)
         else:
             made = _fill_postgres(url, chunks, account_id)
         generation = time.perf_counter() - began
         verified = _verify(url, account_id) if args.verify else None
-        server, base = _serve(work, url)
+        server, base = serve(work, url)
         try:
             timings = [_time_requests(base, account_id, secret, d, args.requests) for d in (30, 90)]
         finally:
