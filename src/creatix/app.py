@@ -42,6 +42,7 @@ from creatix.api.middleware import RequestIdMiddleware
 from creatix.api.routing import PathRenderers, unrouted_error_handler
 from creatix.background import BackgroundWork
 from creatix.config import Settings
+from creatix.console.pages import add_console
 from creatix.kit.migrate import upgrade_database
 from creatix.runtime import Runtime
 
@@ -144,6 +145,7 @@ def create_app(
     app.include_router(admin_status.router)
     app.add_exception_handler(StarletteHTTPException, unrouted_error_handler(DIALECTS))
     add_docs_pages(app)
+    add_console(app)
     _complete_openapi(app)
     return app
 
