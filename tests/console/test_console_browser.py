@@ -169,6 +169,51 @@ def test_an_image_animates_to_a_video_that_plays(
     assert played["time"] > 0
 
 
+def test_a_gallery_image_becomes_the_input_of_a_new_one(
+    console: Watched, person: Callable[..., Person]
+) -> None:
+    console.sign_in(person())
+    page = console.page
+    console.goto("/console/playground")
+    page.fill("textarea[name=prompt]", "A teal backpack")
+    page.click("button[type=submit]")
+    _expect(page.locator("#results img")).to_have_count(1, timeout=30_000)
+    console.goto("/console/gallery")
+    page.locator("a.tile", has_text="teal backpack").first.click()
+    page.click("text=Use as input image")
+    page.wait_for_url(re.compile(r".*/console/playground\?input_image="))
+    _expect(page.locator("input[name=input_image]")).not_to_have_value("")
+    page.fill("textarea[name=prompt]", "The same backpack, in orange")
+    page.click("button[type=submit]")
+    _expect(page.locator("#results img")).to_have_count(1, timeout=30_000)
+    console.goto("/console/gallery")
+    page.locator("a.tile", has_text="in orange").first.click()
+    _expect(page.locator("#detail")).to_contain_text("Input image")
+
+
+def test_a_changed_password_is_the_one_that_signs_in(
+    console: Watched, person: Callable[..., Person]
+) -> None:
+    who = person()
+    console.sign_in(who, "/console/settings")
+    page = console.page
+    console.expect_error("status of 400")
+    page.fill("input[name=current_password]", PASSWORD)
+    page.fill("input[name=new_password]", "short")
+    page.click("text=Change password >> nth=-1")
+    _expect(page.locator("input[name=new_password]")).to_have_attribute("aria-invalid", "true")
+    page.fill("input[name=current_password]", PASSWORD)
+    page.fill("input[name=new_password]", "violet otters juggle copper lanterns")
+    page.click("text=Change password >> nth=-1")
+    _expect(page.locator("#password-done")).to_be_visible()
+    page.click("#sign-out")
+    page.wait_for_url(re.compile(r".*/console/sign-in"))
+    page.fill("#email", who.email)
+    page.fill("#password", "violet otters juggle copper lanterns")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{console.origin}/console/")
+
+
 def test_ad_copy_with_a_schema_is_rendered_as_json(
     console: Watched, person: Callable[..., Person]
 ) -> None:

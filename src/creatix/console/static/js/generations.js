@@ -69,6 +69,8 @@ export function facts(generation) {
     ["Images", spec.n],
     ["Seed", spec.seed],
     ["Style", spec.style],
+    ["Input image", spec.input_image ? h("code", spec.input_image) : null],
+    ["Source image", spec.source_asset ? h("code", spec.source_asset) : null],
     ["Duration", spec.duration ? `${spec.duration} s` : null],
     ["Resolution", spec.resolution],
     ["Cost", `${num(generation.credits_charged)} credits (${num(generation.credits_reserved)} reserved)`],

@@ -103,10 +103,17 @@ function imageSizing(limits) {
   ].filter(Boolean);
 }
 
+/** The model asked for; with an input image from the gallery, the first that takes one. */
+function defaultImageModel(models) {
+  if (params.get("model") || !params.get("input_image")) return params.get("model");
+  const taking = models.find((m) => m.kind === "image" && m.available && (m.limits || {}).supports_image_input);
+  return taking ? taking.id : null;
+}
+
 function imageForm(models, styles, output) {
   const sizing = h("div.row");
   const form = h("form.card", { "aria-label": "Image generation", novalidate: true },
-    field("Model", select("model", modelOptions(models, "image", params.get("model")))),
+    field("Model", select("model", modelOptions(models, "image", defaultImageModel(models)))),
     field("Prompt", h("textarea", { name: "prompt", maxlength: 4000, required: true, placeholder: "A red sneaker on a white table, studio light" })),
     field("Negative prompt", input("negative_prompt", { maxlength: 4000 })),
     sizing,
