@@ -1,6 +1,6 @@
 """The ``creatix`` command: serve, manage keys, accounts, credits and people, list and pull
 models, migrate. One module per command group; each command is a thin call into the services the
-HTTP API uses.
+HTTP API uses, except ``generate``, a client of a server through the SDK (``creatix.client``).
 
 Scripts rely on this contract: every command exits 2 with ``error: …`` when it is refused,
 and with ``--json`` prints exactly one JSON document on stdout.
@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import typer
 
-from creatix.cli import accounts, credits, db, keys, models, provenance, serve, users, webhooks
+from creatix.cli import (
+    accounts,
+    credits,
+    db,
+    generate,
+    keys,
+    models,
+    provenance,
+    serve,
+    users,
+    webhooks,
+)
 
 app = typer.Typer(no_args_is_help=True, help="Creatix: self-hosted creative generation.")
 app.command()(serve.serve)
@@ -23,6 +34,7 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(models.app, name="models")
 app.add_typer(users.app, name="users")
 app.add_typer(provenance.app, name="provenance")
+app.add_typer(generate.app, name="generate")
 app.command()(provenance.verify)
 
 

@@ -1,0 +1,326 @@
+"""``creatix generate`` as a subprocess against the live server (preview engines)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from client_support import account_key, client_server, write_png
+from support import LiveServer, creatix_command
+
+__all__ = ["client_server"]  # the fixture, imported for this module
+
+pytestmark = pytest.mark.slow
+PRICED = "z-image-turbo"  # 100 credits an image
+
+
+def _env(server: LiveServer, secret: str, key_id: str | None = None) -> dict[str, str]:
+    env = {**os.environ, "CREATIX_BASE_URL": server.url, "CREATIX_API_KEY": secret}
+    env.pop("CREATIX_API_ID", None)
+    if key_id:
+        env["CREATIX_API_ID"] = key_id
+    return env
+
+
+def _run(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        creatix_command("generate", *args),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _manifest(folder: Path) -> list[dict[str, object]]:
+    path = folder / "manifest.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _write_csv(path: Path, rows: list[dict[str, object]]) -> Path:
+    with path.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_image_video_and_copy(client_server: LiveServer, tmp_path: Path) -> None:
+    _, secret, key_id = account_key(client_server, credits=10_000)
+    env = _env(client_server, secret, key_id)
+    made = _run(
+        env,
+        "image",
+        "A red sneaker",
+        "-n",
+        "2",
+        "--aspect-ratio",
+        "16:9",
+        "-o",
+        str(tmp_path / "a"),
+        "--json",
+    )
+    assert made.returncode == 0, made.stderr
+    document = json.loads(made.stdout)
+    assert len(document["files"]) == 2
+    assert all(Path(f).read_bytes().startswith(b"\x89PNG") for f in document["files"])
+
+    seeded = _run(
+        env,
+        "image",
+        "A blue cup",
+        "--size",
+        "512x512",
+        "--seed",
+        "7",
+        "--style",
+        "minimal",
+        "-o",
+        str(tmp_path / "b"),
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    assert Path(seeded.stdout.strip()).exists()
+
+    video = _run(
+        env,
+        "video",
+        "--from",
+        document["job_id"],
+        "--duration",
+        "3",
+        "--resolution",
+        "720p",
+        "--prompt",
+        "Slow orbit",
+        "-o",
+        str(tmp_path / "v"),
+        "--json",
+    )
+    assert video.returncode == 0, video.stderr
+    assert json.loads(video.stdout)["files"][0].endswith(".mp4")
+
+    local = _run(
+        env, "video", "--from", str(write_png(tmp_path / "in.png")), "-o", str(tmp_path / "w")
+    )
+    assert local.returncode == 0, local.stderr
+    assert local.stdout.strip().endswith(".mp4")
+
+    schema = tmp_path / "schema.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {"headlines": {"type": "array"}},
+                "required": ["headlines"],
+            }
+        )
+    )
+    copy = _run(env, "copy", "Three headlines for cold brew", "--schema", str(schema), "--json")
+    assert copy.returncode == 0, copy.stderr
+    assert isinstance(json.loads(copy.stdout)["json"]["headlines"], list)
+    plain = _run(env, "copy", "One tagline for tea", "--model", "gemini-2.5-flash-lite")
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.strip()
+
+
+def test_errors_are_one_line(client_server: LiveServer, tmp_path: Path) -> None:
+    _, secret, _ = account_key(client_server)
+    env = _env(client_server, secret)
+    bad = _run(env, "image", "A cat", "--size", "300x300")
+    assert bad.returncode == 2
+    assert "--size" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    no_id = _run(env, "copy", "hello")
+    assert no_id.returncode == 2
+    assert "CREATIX_API_ID" in no_id.stderr
+    wrong = _run({**env, "CREATIX_API_KEY": "sk_live_nope"}, "image", "A cat", "--json")
+    assert wrong.returncode == 1
+    assert wrong.stderr.count("\n") == 1
+    assert "Traceback" not in wrong.stderr
+    missing = _run(env, "video", "--from", "no-such-generation")
+    assert missing.returncode == 2
+    assert "sourceGenerationId" in missing.stderr
+
+
+def test_batch_of_twenty(client_server: LiveServer, tmp_path: Path) -> None:
+    _, secret, _ = account_key(client_server)
+    rows: list[dict[str, object]] = [
+        {
+            "prompt": f"Poster {i} for a summer sale",
+            "size": "512x512",
+            "n": 1 + i % 2,
+            "seed": i,
+            "aspect_ratio": "1:1" if i % 3 else "16:9",
+        }
+        for i in range(20)
+    ]
+    prompts = _write_csv(tmp_path / "prompts.csv", rows)
+    out = tmp_path / "out"
+    ran = _run(
+        _env(client_server, secret),
+        "image",
+        "--batch",
+        str(prompts),
+        "--concurrency",
+        "4",
+        "-o",
+        str(out),
+        "--json",
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["succeeded"] == 20
+    manifest = _manifest(out)
+    assert sorted(e["row"] for e in manifest) == list(range(1, 21))
+    assert all(e["status"] == "succeeded" and e["job_id"] for e in manifest)
+    assert sum(len(e["files"]) for e in manifest) == 30  # type: ignore[arg-type]
+    again = _run(
+        _env(client_server, secret), "image", "--batch", str(prompts), "-o", str(out), "--json"
+    )
+    assert json.loads(again.stdout)["skipped"] == 20
+    assert len(_manifest(out)) == 20
+
+
+def test_batch_interrupted_and_resumed_charges_each_row_once(
+    client_server: LiveServer, tmp_path: Path
+) -> None:
+    count = 24
+    name, secret, _ = account_key(client_server, credits=count * 100)
+    rows = [
+        {"prompt": f"Banner {i} with a bold headline", "model": PRICED, "size": "512x512"}
+        for i in range(count)
+    ]
+    jsonl = tmp_path / "prompts.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    command = creatix_command(
+        "generate", "image", "--batch", str(jsonl), "--concurrency", "2", "-o", str(out)
+    )
+    process = subprocess.Popen(
+        command,
+        env=_env(client_server, secret),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(_manifest(out)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    partial = len(_manifest(out))
+    assert 3 <= partial < count, "interrupted partway"
+
+    resumed = _run(
+        _env(client_server, secret),
+        "image",
+        "--batch",
+        str(jsonl),
+        "--concurrency",
+        "4",
+        "-o",
+        str(out),
+        "--json",
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    manifest = _manifest(out)
+    done = [e["row"] for e in manifest if e["status"] == "succeeded"]
+    assert sorted(done) == list(range(1, count + 1)), "every row done exactly once"
+    assert client_server.balance(name) == 0, "charged once per row"
+
+
+def test_batch_stops_at_insufficient_credits(client_server: LiveServer, tmp_path: Path) -> None:
+    _, secret, _ = account_key(client_server, credits=250)
+    prompts = _write_csv(
+        tmp_path / "p.csv",
+        [{"prompt": f"Ad {i}", "model": PRICED, "size": "512x512"} for i in range(6)],
+    )
+    ran = _run(
+        _env(client_server, secret),
+        "image",
+        "--batch",
+        str(prompts),
+        "--concurrency",
+        "1",
+        "-o",
+        str(tmp_path / "out"),
+    )
+    assert ran.returncode == 1
+    assert "insufficient credits" in ran.stderr
+    assert "2 of 6 rows done" in ran.stderr
+    assert "Traceback" not in ran.stderr
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([{"prompt": "A", "colour": "red"}], "row 1, column 'colour'"),
+        ([{"prompt": "A", "n": "2"}, {"prompt": "B", "n": "nine"}], "row 2, column 'n'"),
+        ([{"prompt": "A", "size": "9x9"}], "row 1, column 'size'"),
+        ([{"prompt": "A"}, {"prompt": ""}], "row 2, column 'prompt'"),
+    ],
+)
+def test_batch_refuses_bad_rows(
+    client_server: LiveServer, tmp_path: Path, rows: list[dict[str, object]], expected: str
+) -> None:
+    prompts = _write_csv(tmp_path / "bad.csv", rows)
+    ran = _run(
+        _env(client_server, "sk_live_unused"),
+        "image",
+        "--batch",
+        str(prompts),
+        "-o",
+        str(tmp_path / "out"),
+    )
+    assert ran.returncode == 2
+    assert expected in ran.stderr
+    assert ran.stderr.count("\n") == 1
+    assert not (tmp_path / "out" / "manifest.jsonl").exists()
+
+
+def test_progress_bar_in_a_terminal(client_server: LiveServer, tmp_path: Path) -> None:
+    _, secret, _ = account_key(client_server)
+    leader, follower = pty.openpty()
+    env = {**_env(client_server, secret), "COLUMNS": "120", "TERM": "xterm"}
+    process = subprocess.Popen(
+        creatix_command("generate", "image", "A lighthouse at dusk", "-o", str(tmp_path)),
+        env=env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=30)
+    os.close(leader)
+    text = seen.decode("utf-8", "replace")
+    assert process.returncode == 0, text
+    assert "100%" in text
+    assert "━" in text  # the bar itself
+    assert str(tmp_path) in text
