@@ -19,7 +19,9 @@ from creatix.billing import service as billing
 from support import LiveServer, make_settings
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: Playwright's sync API runs its own event loop in this thread while it
+# lives, which would stop every later asyncio test from running its own.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright

@@ -44,7 +44,7 @@ async function showGrid(models, form) {
   items.replaceChildren(...(await page(null)).filter(Boolean));
 }
 
-function actions(generation, models) {
+function actions(generation) {
   const asset = firstAsset(generation);
   const image = asset && generation.kind === "image";
   const remove = async () => {
@@ -65,7 +65,7 @@ async function showDetail(id, models) {
   const body = h("div", generation.kind === "text" ? results(generation)
     : h("div", generation.assets.map((a) => media(a, { controls: true }))));
   const side = h("aside.card", facts(generation));
-  render(h("div.detail", { id: "detail" }, h("div", body, actions(generation, models)), side));
+  render(h("div.detail", { id: "detail" }, h("div", body, actions(generation)), side));
   if (!TERMINAL.has(generation.status)) {
     const done = await follow(generation, (g) => body.replaceChildren(progressView(g)));
     await showDetail(done.id, models);
