@@ -11,7 +11,7 @@ from collections.abc import Collection, Coroutine
 from typing import Any
 
 from creatix.jobs.sweeper import OrphanSweeper
-from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, Listener
+from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, PROGRESS_CHANNEL, Listener
 from creatix.runtime import Runtime
 from creatix.worker import Worker
 
@@ -56,7 +56,11 @@ class BackgroundWork:
 
         return Listener(
             self.runtime.settings.resolved_database_url,
-            {JOBS_CHANNEL: jobs.queued_elsewhere, FINISHED_CHANNEL: finished},
+            {
+                JOBS_CHANNEL: jobs.queued_elsewhere,
+                FINISHED_CHANNEL: finished,
+                PROGRESS_CHANNEL: jobs.progressed_elsewhere,
+            },
             on_reconnect=jobs.events.job_submitted,
         )
 

@@ -140,6 +140,7 @@ class Runtime:
         return [ListedModel(m, self.engines.model_status(m)) for m in self.catalog.models]
 
     async def close(self) -> None:
+        await self.jobs.following.close()
         await self.engines.close()
         if self.jobs.policy.moderation is not None:
             await self.jobs.policy.moderation.close()

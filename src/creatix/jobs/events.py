@@ -1,24 +1,63 @@
-"""In-process wake-ups: a worker wakes when a job is submitted, a waiter when its job ends.
+"""In-process wake-ups: a worker wakes when a job is submitted, a waiter when its job ends,
+a follower (a stream of a job's events) when its job starts, moves on or ends.
 
-A waiter is handed the ended job itself, so it needs no read of its own. These are hints, not
-the source of truth: a waiter or worker in another process learns the same from the job table
-by polling at ``poll_interval_seconds``.
+A waiter is handed the ended job itself, and a follower the reported progress, so neither
+needs a read of its own. These are hints, not the source of truth: a waiter, follower or
+worker in another process learns the same from the job table by polling at
+``poll_interval_seconds`` (on PostgreSQL, sooner: ``kit/notify.py``'s notifications are
+turned into the same calls here).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 
-from creatix.jobs.specs import Job
+from creatix.jobs.specs import Job, JobStatus
+
+
+class Follower:
+    """What a follower of one job last heard of it: its status, its progress (0..1, None
+    before the engine reported any) and, once it ended, the ended job. ``changed`` waits
+    for news. One small object and one ``asyncio.Event`` per follower: no task, no thread."""
+
+    __slots__ = ("_changed", "ended", "job_id", "progress", "status")
+
+    def __init__(self, job: Job) -> None:
+        self.job_id = job.id
+        self.status = job.status
+        self.progress = job.progress
+        self.ended: Job | None = job if job.status.is_terminal else None
+        self._changed = asyncio.Event()
+
+    def moved(self, status: JobStatus, progress: float | None) -> None:
+        """The job is now ``status`` at ``progress`` (it has not ended)."""
+        if self.ended is None and (status, progress) != (self.status, self.progress):
+            self.status, self.progress = status, progress
+            self._changed.set()
+
+    def finished(self, job: Job) -> None:
+        if self.ended is None:
+            self.ended, self.status = job, job.status
+            self._changed.set()
+
+    async def changed(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for news; whether there was any."""
+        with suppress(TimeoutError):
+            async with asyncio.timeout(timeout):  # not wait_for: see JobEvents
+                await self._changed.wait()
+        news = self._changed.is_set()
+        self._changed.clear()
+        return news
 
 
 class JobEvents:
     def __init__(self) -> None:
         self._work = asyncio.Event()
         self._watchers: defaultdict[str, set[asyncio.Future[Job]]] = defaultdict(set)
+        self._followers: defaultdict[str, set[Follower]] = defaultdict(set)
 
     def job_submitted(self) -> None:
         self._work.set()
@@ -35,9 +74,18 @@ class JobEvents:
         for future in self._watchers.get(job.id, ()):
             if not future.done():
                 future.set_result(job)
+        for follower in self._followers.get(job.id, ()):
+            follower.finished(job)
+
+    def job_progressed(self, job_ids: Iterable[str], fraction: float) -> None:
+        """These running jobs' engine is ``fraction`` done (0 when it was just claimed)."""
+        for job_id in job_ids:
+            for follower in self._followers.get(job_id, ()):
+                follower.moved(JobStatus.RUNNING, fraction)
 
     def watched(self, job_id: str) -> bool:
-        return job_id in self._watchers
+        """Whether anyone in this process waits on or follows the job."""
+        return job_id in self._watchers or job_id in self._followers
 
     @contextmanager
     def watch(self, job_id: str) -> Iterator[asyncio.Future[Job]]:
@@ -51,3 +99,50 @@ class JobEvents:
             watchers.discard(future)
             if not watchers:
                 del self._watchers[job_id]
+
+    @contextmanager
+    def follow(self, job: Job) -> Iterator[Follower]:
+        """A ``Follower`` of ``job`` (as the caller last read it), told of its progress and
+        its end while the block runs."""
+        follower = Follower(job)
+        self._followers[job.id].add(follower)
+        try:
+            yield follower
+        finally:
+            followers = self._followers[job.id]
+            followers.discard(follower)
+            if not followers:
+                del self._followers[job.id]
+
+    def followers(self) -> list[Follower]:
+        """Every follower in this process, for the poll that catches what no event told."""
+        return [follower for group in self._followers.values() for follower in group]
+
+
+PROGRESS_PAYLOAD_IDS = 100
+"""Job ids per progress notification (36 characters each: well under PostgreSQL's 8000 bytes)."""
+
+
+def progress_payloads(job_ids: Iterable[str], fraction: float) -> list[str]:
+    """The ``creatix_progress`` notifications that carry ``fraction`` for ``job_ids``:
+    ``"<fraction> <id> <id> …"``, a hundred ids at most in each."""
+    ids = list(job_ids)
+    return [
+        " ".join([f"{fraction:.4f}", *ids[start : start + PROGRESS_PAYLOAD_IDS]])
+        for start in range(0, len(ids), PROGRESS_PAYLOAD_IDS)
+    ]
+
+
+def parse_progress_payload(payload: str) -> tuple[list[str], float] | None:
+    """The job ids and fraction of a ``creatix_progress`` notification; None if malformed."""
+    parts = payload.split()
+    if not parts:
+        return None
+    fraction, *job_ids = parts
+    try:
+        value = float(fraction)
+    except ValueError:
+        return None
+    if not 0.0 <= value <= 1.0:
+        return None
+    return job_ids, value

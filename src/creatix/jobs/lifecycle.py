@@ -20,7 +20,7 @@ from creatix.billing import ledger, prices, quotas
 from creatix.catalog.schemas import Catalog
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs import repository
-from creatix.jobs.events import JobEvents
+from creatix.jobs.events import JobEvents, progress_payloads
 from creatix.jobs.models import JobRow
 from creatix.jobs.records import THUMBNAIL, QueueSettings, to_job
 from creatix.jobs.repository import JobRecord
@@ -38,7 +38,7 @@ from creatix.kit.db import Database
 from creatix.kit.errors import NotFound
 from creatix.kit.ids import new_uuid
 from creatix.kit.metrics import Metrics
-from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, notify
+from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, PROGRESS_CHANNEL, notify
 from creatix.provenance import repository as provenance
 from creatix.usage import service as usage
 from creatix.webhooks import outbox
@@ -102,9 +102,12 @@ class JobLifecycle:
                 models=models,
             )
             more = bool(rows) and repository.any_queued(session, list(max_batch), models)
+            _announce_progress(session, [row.id for row in rows], 0.0)
             return Claim(jobs=[to_job(row) for row in rows], more_queued=more)
 
-        return await self.db.write(claim)
+        claimed = await self.db.write(claim)
+        self.events.job_progressed([job.id for job in claimed.jobs], 0.0)
+        return claimed
 
     async def heartbeat(self, job_ids: Sequence[str], worker_id: str) -> set[str]:
         return await self.db.write(
@@ -114,12 +117,21 @@ class JobLifecycle:
         )
 
     async def report_progress(
-        self, job_ids: Sequence[str], worker_id: str, fraction: float
+        self, job_ids: Sequence[str], worker_id: str, fraction: float, *, announce: bool = True
     ) -> set[str]:
-        """Record how far the engine is with these jobs; the ids this worker still holds."""
-        return await self.db.write(
-            lambda session: repository.set_progress(session, job_ids, worker_id, fraction)
-        )
+        """Record how far the engine is with these jobs; the ids this worker still holds.
+        Followers in this process hear of it; with ``announce``, those in other processes
+        too (a notification on PostgreSQL)."""
+
+        def record(session: Session) -> set[str]:
+            held = repository.set_progress(session, job_ids, worker_id, fraction)
+            if announce:
+                _announce_progress(session, sorted(held), fraction)
+            return held
+
+        held = await self.db.write(record)
+        self.events.job_progressed(held, fraction)
+        return held
 
     async def complete(
         self,
@@ -406,3 +418,9 @@ class JobLifecycle:
     def _release_quota(session: Session, row: JobRecord, images: int) -> None:
         if row.quota_period is not None and images > 0:
             quotas.release(session, row.account_id, row.quota_period, images)
+
+
+def _announce_progress(session: Session, job_ids: Sequence[str], fraction: float) -> None:
+    """Tell other processes (PostgreSQL) that these jobs are ``fraction`` done, at commit."""
+    for payload in progress_payloads(job_ids, fraction):
+        notify(session, PROGRESS_CHANNEL, payload)

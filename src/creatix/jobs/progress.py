@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 
 from creatix.jobs.lifecycle import JobLifecycle
@@ -15,7 +16,9 @@ log = logging.getLogger(__name__)
 
 class ProgressReporter:
     """An engine's ``ProgressCallback`` for one batch: records the latest fraction on the
-    batch's jobs, at most once per ``interval`` seconds.
+    batch's jobs, at most once per ``interval`` seconds, and announces it to other processes
+    (a PostgreSQL notification, for their streams of job events) at most once per
+    ``announce_interval`` seconds; followers in this process hear of every write.
 
     Engines report from their inference threads; the reporter hops to the event loop and
     writes from there, so a pipeline step never waits on the database. A failed write (the
@@ -30,12 +33,15 @@ class ProgressReporter:
         worker_id: str,
         *,
         interval: float = 0.25,
+        announce_interval: float = 0.5,
         outage: Outage | None = None,
     ) -> None:
         self._lifecycle = lifecycle
         self._job_ids = list(job_ids)
         self._worker_id = worker_id
         self._interval = interval
+        self._announce_interval = announce_interval
+        self._announced_at: float | None = None
         self._outage = outage or Outage("recording progress", log)
         self._loop = asyncio.get_running_loop()
         self._latest: float | None = None
@@ -64,8 +70,14 @@ class ProgressReporter:
 
     async def _write(self, fraction: float) -> None:
         self._written = fraction
+        now = time.monotonic()
+        announce = self._announced_at is None or now - self._announced_at >= self._announce_interval
+        if announce:
+            self._announced_at = now
         try:
-            await self._lifecycle.report_progress(self._job_ids, self._worker_id, fraction)
+            await self._lifecycle.report_progress(
+                self._job_ids, self._worker_id, fraction, announce=announce
+            )
         except Exception as exc:
             await asyncio.sleep(self._outage.failed(exc))
             return

@@ -17,11 +17,13 @@ from sqlalchemy import (
     Row,
     String,
     Table,
+    and_,
     case,
     delete,
     func,
     insert,
     literal,
+    or_,
     select,
     tuple_,
     update,
@@ -146,6 +148,49 @@ def any_queued(
     if models is not None:
         query = query.where(JobRow.model.in_(list(models)))
     return session.execute(query.limit(1)).first() is not None
+
+
+def queue_position(session: Session, job_id: str) -> int | None:
+    """Where a queued job stands in the claim order (1: the next claimed), None if it is not
+    queued: one plus the queued jobs a claim takes before it (higher priority, or the same
+    priority and an earlier fair-queue place, ties by creation), read along ``ix_jobs_fair``.
+
+    An approximation: it counts the queued jobs of every engine and model, though a worker
+    claims only those it serves (jobs ahead on other engines may run beside it), and one
+    claim takes a whole batch of jobs that share a batch key."""
+    row = session.execute(
+        select(JobRow.status, JobRow.priority, JobRow.fair_seq, JobRow.created_at).where(
+            JobRow.id == job_id
+        )
+    ).one_or_none()
+    if row is None or row.status != JobStatus.QUEUED:
+        return None
+    ahead = session.execute(
+        select(func.count())
+        .select_from(JobRow)
+        .where(
+            JobRow.status == JobStatus.QUEUED,
+            or_(
+                JobRow.priority > row.priority,
+                and_(
+                    JobRow.priority == row.priority,
+                    or_(
+                        JobRow.fair_seq < row.fair_seq,
+                        and_(JobRow.fair_seq == row.fair_seq, JobRow.created_at < row.created_at),
+                    ),
+                ),
+            ),
+        )
+    ).scalar_one()
+    return int(ahead) + 1
+
+
+def job_states(session: Session, job_ids: Collection[str]) -> dict[str, tuple[str, float | None]]:
+    """The status and progress of each of these jobs, by id (one indexed read)."""
+    rows = session.execute(
+        select(JobRow.id, JobRow.status, JobRow.progress).where(JobRow.id.in_(sorted(job_ids)))
+    )
+    return {job_id: (status, progress) for job_id, status, progress in rows.all()}
 
 
 def insert_assets(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:

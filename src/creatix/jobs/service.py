@@ -1,13 +1,14 @@
 """The job core: ``JobService`` makes jobs through its ``intake`` (``JobIntake``), moves
-them through its ``lifecycle`` (``JobLifecycle``), and reads them: get, wait, list_jobs,
-count_jobs and delete.
+them through its ``lifecycle`` (``JobLifecycle``), and reads them: get, wait, follow,
+queue_position, list_jobs, count_jobs and delete.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from sqlalchemy.orm import Session
 from creatix.catalog.schemas import Catalog
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs import repository
-from creatix.jobs.events import JobEvents
+from creatix.jobs.events import Follower, JobEvents, parse_progress_payload
+from creatix.jobs.following import JobFollowing
 from creatix.jobs.intake import JobIntake
 from creatix.jobs.lifecycle import JobLifecycle
 from creatix.jobs.models import JobRow
@@ -68,6 +70,7 @@ class JobService:
         self.policy = ContentPolicy(db, catalog, self.metrics, moderation, models_dir=models_dir)
         self.intake = JobIntake(db, catalog, engines, events, settings, policy=self.policy)
         self.lifecycle = JobLifecycle(db, catalog, engines, events, settings, metrics=self.metrics)
+        self.following = JobFollowing(db, events, settings)
 
     # -- reading and waiting -----------------------------------------------------------------
 
@@ -110,6 +113,18 @@ class JobService:
                 except TimeoutError:
                     job = await self.get(job.id)
         return job
+
+    @contextmanager
+    def follow(self, job: Job) -> Iterator[Follower]:
+        """A ``Follower`` of ``job`` (as the caller last read it, e.g. by ``get``), told of
+        its start, progress and end while the block runs, whichever process makes them."""
+        with self.following.follow(job) as follower:
+            yield follower
+
+    async def queue_position(self, job_id: str) -> int | None:
+        """Where the queued job stands in the claim order (1: next), None if not queued;
+        an approximation (``repository.queue_position``)."""
+        return await self.db.read(lambda session: repository.queue_position(session, job_id))
 
     async def list_jobs(
         self, account_id: str, scope: JobScope, *, limit: int, offset: int
@@ -169,8 +184,16 @@ class JobService:
         if engine in self.engines.max_batch_by_engine():
             self.events.job_submitted()
 
+    def progressed_elsewhere(self, payload: str) -> None:
+        """Another process started jobs or recorded their progress (a PostgreSQL
+        notification, ``events.progress_payloads``): tell their followers here."""
+        parsed = parse_progress_payload(payload)
+        if parsed is not None:
+            self.events.job_progressed(*parsed)
+
     async def finished_elsewhere(self, job_id: str) -> None:
-        """Another process ended ``job_id``: hand it to waiters in this one, if any."""
+        """Another process ended ``job_id``: hand it to waiters and followers in this one,
+        if any."""
         if not self.events.watched(job_id):
             return
         try:

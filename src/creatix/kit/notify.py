@@ -1,10 +1,12 @@
 """Cross-process wake-ups on PostgreSQL: ``NOTIFY`` in the transaction that changes a job,
 ``LISTEN`` in every process that waits on jobs.
 
-Two channels. ``creatix_jobs`` carries the engine instance of a job that became queued:
+Three channels. ``creatix_jobs`` carries the engine instance of a job that became queued:
 workers wake and claim at once instead of at their next poll. ``creatix_finished`` carries
 the id of a job that ended: an API node waiting on it (a synchronous request) reads it at
-once. Notifications are sent at commit, so a listener never hears of a change it cannot see
+once. ``creatix_progress`` carries a running job's progress (and its start), at most about
+twice a second per job: an API node streaming that job's events passes it on at once.
+Notifications are sent at commit, so a listener never hears of a change it cannot see
 yet. They are hints: a listener that was disconnected may miss some, so the job table is
 still polled every ``poll_interval_seconds``, and a reconnect wakes everything once.
 On SQLite (one process) there is nothing to do: ``notify`` is a no-op and ``Listener`` is not
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 JOBS_CHANNEL = "creatix_jobs"
 FINISHED_CHANNEL = "creatix_finished"
+PROGRESS_CHANNEL = "creatix_progress"
 
 
 def notify(session: Session, channel: str, payload: str) -> None:
