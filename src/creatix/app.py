@@ -27,6 +27,7 @@ from creatix.api import (
     creatix_v1,
     files,
     health,
+    job_events,
     openapi_docs,
     people_routes,
     platform,
@@ -62,6 +63,7 @@ CORS_EXPOSED_HEADERS = [
 DIALECTS: PathRenderers = [
     ("/v1/", creatix_v1.render_error),
     ("/v1/generate", artnex.render_error),
+    ("/v1/jobs/", creatix_v1.render_error),
     ("/files/", files.render_error),
     ("/api/platform/", platform.render_error),
     ("/api/account/", platform.render_error),
@@ -127,6 +129,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(artnex.router)
     app.include_router(creatix_v1.router)
+    app.include_router(job_events.router)
     app.include_router(files.router)
     app.include_router(platform.router)
     app.include_router(uploads.router)

@@ -139,3 +139,23 @@ async def api_id_principal(
 
 
 ApiIdPrincipal = Annotated[Principal, Depends(api_id_principal)]
+
+
+async def key_principal(
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    _documented: Annotated[object, Security(BEARER_SCHEME)],
+    _documented_id: Annotated[object, Security(API_ID_SCHEME)],
+    _documented_key: Annotated[object, Security(API_KEY_SCHEME)],
+) -> Principal:
+    """A key sent either way, for routes every dialect's clients call: as ``X-API-ID`` and
+    ``X-API-KEY`` when either of those is sent (and no ``Authorization``), else as
+    ``Authorization: Bearer``."""
+    headers = request.headers
+    if "authorization" not in headers and ("x-api-id" in headers or "x-api-key" in headers):
+        return await api_id_principal(request, response, runtime, None, None)
+    return await bearer_principal(request, response, runtime, None)
+
+
+KeyPrincipal = Annotated[Principal, Depends(key_principal)]
