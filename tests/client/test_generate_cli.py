@@ -9,6 +9,7 @@ import pty
 import select
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -324,3 +325,20 @@ def test_progress_bar_in_a_terminal(client_server: LiveServer, tmp_path: Path) -
     assert "100%" in text
     assert "━" in text  # the bar itself
     assert str(tmp_path) in text
+
+
+def test_generate_imports_nothing_server_side() -> None:
+    code = (
+        "import sys\n"
+        "sys.argv = ['creatix', 'generate', '--help']\n"
+        "from creatix.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "bad = [m for m in sys.modules if m.startswith(('creatix.api', 'creatix.jobs', "
+        "'creatix.cli.serve', 'sqlalchemy', 'fastapi'))]\n"
+        "print('BAD', bad)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "BAD []" in out
+    assert "image" in out

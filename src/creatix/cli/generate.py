@@ -64,7 +64,10 @@ BaseUrl = Annotated[
     ),
 ]
 ApiKey = Annotated[
-    str | None, typer.Option("--api-key", envvar="CREATIX_API_KEY", help="The key's secret.")
+    str | None,
+    typer.Option(
+        "--api-key", envvar="CREATIX_API_KEY", help="The key's secret.", show_default="none"
+    ),
 ]
 ApiId = Annotated[
     str | None,
@@ -73,10 +76,13 @@ ApiId = Annotated[
         envvar="CREATIX_API_ID",
         help="The key's id (`creatix keys list`): the text generator and a video from a local "
         "image need it.",
+        show_default="none",
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")]
-Output = Annotated[Path, typer.Option("--output", "-o", help="The folder files are saved in.")]
+Output = Annotated[
+    Path, typer.Option("--output", "-o", help="The folder files are saved in.", show_default="here")
+]
 
 
 # -- output and errors -----------------------------------------------------------------------
@@ -139,21 +145,37 @@ def _on_event(progress: Progress, task: TaskID) -> Callable[[JobEvent], None]:
 
 @app.command("image")
 def image(
-    prompt: Annotated[str | None, typer.Argument(help="What to draw (or use --batch).")] = None,
-    model: Annotated[str | None, typer.Option(help="The model id.")] = None,
-    size: Annotated[str | None, typer.Option(help=f"One of {', '.join(SIZES)}.")] = None,
-    aspect_ratio: Annotated[
-        str | None, typer.Option("--aspect-ratio", help=f"One of {', '.join(ASPECT_RATIOS)}.")
+    prompt: Annotated[
+        str | None, typer.Argument(help="What to draw (or use --batch).", show_default="none")
     ] = None,
-    n: Annotated[int | None, typer.Option("-n", help="Images per prompt, 1 to 4.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Same seed and options, same image.")] = None,
-    style: Annotated[str | None, typer.Option(help="A style id of the catalog.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="The model id.", show_default="creatix-flash")
+    ] = None,
+    size: Annotated[
+        str | None, typer.Option(help=f"One of {', '.join(SIZES)}.", show_default="1024x1024")
+    ] = None,
+    aspect_ratio: Annotated[
+        str | None,
+        typer.Option(
+            "--aspect-ratio", help=f"One of {', '.join(ASPECT_RATIOS)}.", show_default="1:1"
+        ),
+    ] = None,
+    n: Annotated[
+        int | None, typer.Option("-n", help="Images per prompt, 1 to 4.", show_default="1")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Same seed and options, same image.", show_default="random")
+    ] = None,
+    style: Annotated[
+        str | None, typer.Option(help="A style id of the catalog.", show_default="none")
+    ] = None,
     output: Output = Path("."),
     batch: Annotated[
         Path | None,
         typer.Option(
             help="A CSV or JSONL file: one creative per row, a 'prompt' column and "
-            "any option as a column."
+            "any option as a column.",
+            show_default="none",
         ),
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Rows at a time.")] = 8,
@@ -487,9 +509,13 @@ def video(
         typer.Option("--from", help="An image generation's id, or a local PNG/JPEG/WebP file."),
     ],
     prompt: Annotated[str, typer.Option(help="How it moves.")] = "Smooth camera motion",
-    model: Annotated[str | None, typer.Option(help="The video model id.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="The video model id.", show_default="kling-v2.5-turbo")
+    ] = None,
     duration: Annotated[int, typer.Option(help="Seconds.")] = 5,
-    resolution: Annotated[str | None, typer.Option(help="720p or 1080p.")] = None,
+    resolution: Annotated[
+        str | None, typer.Option(help="720p or 1080p.", show_default="the model's")
+    ] = None,
     audio: Annotated[bool, typer.Option("--audio", help="Generate an audio track.")] = False,
     output: Output = Path("."),
     base_url: BaseUrl = None,
@@ -538,9 +564,12 @@ def video(
 def copy(
     prompt: Annotated[str, typer.Argument(help="What to write.")],
     schema: Annotated[
-        Path | None, typer.Option(help="A JSON Schema file the answer must satisfy.")
+        Path | None,
+        typer.Option(help="A JSON Schema file the answer must satisfy.", show_default="plain text"),
     ] = None,
-    model: Annotated[str | None, typer.Option(help="The text model id.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="The text model id.", show_default="gemini-2.5-flash")
+    ] = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     api_id: ApiId = None,
