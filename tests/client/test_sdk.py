@@ -176,6 +176,21 @@ async def test_async_surface(aclient: AsyncCreatix, tmp_path: Path) -> None:
         await aclient.videos.get("01a00000-0000-7000-8000-000000000000")
 
 
+def test_wait_uses_the_servers_event_stream(
+    client_server: LiveServer, account: tuple[str, str, str]
+) -> None:
+    _, secret, key_id = account
+    paths: list[str] = []
+    http = httpx.Client(event_hooks={"request": [lambda r: paths.append(r.url.path)]})
+    with Creatix(client_server.url, secret, key_id, http_client=http) as sdk:
+        created = sdk.generations.create("A white lighthouse", n=2)
+        done = sdk.generations.wait(created.id, timeout=60)
+    assert done.status == "succeeded"
+    events = f"/v1/jobs/{created.id}/events"
+    poll = f"/api/platform/generations/{created.id}"
+    assert paths[1:] == [events, poll], "one stream, then one GET for the result"
+
+
 # -- typed errors, with the field at fault, per dialect --------------------------------------
 
 
