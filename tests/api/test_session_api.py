@@ -533,3 +533,27 @@ def test_session_routes_are_in_the_openapi_document(server: LiveServer) -> None:
     with server.client() as client:
         unknown = client.get("/api/session/nope")
     assert _error(unknown, 404, "unknown_url")["message"]
+
+
+def test_people_changes_are_in_the_audit_log_under_who_made_them(server: LiveServer) -> None:
+    operator = _person(server, operator=True)
+    account_id = _account(server)
+    email = _email()
+    with _sign_in(server, operator.email) as admin:
+        invited = admin.post(
+            "/api/admin/people", json={"email": email, "account_id": account_id, "role": "member"}
+        ).json()["person"]
+        assert admin.post(f"/api/admin/people/{invited['id']}/password-reset").status_code == 200
+        assert admin.post(f"/api/admin/people/{invited['id']}/disable").status_code == 200
+        entries = admin.get("/api/admin/audit", params={"limit": 100}).json()["entries"]
+    mine = [e for e in entries if e["target"] == invited["id"]]
+    assert [e["action"] for e in reversed(mine)] == [
+        "person.invited",
+        "person.password_reset",
+        "person.disabled",
+    ]
+    for entry in mine:
+        assert (entry["actor_kind"], entry["actor_id"]) == ("person", operator.id)
+        assert entry["address"] == "127.0.0.1"
+    assert mine[-1]["account_id"] == account_id
+    assert mine[-1]["detail"] == {"email": email, "operator": False, "role": "member"}

@@ -124,7 +124,11 @@ async def admin_invite(actor: Operator, runtime: RuntimeDep, request: Request) -
     one-time token that sets their password, shown once."""
     body = await model_body(request, InviteRequest)
     return await runtime.people.invite(
-        body.email, operator=body.operator, account_id=body.account_id, role=body.role
+        body.email,
+        operator=body.operator,
+        account_id=body.account_id,
+        role=body.role,
+        actor=actor.audit,
     )
 
 
@@ -137,7 +141,7 @@ async def admin_reset_password(
 ) -> OneTimeToken:
     """A one-time token that sets the person's password (shown once); an earlier one stops
     working. Their password and sessions stay until it is used."""
-    return await runtime.people.reset_password(person_id)
+    return await runtime.people.reset_password(person_id, actor=actor.audit)
 
 
 @router.post(
@@ -148,7 +152,7 @@ async def admin_disable(actor: Operator, runtime: RuntimeDep, person_id: PersonI
     """The person can no longer sign in; their sessions end at once."""
     if person_id == actor.id:
         raise Conflict("You cannot disable yourself.", param="person_id")
-    return await runtime.people.disable(person_id)
+    return await runtime.people.disable(person_id, actor=actor.audit)
 
 
 # -- an account's own people -----------------------------------------------------------------
@@ -184,7 +188,9 @@ async def account_invite(
     they are added)."""
     owner_of(actor, account_id)
     body = await model_body(request, AccountInviteRequest)
-    invited = await runtime.people.invite(body.email, account_id=account_id, role=body.role)
+    invited = await runtime.people.invite(
+        body.email, account_id=account_id, role=body.role, actor=actor.audit
+    )
     return AccountInvited(
         person=_in_account(invited.person, account_id), invitation=invited.invitation
     )

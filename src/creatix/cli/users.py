@@ -11,6 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.markup import escape
 
+from creatix.accounts.audit import cli_actor
 from creatix.cli.common import (
     AsJson,
     DatabaseUrl,
@@ -94,7 +95,12 @@ def users_create(
     async def work(people: People) -> PersonInfo:
         account_id = None if account is None else await people.account_id_named(account)
         return await people.create(
-            email, password=password, operator=operator, account_id=account_id, role=role
+            email,
+            password=password,
+            operator=operator,
+            account_id=account_id,
+            role=role,
+            actor=cli_actor(),
         )
 
     info = _with_people(settings, work)
@@ -149,7 +155,7 @@ def users_reset_password(
 
     async def work(people: People) -> tuple[PersonInfo, str, str]:
         person = await people.by_email(email)
-        token = await people.reset_password(person.id)
+        token = await people.reset_password(person.id, actor=cli_actor())
         return person, token.token, token.expires_at.isoformat()
 
     person, token, expires_at = _with_people(settings, work)
@@ -172,7 +178,8 @@ def users_disable(
     settings = settings_from(data_dir=data_dir, database_url=database_url)
 
     async def work(people: People) -> PersonInfo:
-        return await people.disable((await people.by_email(email)).id)
+        person = await people.by_email(email)
+        return await people.disable(person.id, actor=cli_actor())
 
     info = _with_people(settings, work)
     say_where(settings)

@@ -17,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from creatix.accounts import service as accounts
+from creatix.accounts.audit import SYSTEM, AuditActor, record_by
 from creatix.accounts.models import Account
 from creatix.config import Settings
 from creatix.kit.clock import utcnow
@@ -133,6 +134,38 @@ def _check_role(account_id: str | None, role: str | None) -> Role | None:
     return "owner" if chosen == "owner" else "member"
 
 
+def _audit_new(
+    session: Session,
+    actor: AuditActor,
+    person: Person,
+    *,
+    account_id: str | None,
+    role: str | None,
+    action: str,
+) -> None:
+    detail = {"email": person.email, "operator": person.operator, "role": role}
+    record_by(session, actor, account_id=account_id, action=action, target=person.id, detail=detail)
+
+
+def _audit_membership(
+    session: Session,
+    actor: AuditActor,
+    person_id: str,
+    *,
+    account_id: str,
+    role: str,
+    change: str,
+) -> None:
+    record_by(
+        session,
+        actor,
+        account_id=account_id,
+        action=f"membership.{change}",
+        target=person_id,
+        detail={"role": role},
+    )
+
+
 def _account(session: Session, account_id: str) -> Account:
     return accounts.account_by_id(session, account_id)
 
@@ -163,6 +196,7 @@ class People:
         operator: bool = False,
         account_id: str | None = None,
         role: str | None = None,
+        actor: AuditActor = SYSTEM,
     ) -> PersonInfo:
         """A person who can sign in at once with ``password`` (the CLI's bootstrap)."""
         normalized = normalized_email(email)
@@ -173,6 +207,14 @@ class People:
         def work(session: Session) -> PersonInfo:
             person = self._new_person(session, email, normalized, operator)
             person.password_hash = hashed
+            _audit_new(
+                session,
+                actor,
+                person,
+                account_id=account_id,
+                role=chosen_role,
+                action="person.created",
+            )
             if account_id is not None and chosen_role is not None:
                 self._add_membership(session, person.id, account_id, chosen_role)
             return _info(session, person)
@@ -186,6 +228,7 @@ class People:
         operator: bool = False,
         account_id: str | None = None,
         role: str | None = None,
+        actor: AuditActor = SYSTEM,
     ) -> Invited:
         """A new person with a one-time token to set their password (shown once).
 
@@ -204,10 +247,26 @@ class People:
                 if account_id is None or chosen_role is None:
                     raise Conflict(f"'{email}' is already invited.", param="email")
                 self._add_membership(session, existing.id, account_id, chosen_role)
+                _audit_membership(
+                    session,
+                    actor,
+                    existing.id,
+                    account_id=account_id,
+                    role=chosen_role,
+                    change="added",
+                )
                 return Invited(person=_info(session, existing), invitation=None)
             person = self._new_person(session, email, normalized, operator)
             person.password_token_hash = digest(token)
             person.password_token_expires_at = expires_at
+            _audit_new(
+                session,
+                actor,
+                person,
+                account_id=account_id,
+                role=chosen_role,
+                action="person.invited",
+            )
             if account_id is not None and chosen_role is not None:
                 self._add_membership(session, person.id, account_id, chosen_role)
             return Invited(
@@ -271,36 +330,54 @@ class People:
     async def account_id_named(self, name: str) -> str:
         return await self.db.read(lambda session: accounts.account_named(session, name).id)
 
-    async def add_membership(self, person_id: str, account_id: str, role: str) -> PersonInfo:
+    async def add_membership(
+        self, person_id: str, account_id: str, role: str, *, actor: AuditActor = SYSTEM
+    ) -> PersonInfo:
         chosen = _check_role(account_id, role)
         assert chosen is not None
 
         def work(session: Session) -> PersonInfo:
             person = _person(session, person_id)
             self._add_membership(session, person.id, account_id, chosen)
+            _audit_membership(
+                session, actor, person.id, account_id=account_id, role=chosen, change="added"
+            )
             return _info(session, person)
 
         return await self.db.write(work)
 
-    async def remove_membership(self, person_id: str, account_id: str) -> PersonInfo:
+    async def remove_membership(
+        self, person_id: str, account_id: str, *, actor: AuditActor = SYSTEM
+    ) -> PersonInfo:
         def work(session: Session) -> PersonInfo:
             person = _person(session, person_id)
             membership = session.get(Membership, (person_id, account_id))
             if membership is None:
                 raise NotFound("That person is not in this account.", param="account_id")
+            _audit_membership(
+                session,
+                actor,
+                person.id,
+                account_id=account_id,
+                role=membership.role,
+                change="removed",
+            )
             session.delete(membership)
             session.flush()
             return _info(session, person)
 
         return await self.db.write(work)
 
-    async def disable(self, person_id: str) -> PersonInfo:
+    async def disable(self, person_id: str, *, actor: AuditActor = SYSTEM) -> PersonInfo:
         """The person can no longer sign in: their sessions and any pending token end."""
 
         def work(session: Session) -> PersonInfo:
             person = _person(session, person_id)
             if person.disabled_at is None:
                 person.disabled_at = utcnow()
+                record_by(
+                    session, actor, account_id=None, action="person.disabled", target=person.id
+                )
             person.password_token_hash = None
             person.password_token_expires_at = None
             repository.delete_sessions_of(session, person.id)
@@ -310,7 +387,7 @@ class People:
 
     # -- passwords ---------------------------------------------------------------------------
 
-    async def reset_password(self, person_id: str) -> OneTimeToken:
+    async def reset_password(self, person_id: str, *, actor: AuditActor = SYSTEM) -> OneTimeToken:
         """A new one-time token that sets the person's password (any earlier one no longer
         works). Their password and sessions stay until the token is used."""
         token = secrets.token_urlsafe(32)
@@ -322,6 +399,9 @@ class People:
                 raise Conflict("That person is disabled.", param="person_id")
             person.password_token_hash = digest(token)
             person.password_token_expires_at = expires_at
+            record_by(
+                session, actor, account_id=None, action="person.password_reset", target=person.id
+            )
             return OneTimeToken(token=token, expires_at=expires_at)
 
         return await self.db.write(work)
