@@ -1,0 +1,218 @@
+"""Arrangements: where the key visual, the logo, the text column and the button go.
+
+By the placement's aspect ratio:
+
+- ``overlay`` (near-square to tall: feeds, stories, 300×250): the visual fills the canvas with
+  its subject in the upper third; the logo sits at the safe zone's top left; the text column
+  takes the bottom of the safe zone over a scrim.
+- ``split`` (landscape, 1.5:1 to 3:1: the link ad): the visual fills the left 55%; the text sits
+  on a panel of the kit's background colour on the right.
+- ``stack`` (towers, 1:2 or narrower: 160×600, 300×600): the visual on top, the logo and the
+  text stacked and centred on a panel below.
+- ``strip`` (banners, 3:1 or wider: 728×90, 970×250): a visual tile on the left, then the logo,
+  the text column, and the button at the right end (a tall strip puts the logo above the
+  button).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from creatix.layout.presets import Box, Placement
+from creatix.layout.typeset import Range, TypeScale
+
+
+@dataclass(frozen=True)
+class Plan:
+    kind: str
+    visual: Box
+    anchor: tuple[float, float]  # where the subject lands, as fractions of the visual box
+    panel: Box | None  # a solid panel in the kit's background colour
+    logo: Box | None  # the logo's slot (the logo is scaled to fit it)
+    logo_align: str  # "left" | "center" | "right"
+    column: Box  # the text column
+    cta: Box | None  # the button's own slot (strips); None: the button is in the column
+    align: str  # "left" | "center"
+    valign: str  # "top" | "center" | "bottom"
+    scale: TypeScale
+
+
+def arrangement(placement: Placement) -> str:
+    aspect = placement.width / placement.height
+    if aspect >= 3.0:
+        return "strip"
+    if aspect >= 1.5:
+        return "split"
+    if aspect <= 0.5:
+        return "stack"
+    return "overlay"
+
+
+def _size(unit: float, low: float, high: float, floor: int, ceiling: int | None = None) -> Range:
+    lo = max(floor, round(unit * low))
+    hi = max(lo, round(unit * high), ceiling or 0)
+    return Range(lo, hi)
+
+
+def _intersect(a: Box, b: Box) -> Box:
+    return max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+
+
+def _inset(box: Box, dx: int, dy: int) -> Box:
+    return box[0] + dx, box[1] + dy, box[2] - dx, box[3] - dy
+
+
+def plan(placement: Placement) -> Plan:
+    kind = arrangement(placement)
+    return {"overlay": _overlay, "split": _split, "stack": _stack, "strip": _strip}[kind](placement)
+
+
+def _overlay(p: Placement) -> Plan:
+    left, top, right, bottom = p.safe_zone
+    unit = min(p.width, p.height)
+    safe_h = bottom - top
+    logo_h = max(16, round(unit * 0.09))
+    logo = (left, top, left + round((right - left) * 0.35), top + logo_h)
+    share = 0.6 if unit >= 400 else 0.72
+    column_top = max(top + logo_h + round(unit * 0.03), bottom - round(safe_h * share))
+    scale = TypeScale(
+        headline=_size(unit, 0.05, 0.095, 14),
+        body=_size(unit, 0.032, 0.045, 11),
+        cta=_size(unit, 0.034, 0.05, 11),
+        legal=_size(unit, 0.018, 0.022, 8),
+        headline_lines=3,
+        body_lines=3,
+        legal_lines=2,
+    )
+    return Plan(
+        "overlay",
+        (0, 0, p.width, p.height),
+        (0.5, 0.32),
+        None,
+        logo,
+        "left",
+        (left, column_top, right, bottom),
+        None,
+        "left",
+        "bottom",
+        scale,
+    )
+
+
+def _split(p: Placement) -> Plan:
+    edge = round(p.width * 0.55)
+    panel = (edge, 0, p.width, p.height)
+    pad = round(p.height * 0.06)
+    content = _intersect(_inset(panel, pad, 0), p.safe_zone)
+    unit = p.height
+    logo_h = max(16, round(unit * 0.1))
+    logo = (
+        content[0],
+        content[1],
+        content[0] + round((content[2] - content[0]) * 0.5),
+        content[1] + logo_h,
+    )
+    column = (content[0], logo[3] + round(unit * 0.04), content[2], content[3])
+    scale = TypeScale(
+        headline=_size(unit, 0.05, 0.09, 14),
+        body=_size(unit, 0.032, 0.045, 11),
+        cta=_size(unit, 0.034, 0.05, 11),
+        legal=_size(unit, 0.018, 0.022, 8),
+        headline_lines=3,
+        body_lines=3,
+        legal_lines=2,
+    )
+    return Plan(
+        "split",
+        (0, 0, edge, p.height),
+        (0.5, 0.45),
+        panel,
+        logo,
+        "left",
+        column,
+        None,
+        "left",
+        "center",
+        scale,
+    )
+
+
+def _stack(p: Placement) -> Plan:
+    edge = round(p.height * 0.4)
+    panel = (0, edge, p.width, p.height)
+    pad = round(p.width * 0.05)
+    content = _intersect(_inset(panel, pad, pad), p.safe_zone)
+    unit = p.width
+    logo_h = max(16, round(unit * 0.16))
+    logo = (content[0], content[1], content[2], content[1] + logo_h)
+    column = (content[0], logo[3] + round(unit * 0.05), content[2], content[3])
+    scale = TypeScale(
+        headline=_size(unit, 0.08, 0.15, 13),
+        body=_size(unit, 0.062, 0.075, 10),
+        cta=_size(unit, 0.07, 0.09, 11),
+        legal=_size(unit, 0.05, 0.055, 8),
+        headline_lines=4,
+        body_lines=4,
+        legal_lines=3,
+    )
+    return Plan(
+        "stack",
+        (0, 0, p.width, edge),
+        (0.5, 0.5),
+        panel,
+        logo,
+        "center",
+        column,
+        None,
+        "center",
+        "center",
+        scale,
+    )
+
+
+def _strip(p: Placement) -> Plan:
+    tile = min(round(p.width * 0.28), round(p.height * 1.6))
+    panel = (tile, 0, p.width, p.height)
+    pad = max(4, round(p.height * 0.08))
+    content = _intersect(_inset(panel, pad, 0), p.safe_zone)
+    c_left, c_top, c_right, c_bottom = content
+    content_h = c_bottom - c_top
+    unit = p.height
+    gap = max(6, round(unit * 0.08))
+    cta_w = round(p.width * 0.2)
+    tall = content_h >= 150
+    if tall:
+        logo_h = round(content_h * 0.3)
+        logo = (c_right - cta_w, c_top, c_right, c_top + logo_h)
+        cta = (c_right - cta_w, logo[3] + gap, c_right, c_bottom)
+        column = (c_left, c_top, c_right - cta_w - gap, c_bottom)
+        logo_align = "right"
+    else:
+        logo_w = min(round(content_h * 1.6), round(p.width * 0.14))
+        inner = round(content_h * 0.15)
+        logo = (c_left, c_top + inner, c_left + logo_w, c_bottom - inner)
+        cta = (c_right - cta_w, c_top, c_right, c_bottom)
+        column = (logo[2] + gap, c_top, c_right - cta_w - gap, c_bottom)
+        logo_align = "left"
+    scale = TypeScale(
+        headline=_size(unit, 0.1, 0.28, 12),
+        body=_size(unit, 0.06, 0.12, 10),
+        cta=_size(unit, 0.07, 0.16, 10),
+        legal=_size(unit, 0.036, 0.045, 8),
+        headline_lines=3 if tall else 2,
+        body_lines=3 if tall else 1,
+        legal_lines=2 if tall else 1,
+    )
+    return Plan(
+        "strip",
+        (0, 0, tile, p.height),
+        (0.5, 0.5),
+        panel,
+        logo,
+        logo_align,
+        column,
+        cta,
+        "left",
+        "center",
+        scale,
+    )

@@ -1,0 +1,307 @@
+"""Compose one creative: the key visual cropped around its subject, the copy set in the kit's
+font, a scrim wherever the pixels behind a text would fall short of WCAG 4.5:1, the button,
+the logo and the legal line, all inside the placement's safe zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw
+
+from creatix.layout.arrange import Plan, plan
+from creatix.layout.budgets import check_copy_fits
+from creatix.layout.colour import BLACK, RGB, WHITE, contrast
+from creatix.layout.contrast import TARGET, apply_scrim, measure, needed_alpha
+from creatix.layout.errors import LayoutInputError
+from creatix.layout.fonts import FontFace
+from creatix.layout.presets import Box, Placement
+from creatix.layout.saliency import fill, focal_point
+from creatix.layout.typeset import (
+    CTA_PAD_X,
+    CTA_PAD_Y,
+    Column,
+    Copy,
+    Range,
+    SetText,
+    block_height,
+    column_height,
+    cta_height,
+    cta_width,
+    failing_role,
+    fit_column,
+    shrinking,
+)
+
+OVERLAY_SCRIM = 0.35  # the gradient's opacity behind an overlay's text before any boost
+SLACK = 2  # pixels kept free at a column's sides for glyphs that overhang their advance
+
+
+@dataclass(frozen=True)
+class AdCopy:
+    headline: str
+    body: str
+    cta: str
+    legal: str | None = None
+
+
+@dataclass(frozen=True)
+class BrandStyle:
+    primary: RGB
+    secondary: RGB
+    background: RGB
+    text: RGB
+    font: FontFace
+    logo: Image.Image | None = None
+
+
+@dataclass(frozen=True)
+class TextBox:
+    role: str  # "headline" | "body" | "cta" | "legal"
+    box: Box  # the rendered glyphs' bounding box
+    contrast: float  # WCAG ratio against the worst pixel behind the box
+
+
+@dataclass(frozen=True)
+class Composition:
+    image: Image.Image
+    text_boxes: tuple[TextBox, ...]
+    logo_box: Box | None
+
+
+@dataclass(frozen=True)
+class Layers:
+    """A composition and its backdrop: every pixel except the text's glyphs."""
+
+    composition: Composition
+    backdrop: Image.Image
+
+
+@dataclass(frozen=True)
+class _Placed:
+    text: SetText
+    origin: tuple[int, int]  # the first line's left end and baseline
+    column: Box
+    align: str
+
+    def line_positions(self) -> list[tuple[int, int, str]]:
+        left, right = self.column[0], self.column[2]
+        positions = []
+        for index, line in enumerate(self.text.lines):
+            x = self.origin[0]
+            if self.align == "center":
+                x = round(left + (right - left - self.text.font.getlength(line)) / 2)
+            positions.append((x, self.origin[1] + index * self.text.leading, line))
+        return positions
+
+    def glyph_box(self, draw: ImageDraw.ImageDraw) -> Box:
+        boxes = [
+            draw.textbbox((x, y), line, font=self.text.font, anchor="ls")
+            for x, y, line in self.line_positions()
+        ]
+        return (
+            int(min(b[0] for b in boxes)),
+            int(min(b[1] for b in boxes)),
+            int(max(b[2] for b in boxes)),
+            int(max(b[3] for b in boxes)),
+        )
+
+
+def compose(
+    visual: Image.Image, copy: AdCopy, style: BrandStyle, placement: Placement
+) -> Composition:
+    """The creative for one placement (see the module's docstring)."""
+    return compose_layers(visual, copy, style, placement).composition
+
+
+def _normalised(copy: AdCopy, placement: Placement) -> Copy:
+    return Copy(
+        headline=" ".join(copy.headline.split()),
+        body=" ".join(copy.body.split()) if placement.body_chars else "",
+        cta=" ".join(copy.cta.split()),
+        legal=" ".join((copy.legal or "").split()),
+    )
+
+
+def _does_not_fit(role: str, placement: Placement) -> LayoutInputError:
+    what = "the copy" if role == "copy" else f"the {role}"
+    return LayoutInputError(
+        f"copy.{role}" if role != "copy" else "copy",
+        f"{what} does not fit placement {placement.name} at a legible size",
+        placement=placement.name,
+    )
+
+
+def _set_copy(
+    text: Copy, style: BrandStyle, layout: Plan, placement: Placement
+) -> tuple[Column, SetText | None]:
+    """The column's texts at their largest fitting sizes, and a strip's separate button."""
+    col = layout.column
+    width, height = col[2] - col[0] - 2 * SLACK, col[3] - col[1]
+    in_column = text if layout.cta is None else Copy(text.headline, text.body, "", text.legal)
+    column = fit_column(style.font, in_column, layout.scale, width, height)
+    if column is None:
+        roles = ["headline", "body", "legal"] + (["cta"] if layout.cta is None else [])
+        raise _does_not_fit(
+            failing_role(style.font, in_column, layout.scale, width, roles), placement
+        )
+    if layout.cta is None or not text.cta:
+        return column, None
+    slot = layout.cta
+    button = _strip_cta(style.font, text.cta, layout.scale.cta, slot)
+    if button is None:
+        raise _does_not_fit("cta", placement)
+    return column, button
+
+
+def _strip_cta(face: FontFace, text: str, sizes: Range, slot: Box) -> SetText | None:
+    """A strip's button label: the largest size whose button fits its slot both ways."""
+    for size in range(sizes.high, sizes.low - 1, -1):
+        label = shrinking(face, "cta", text, sizes, size=size, width=slot[2] - slot[0], lines=1)
+        if label is None:
+            return None
+        if cta_height(label) <= slot[3] - slot[1]:
+            return label
+    return None
+
+
+def _place_column(column: Column, layout: Plan) -> list[tuple[_Placed, Box | None]]:
+    """Each block's position; a call to action also gets its button's box."""
+    left, top, right, bottom = layout.column
+    total = column_height(column)
+    y = {"top": top, "center": top + (bottom - top - total) // 2, "bottom": bottom - total}[
+        layout.valign
+    ]
+    placed: list[tuple[_Placed, Box | None]] = []
+    inner = (left + SLACK, top, right - SLACK, bottom)
+    for block in column.blocks():
+        if block.role == "cta":
+            w = cta_width(block)
+            x = inner[0] if layout.align == "left" else (left + right - w) // 2
+            button = (x, y, x + w, y + cta_height(block))
+            placed.append((_button_label(block, button), button))
+        else:
+            placed.append((_Placed(block, (inner[0], y + block.ascent), inner, layout.align), None))
+        y += block_height(block) + column.gap
+    return placed
+
+
+def _button_label(cta: SetText, button: Box) -> _Placed:
+    pad_x, pad_y = round(cta.size * CTA_PAD_X), round(cta.size * CTA_PAD_Y)
+    inner = (button[0] + pad_x, button[1] + pad_y, button[2] - pad_x, button[3] - pad_y)
+    return _Placed(cta, (inner[0], inner[1] + cta.ascent), inner, "left")
+
+
+def _strip_button(cta: SetText, slot: Box) -> tuple[_Placed, Box]:
+    w, h = cta_width(cta), cta_height(cta)
+    x, y = slot[2] - w, slot[1] + (slot[3] - slot[1] - h) // 2
+    button = (x, y, x + w, y + h)
+    return _button_label(cta, button), button
+
+
+def _text_colour(style: BrandStyle, layout: Plan) -> RGB:
+    if layout.kind == "overlay" or contrast(style.text, style.background) >= TARGET:
+        return style.text
+    return max((WHITE, BLACK), key=lambda c: contrast(c, style.background))
+
+
+def _scrim_colour(text: RGB, style: BrandStyle) -> RGB:
+    if contrast(text, style.background) >= TARGET:
+        return style.background
+    return BLACK if contrast(text, BLACK) >= contrast(text, WHITE) else WHITE
+
+
+def _button_text(primary: RGB, style: BrandStyle) -> RGB:
+    for colour in (style.background, style.text, WHITE, BLACK):
+        if contrast(colour, primary) >= TARGET:
+            return colour
+    return max((WHITE, BLACK), key=lambda c: contrast(c, primary))
+
+
+def _paint_visual(canvas: Image.Image, visual: Image.Image, layout: Plan, panel: RGB) -> None:
+    source = visual if visual.mode == "RGB" else visual.convert("RGB")
+    box = layout.visual
+    target = (box[2] - box[0], box[3] - box[1])
+    canvas.paste(fill(source, target, focal_point(source), layout.anchor), box[:2])
+    if layout.panel is not None:
+        canvas.paste(panel, layout.panel)
+
+
+def _gradient_scrim(canvas: Image.Image, top: int, scrim: RGB, unit: int) -> None:
+    """A scrim that fades in above the text and holds behind it, to the canvas's bottom."""
+    width, height = canvas.size
+    fade = max(1, round(unit * 0.2))
+    start = max(0, top - fade)
+    ramp = Image.linear_gradient("L").resize((1, fade), Image.Resampling.BILINEAR)
+    level = round(OVERLAY_SCRIM * 255)
+    mask = Image.new("L", (1, height - start), level)
+    mask.paste(ramp.point(lambda v: v * level // 255), (0, 0))
+    canvas.paste(scrim, (0, start, width, height), mask.resize((width, height - start)))
+
+
+def _paste_logo(canvas: Image.Image, logo: Image.Image, slot: Box, align: str) -> Box:
+    slot_w, slot_h = slot[2] - slot[0], slot[3] - slot[1]
+    scale = min(slot_w / logo.width, slot_h / logo.height)
+    size = (max(1, round(logo.width * scale)), max(1, round(logo.height * scale)))
+    scaled = logo.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
+    x = {"left": slot[0], "center": slot[0] + (slot_w - size[0]) // 2, "right": slot[2] - size[0]}[
+        align
+    ]
+    y = slot[1] + (slot_h - size[1]) // 2
+    canvas.paste(scaled, (x, y), scaled)
+    return x, y, x + size[0], y + size[1]
+
+
+def compose_layers(
+    visual: Image.Image, copy: AdCopy, style: BrandStyle, placement: Placement
+) -> Layers:
+    """``compose``, also returning the backdrop the text was measured on."""
+    check_copy_fits(copy, placement)
+    layout = plan(placement)
+    column, strip_button = _set_copy(_normalised(copy, placement), style, layout, placement)
+
+    canvas = Image.new("RGB", placement.size, style.background)
+    _paint_visual(canvas, visual, layout, style.background)
+    placed = _place_column(column, layout)
+    if strip_button is not None and layout.cta is not None:
+        placed.append(_strip_button(strip_button, layout.cta))
+
+    draw = ImageDraw.Draw(canvas)
+    colour = _text_colour(style, layout)
+    scrim = _scrim_colour(colour, style)
+    texts = [(p, p.glyph_box(draw)) for p, button in placed if button is None]
+    if layout.kind == "overlay" and texts:
+        top = min(box[1] for _, box in texts)
+        _gradient_scrim(canvas, top, scrim, min(placement.size))
+    for label, box in texts:
+        pad = max(2, round(label.text.size * 0.3))
+        padded = (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
+        alpha = needed_alpha(canvas, padded, colour, scrim)
+        apply_scrim(canvas, padded, scrim, alpha, radius=pad)
+
+    logo_box = None
+    if style.logo is not None and layout.logo is not None:
+        logo_box = _paste_logo(canvas, style.logo, layout.logo, layout.logo_align)
+
+    labels: list[tuple[_Placed, RGB, Box]] = []
+    for label, button in placed:
+        if button is None:
+            continue
+        radius = min(button[3] - button[1], button[2] - button[0]) // 4
+        draw.rounded_rectangle(button, radius=radius, fill=style.primary)
+        labels.append((label, _button_text(style.primary, style), label.glyph_box(draw)))
+
+    for label, box in texts:
+        if measure(canvas, box, colour) < TARGET:  # a later scrim or the logo came too close
+            apply_scrim(canvas, box, scrim, 1.0)
+        labels.append((label, colour, box))
+
+    backdrop = canvas.copy()
+    text_boxes = []
+    for label, fill_colour, box in labels:
+        for x, y, line in label.line_positions():
+            draw.text((x, y), line, font=label.text.font, fill=fill_colour, anchor="ls")
+        text_boxes.append(TextBox(label.text.role, box, measure(backdrop, box, fill_colour)))
+    order = {"headline": 0, "body": 1, "cta": 2, "legal": 3}
+    text_boxes.sort(key=lambda t: order[t.role])
+    return Layers(Composition(canvas, tuple(text_boxes), logo_box), backdrop)

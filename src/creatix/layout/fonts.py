@@ -1,0 +1,92 @@
+"""Fonts: the open fonts shipped in this package, and a kit's uploaded TTF/OTF, validated.
+
+A ``FontFace`` keeps the font file's bytes, so it can be stored and rebuilt with ``load_font``;
+Pillow's FreeType fonts at each size are made once per face and size and cached.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from pathlib import Path
+
+from PIL import ImageFont
+
+from creatix.layout.errors import LayoutInputError
+
+MAX_FONT_BYTES = 8 * 1024 * 1024
+# TrueType outlines (version 1.0 or Apple's "true") and CFF outlines ("OTTO"); collections,
+# WOFF and Type 1 are refused.
+SFNT_MAGIC = (b"\x00\x01\x00\x00", b"true", b"OTTO")
+PROBE = "Hamburgefonstiv 0123"
+
+FONT_DIR = Path(__file__).parent / "fonts"
+BUNDLED_FILES = {
+    "open-sans-bold": "OpenSans-Bold.ttf",
+    "open-sans": "OpenSans-Regular.ttf",
+    "roboto-bold": "Roboto-Bold.ttf",
+    "liberation-serif-bold": "LiberationSerif-Bold.ttf",
+}
+DEFAULT_FONT = "open-sans-bold"
+
+Font = ImageFont.FreeTypeFont
+
+
+@dataclass(frozen=True)
+class FontFace:
+    """One font file: ``name`` is the bundled font's key, or "Family Style" read from an
+    uploaded file; ``data`` is the file itself."""
+
+    name: str
+    data: bytes = field(repr=False)
+
+    def at(self, size: int) -> Font:
+        """This face at a pixel size (cached)."""
+        return _truetype(self.data, max(1, int(size)))
+
+
+@lru_cache(maxsize=512)
+def _truetype(data: bytes, size: int) -> Font:
+    return ImageFont.truetype(io.BytesIO(data), size)
+
+
+def load_font(data: bytes) -> FontFace:
+    """Validate an uploaded font file and return its face; ``LayoutInputError("font", ...)``
+    for anything that is not a single TrueType/OpenType font with Latin glyphs."""
+    if not isinstance(data, bytes | bytearray) or not data:
+        raise LayoutInputError("font", "the font file is empty")
+    data = bytes(data)
+    if len(data) > MAX_FONT_BYTES:
+        raise LayoutInputError(
+            "font", f"the font file is larger than {MAX_FONT_BYTES // (1024 * 1024)} MiB"
+        )
+    if data[:4] not in SFNT_MAGIC:
+        raise LayoutInputError("font", "the file is not a TrueType or OpenType font")
+    try:
+        font = ImageFont.truetype(io.BytesIO(data), 32)
+        family, style = font.getname()
+        left, top, right, bottom = font.getbbox(PROBE)
+    except Exception as exc:  # FreeType raises OSError, ValueError, ... on corrupt files
+        raise LayoutInputError("font", "the font file could not be read") from exc
+    if right - left <= 0 or bottom - top <= 0:
+        raise LayoutInputError("font", "the font has no visible Latin glyphs")
+    name = " ".join(part for part in (family, style) if part) or "Uploaded font"
+    return FontFace(name=name, data=data)
+
+
+def bundled_fonts() -> dict[str, FontFace]:
+    """The open fonts shipped with Creatix (licences beside them in ``layout/fonts``)."""
+    return dict(_bundled())
+
+
+@cache
+def _bundled() -> dict[str, FontFace]:
+    return {
+        key: FontFace(name=key, data=(FONT_DIR / filename).read_bytes())
+        for key, filename in BUNDLED_FILES.items()
+    }
+
+
+def default_font() -> FontFace:
+    return _bundled()[DEFAULT_FONT]

@@ -1,0 +1,214 @@
+"""Setting copy in a column: word wrap (never inside a word), and the largest sizes that fit.
+
+Sizes are searched for the headline; the body, call to action and legal line follow it at
+fixed ratios, each clamped to its legible minimum and its maximum. A text that cannot fit at
+its minimum is refused, naming the text and the placement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from creatix.layout.fonts import Font, FontFace
+
+LEADING = 1.18  # line advance as a multiple of the size
+CTA_PAD_X = 0.9  # the button's padding around its text, in multiples of the CTA size
+CTA_PAD_Y = 0.55
+
+
+@dataclass(frozen=True)
+class Range:
+    low: int
+    high: int
+
+    def clamp(self, value: float) -> int:
+        return max(self.low, min(self.high, round(value)))
+
+
+@dataclass(frozen=True)
+class TypeScale:
+    """Each role's size range in pixels, and its line limit in this arrangement."""
+
+    headline: Range
+    body: Range
+    cta: Range
+    legal: Range
+    headline_lines: int = 3
+    body_lines: int = 3
+    legal_lines: int = 3
+
+
+@dataclass(frozen=True)
+class SetText:
+    """A text wrapped at one size: its lines and the height they take."""
+
+    role: str
+    lines: tuple[str, ...]
+    font: Font
+    size: int
+    width: float  # the widest line's advance
+
+    @property
+    def ascent(self) -> int:
+        return self.font.getmetrics()[0]
+
+    @property
+    def descent(self) -> int:
+        return self.font.getmetrics()[1]
+
+    @property
+    def leading(self) -> int:
+        return round(self.size * LEADING)
+
+    @property
+    def height(self) -> int:
+        return self.ascent + self.descent + self.leading * (len(self.lines) - 1)
+
+
+def wrap(text: str, font: Font, width: float, max_lines: int) -> tuple[str, ...] | None:
+    """Greedy word wrap; ``None`` when a word is wider than the column or lines run out."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        if font.getlength(word) > width:
+            return None
+        candidate = f"{current} {word}" if current else word
+        if font.getlength(candidate) <= width:
+            current = candidate
+            continue
+        lines.append(current)
+        current = word
+        if len(lines) >= max_lines:
+            return None
+    if current:
+        lines.append(current)
+    return tuple(lines) if len(lines) <= max_lines else None
+
+
+def set_text(
+    face: FontFace, role: str, text: str, *, size: int, width: float, max_lines: int
+) -> SetText | None:
+    font = face.at(size)
+    lines = wrap(text, font, width, max_lines)
+    if lines is None:
+        return None
+    widest = max((font.getlength(line) for line in lines), default=0.0)
+    return SetText(role, lines, font, size, widest)
+
+
+@dataclass(frozen=True)
+class Column:
+    """The texts of one column, set; ``cta`` is the button's label (its box adds padding)."""
+
+    headline: SetText
+    body: SetText | None
+    cta: SetText | None
+    legal: SetText | None
+    gap: int
+
+    def blocks(self) -> list[SetText]:
+        return [t for t in (self.headline, self.body, self.cta, self.legal) if t is not None]
+
+
+def cta_height(cta: SetText) -> int:
+    return cta.height + 2 * round(cta.size * CTA_PAD_Y)
+
+
+def cta_width(cta: SetText) -> int:
+    return round(cta.width) + 2 * round(cta.size * CTA_PAD_X)
+
+
+def block_height(block: SetText) -> int:
+    return cta_height(block) if block.role == "cta" else block.height
+
+
+def column_height(column: Column) -> int:
+    blocks = column.blocks()
+    return sum(block_height(b) for b in blocks) + column.gap * (len(blocks) - 1)
+
+
+@dataclass(frozen=True)
+class Copy:
+    headline: str
+    body: str
+    cta: str
+    legal: str
+
+
+def _try(
+    face: FontFace, copy: Copy, scale: TypeScale, *, size: int, width: float, height: float
+) -> Column | None:
+    headline = set_text(
+        face, "headline", copy.headline, size=size, width=width, max_lines=scale.headline_lines
+    )
+    if headline is None:
+        return None
+    parts: list[SetText | None] = []
+    for role, text, rng, lines, ratio in (
+        ("body", copy.body, scale.body, scale.body_lines, 0.5),
+        ("cta", copy.cta, scale.cta, 1, 0.55),
+        ("legal", copy.legal, scale.legal, scale.legal_lines, 0.0),
+    ):
+        if not text:
+            parts.append(None)
+            continue
+        part = shrinking(
+            face, role, text, rng, size=rng.clamp(size * ratio), width=width, lines=lines
+        )
+        if part is None:
+            return None
+        parts.append(part)
+    body, cta, legal = parts
+    column = Column(headline, body, cta, legal, gap=max(2, round(size * 0.45)))
+    return column if column_height(column) <= height else None
+
+
+def shrinking(
+    face: FontFace, role: str, text: str, rng: Range, *, size: int, width: float, lines: int
+) -> SetText | None:
+    """The text at ``size``, or smaller down to its minimum, whichever first fits the width
+    (a call to action's button padding included)."""
+    for candidate in range(size, rng.low - 1, -1):
+        room = width - 2 * round(candidate * CTA_PAD_X) if role == "cta" else width
+        result = set_text(face, role, text, size=candidate, width=room, max_lines=lines)
+        if result is not None:
+            return result
+    return None
+
+
+def fit_column(
+    face: FontFace, copy: Copy, scale: TypeScale, width: float, height: float
+) -> Column | None:
+    """The column at the largest headline size that fits ``width``×``height``, or ``None``."""
+    low, high = scale.headline.low, scale.headline.high
+    best = _try(face, copy, scale, size=low, width=width, height=height)
+    if best is None:
+        return None
+    while low < high:
+        middle = (low + high + 1) // 2
+        attempt = _try(face, copy, scale, size=middle, width=width, height=height)
+        if attempt is not None:
+            best, low = attempt, middle
+        else:
+            high = middle - 1
+    return best
+
+
+def failing_role(
+    face: FontFace, copy: Copy, scale: TypeScale, width: float, roles: Sequence[str]
+) -> str:
+    """Which text cannot fit the column's width even alone at its minimum size."""
+    limits = {
+        "headline": (scale.headline, scale.headline_lines),
+        "body": (scale.body, scale.body_lines),
+        "cta": (scale.cta, 1),
+        "legal": (scale.legal, scale.legal_lines),
+    }
+    for role in roles:
+        text = getattr(copy, role)
+        rng, lines = limits[role]
+        room = width - 2 * round(rng.low * CTA_PAD_X) if role == "cta" else width
+        if text and set_text(face, role, text, size=rng.low, width=room, max_lines=lines) is None:
+            return role
+    return "copy"
