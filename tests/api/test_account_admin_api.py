@@ -377,6 +377,10 @@ def test_credits_are_granted_and_deducted_idempotently(
 
     with _signed_in(server, _person(server, account_id=account_id, role="owner")) as owner_view:
         assert owner_view.get(f"/api/account/{account_id}").json()["balance"] == 380
+    assert operator.get(f"/api/admin/accounts/{account_id}").json()["balance"] == 380
+    never_granted = _account(server)
+    listed = {a["id"]: a["balance"] for a in operator.get("/api/admin/accounts").json()["data"]}
+    assert (listed[account_id], listed[never_granted]) == (380, 0)
 
 
 def test_an_operator_manages_any_accounts_keys(server: LiveServer, operator: httpx.Client) -> None:

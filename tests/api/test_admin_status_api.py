@@ -102,10 +102,23 @@ def test_the_queue_shows_the_workers_seen(server: LiveServer) -> None:
     assert health["oldest_queued_seconds"] is None or health["oldest_queued_seconds"] >= 0
 
 
+def test_plans_are_the_catalogs_with_the_default_marked(server: LiveServer) -> None:
+    with _operator(server) as operator:
+        plans = operator.get("/api/admin/plans").json()["data"]
+    assert server.runtime is not None
+    assert [p["id"] for p in plans] == [p.id for p in server.runtime.catalog.plans]
+    by_id = {p["id"]: p for p in plans}
+    assert by_id["free"]["default"] is True
+    assert not any(p["default"] for p in plans if p["id"] != "free")
+    assert by_id["free"]["quota"] == {"period": "day", "images": 50}
+    assert by_id["unlimited"]["quota"] is None
+    assert by_id["paid"]["priority"] == 10
+
+
 def test_only_operators_see_it(server: LiveServer) -> None:
     _, secret = server.funded_account()
     with server.client(secret) as client:
-        for path in ("/api/admin/models", "/api/admin/queue"):
+        for path in ("/api/admin/models", "/api/admin/plans", "/api/admin/queue"):
             refused = client.get(path)
             assert refused.status_code == 403, path
             assert refused.json()["error"]["code"] == "insufficient_scope"

@@ -265,6 +265,22 @@ def test_a_member_cannot_reach_operator_pages(
     assert status == 403
 
 
+def test_an_operator_sees_balances_and_the_catalogs_plans(
+    console: Watched, person: Callable[..., Person]
+) -> None:
+    funded = person(credits=1234)
+    console.sign_in(person(operator=True), "/console/admin/accounts")
+    page = console.page
+    row = page.locator("tr", has_text=funded.account_name or "")
+    _expect(row).to_contain_text("1,234")
+    offered = page.locator("#plans option").evaluate_all("(os) => os.map((o) => o.value)")
+    assert offered == ["free", "paid", "unlimited"]
+    row.get_by_role("button", name=f"Manage {funded.account_name}").click()
+    page.get_by_label("Credits", exact=True).fill("766")
+    page.get_by_role("button", name=f"Grant credits to {funded.account_name}").click()
+    _expect(page.locator("#manage")).to_contain_text("Balance now 2,000 credits")
+
+
 def test_a_state_change_without_the_csrf_token_is_refused(
     console: Watched, person: Callable[..., Person], console_server: LiveServer
 ) -> None:

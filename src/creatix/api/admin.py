@@ -65,8 +65,17 @@ class CreditRequest(_Body):
     note: str | None = Field(default=None, max_length=1000, description="Kept in the ledger")
 
 
+class AdminAccount(AccountInfo):
+    balance: int = Field(description="Its credit balance now.")
+
+
 class AccountList(BaseModel):
-    data: list[AccountInfo]
+    data: list[AdminAccount]
+
+
+async def _with_balances(runtime: Runtime, infos: list[AccountInfo]) -> list[AdminAccount]:
+    balances = await billing.balances(runtime.db, [info.id for info in infos])
+    return [AdminAccount(**info.model_dump(), balance=balances[info.id]) for info in infos]
 
 
 def _plan(runtime: Runtime, plan: str | None) -> str | None:
@@ -98,14 +107,15 @@ async def create_account(actor: Operator, runtime: RuntimeDep, request: Request)
 
 @router.get("", responses=error_responses(PlatformError, MANAGE))
 async def list_accounts(_actor: Operator, runtime: RuntimeDep) -> AccountList:
-    """Every account (not deleted), by name."""
-    return AccountList(data=await accounts.list_accounts(runtime.db))
+    """Every account (not deleted), by name, with its balance."""
+    return AccountList(data=await _with_balances(runtime, await accounts.list_accounts(runtime.db)))
 
 
 @router.get("/{account_id}", responses=error_responses(PlatformError, LOOKUP))
-async def get_account(_actor: Operator, runtime: RuntimeDep, account_id: AccountId) -> AccountInfo:
-    """One account."""
-    return await accounts.get_account(runtime.db, account_id)
+async def get_account(_actor: Operator, runtime: RuntimeDep, account_id: AccountId) -> AdminAccount:
+    """One account, with its balance."""
+    info = await accounts.get_account(runtime.db, account_id)
+    return (await _with_balances(runtime, [info]))[0]
 
 
 @router.patch(

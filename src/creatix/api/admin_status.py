@@ -1,5 +1,6 @@
 """The platform's state for operators: the catalog's models with their engines' availability
-(``GET /api/admin/models``) and the queue's health (``GET /api/admin/queue``). Who may call
+(``GET /api/admin/models``), its plans (``GET /api/admin/plans``) and the queue's health
+(``GET /api/admin/queue``). Who may call
 is ``api/actors.py``'s ``Operator``; errors are the platform's shape."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from creatix.api.openapi_docs import MANAGE, error_responses
 from creatix.api.platform import render_error
 from creatix.api.platform_schemas import PlatformError
 from creatix.api.routing import dialect_route
+from creatix.catalog.schemas import Quota
 from creatix.jobs import health
 from creatix.runtime import ListedModel
 
@@ -33,6 +35,19 @@ class AdminModel(BaseModel):
 
 class AdminModelList(BaseModel):
     data: list[AdminModel]
+
+
+class AdminPlan(BaseModel):
+    id: str
+    default: bool = Field(description="New accounts get it unless another is named.")
+    quota: Quota | None = Field(description="Images per day or month; null: no quota.")
+    requests_per_minute: int
+    priority: int = Field(description="Queued jobs of higher-priority plans are claimed first.")
+    content_policy: str | None = Field(description="null: the catalog's default policy.")
+
+
+class AdminPlanList(BaseModel):
+    data: list[AdminPlan]
 
 
 class WorkerInfo(BaseModel):
@@ -71,6 +86,25 @@ async def list_models(_actor: Operator, runtime: RuntimeDep) -> AdminModelList:
     """Every model of the catalog, of every kind, with its engine and whether that engine can
     serve it (and why not)."""
     return AdminModelList(data=[_model(listed) for listed in runtime.models()])
+
+
+@router.get("/plans", responses=error_responses(PlatformError, MANAGE))
+async def list_plans(_actor: Operator, runtime: RuntimeDep) -> AdminPlanList:
+    """The catalog's plans, in its order, with their quotas and limits."""
+    catalog = runtime.catalog
+    return AdminPlanList(
+        data=[
+            AdminPlan(
+                id=plan.id,
+                default=plan.id == catalog.default_plan,
+                quota=plan.quota,
+                requests_per_minute=plan.requests_per_minute,
+                priority=plan.priority,
+                content_policy=plan.content_policy,
+            )
+            for plan in catalog.plans
+        ]
+    )
 
 
 @router.get("/queue", responses=error_responses(PlatformError, MANAGE))

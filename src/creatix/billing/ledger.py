@@ -156,6 +156,18 @@ def balance_of(session: Session, account_id: str) -> Credits:
     return Credits(row.balance, row.lifetime_purchased, row.lifetime_used)
 
 
+def balances_of(session: Session, account_ids: list[str]) -> dict[str, int]:
+    """The balance of each account of ``account_ids`` (0 for one with no credits yet)."""
+    found = session.execute(
+        select(CreditBalance.account_id, CreditBalance.balance).where(
+            CreditBalance.account_id.in_(account_ids)
+        )
+    )
+    balances = dict.fromkeys(account_ids, 0)
+    balances.update({account_id: balance for account_id, balance in found})
+    return balances
+
+
 def ledger_sum(session: Session, account_id: str) -> int:
     total = session.execute(
         select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(

@@ -194,3 +194,8 @@ async def statement(db: Database, account_name: str, limit: int = 20) -> CreditS
 
 async def credits_of(db: Database, account_id: str) -> ledger.Credits:
     return await db.read(lambda session: ledger.balance_of(session, account_id))
+
+
+async def balances(db: Database, account_ids: list[str]) -> dict[str, int]:
+    """The balance of each of ``account_ids``, in one read."""
+    return await db.read(lambda session: ledger.balances_of(session, account_ids))

@@ -11,9 +11,9 @@ function idempotencyKey() {
   return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The plans in use, offered as suggestions (the API names every plan when one is unknown). */
-function planList(accounts) {
-  return h("datalist", { id: "plans" }, [...new Set(accounts.map((a) => a.plan))].sort().map((p) => h("option", { value: p })));
+/** The catalog's plans, offered as suggestions. */
+function planList(plans) {
+  return h("datalist", { id: "plans" }, plans.map((p) => h("option", { value: p.id }, p.default ? `${p.id} (default)` : p.id)));
 }
 
 function createForm() {
@@ -88,18 +88,19 @@ function manageCard(account, slot) {
 }
 
 async function show(notice) {
-  const accounts = await listAccounts();
+  const [accounts, plans] = await Promise.all([listAccounts(), api("GET", "/api/admin/plans")]);
   const slot = outcomeSlot();
   if (notice) slot.append(notice);
   const selected = accounts.find((a) => a.id === selectedId);
   render(
-    planList(accounts), slot, createForm(),
+    planList(plans.data), slot, createForm(),
     selected ? manageCard(selected, slot) : null,
     h("h2", "Accounts"),
     table([
       { label: "Name", cell: (a) => a.name },
       { label: "Id", cell: (a) => h("code", a.id) },
       { label: "Plan", cell: (a) => a.plan },
+      { label: "Balance", cell: (a) => num(a.balance) },
       { label: "Unlimited", cell: (a) => yesNo(a.unlimited) },
       { label: "Status", cell: (a) => badge(a.status) },
       { label: "Created", cell: (a) => when(a.created_at) },
