@@ -33,10 +33,10 @@ def pull_classifier(model: str, models_dir: Path) -> Path:
     try:
         from creatix.engines.diffusers.weights import (  # noqa: PLC0415
             REVISION,
-            _explain,
-            _name,
+            explain_pull_failure,
             hub_cache_folder,
             is_hub_id,
+            write_ref,
         )
     except ImportError as exc:
         raise PullError(f"{exc}") from None
@@ -58,14 +58,14 @@ def pull_classifier(model: str, models_dir: Path) -> Path:
         raise
     except Exception as exc:
         log.info("pull failed", exc_info=True, extra={"model": model})
-        raise PullError(_explain(exc, model, models_dir)) from exc
+        raise PullError(explain_pull_failure(exc, model, models_dir)) from exc
     problem = weights_problem(folder)
     if problem is not None:
         raise PullError(f"{model} was downloaded but is not a safety checker: {problem}.")
     try:
-        _name(cache / "refs" / REVISION, commit)
+        write_ref(cache / "refs" / REVISION, commit)
     except OSError as exc:
-        raise PullError(_explain(exc, model, models_dir)) from exc
+        raise PullError(explain_pull_failure(exc, model, models_dir)) from exc
     return folder
 
 

@@ -71,16 +71,16 @@ def pull_pipeline(engine_model: str, models_dir: Path | None) -> Path:
         raise
     except Exception as exc:
         log.info("pull failed", exc_info=True, extra={"model": engine_model})
-        raise PullError(_explain(exc, engine_model, models_dir)) from exc
+        raise PullError(explain_pull_failure(exc, engine_model, models_dir)) from exc
     problem = weights_problem(folder)
     if problem is not None:
         raise PullError(
             f"{engine_model} was downloaded but is not a diffusers pipeline: {problem}."
         )
     try:
-        _name(cache / "refs" / REVISION, commit)
+        write_ref(cache / "refs" / REVISION, commit)
     except OSError as exc:
-        raise PullError(_explain(exc, engine_model, models_dir)) from exc
+        raise PullError(explain_pull_failure(exc, engine_model, models_dir)) from exc
     return folder
 
 
@@ -109,7 +109,7 @@ def _download(engine_model: str, models_dir: Path) -> tuple[Path, str]:
     return Path(folder), commit
 
 
-def _name(ref: Path, commit: str) -> None:
+def write_ref(ref: Path, commit: str) -> None:
     """Point ``ref`` (``refs/main``) at ``commit``, atomically: the pulled snapshot becomes
     the one ``config.model_dir`` finds."""
     ref.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +143,7 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
 
 
-def _explain(exc: BaseException, engine_model: str, models_dir: Path) -> str:  # noqa: PLR0912
+def explain_pull_failure(exc: BaseException, engine_model: str, models_dir: Path) -> str:  # noqa: PLR0912
     """What went wrong pulling ``engine_model``, and what to do about it, in one message."""
     from huggingface_hub import constants  # noqa: PLC0415
     from huggingface_hub.errors import (  # noqa: PLC0415
