@@ -7,7 +7,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
 import creatix.accounts.models
+import creatix.adsets.models
 import creatix.billing.models
+import creatix.brands.models
 import creatix.jobs.models
 import creatix.people.models
 import creatix.provenance.models

@@ -8,7 +8,7 @@ can be handed the job at once (``DirectDispatch``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -330,6 +330,92 @@ class JobIntake:
                 )
 
         return await self._enqueue(principal, row, idempotency, prepare)
+
+    async def submit_group(
+        self,
+        principal: Principal,
+        parts: Sequence[tuple[str, ImageSpec | TextSpec]],
+        *,
+        source: str,
+        record: Callable[[Session, list[Job]], None],
+    ) -> list[Job]:
+        """Several jobs, each (model id, spec) checked and priced as ``submit_image`` and
+        ``submit_text`` do, counted against the quota, reserved and enqueued in ONE
+        transaction: all of them or none (an ad set's parts). ``record`` runs in that
+        transaction with the new jobs (the parent's own rows). They queue (no idempotency
+        replay, no direct hand-off); each settles on its own when it ends."""
+        plan = self.catalog.plan(principal.plan)
+        if plan is None:
+            raise Unavailable(f"The account's plan '{principal.plan}' is not in the catalog.")
+        prepared: list[tuple[JobRow, ModelEntry, str | None]] = []
+        for model_id, asked in parts:
+            if isinstance(asked, ImageSpec):
+                model = self._checked_model(model_id, JobKind.IMAGE)
+                await self.policy.check_request(
+                    principal,
+                    source,
+                    {"prompt": asked.prompt, "negative_prompt": asked.negative_prompt or ""},
+                )
+                route, spec, per_image = self._priced_image(principal, model, asked)
+                row = self._job_row(
+                    principal,
+                    model,
+                    route,
+                    spec,
+                    batch_key=route.image_engine.batch_key(route.engine_model, spec),
+                    source=source,
+                    webhook_url=None,
+                    quota_images=spec.n,
+                    credits_per_output=per_image,
+                    credits_reserved=per_image * spec.n,
+                )
+                prepared.append((row, model, spec.input_image))
+                continue
+            model = self._checked_model(model_id, JobKind.TEXT)
+            texts = {
+                f"messages[{i}].content": turn.content for i, turn in enumerate(asked.messages)
+            }
+            await self.policy.check_request(
+                principal, source, {"system_instruction": asked.system_instruction or "", **texts}
+            )
+            route, reserved = self._priced_text(principal, model, asked)
+            row = self._job_row(
+                principal,
+                model,
+                route,
+                asked,
+                batch_key=f"text:{new_id('call')}",
+                source=source,
+                webhook_url=None,
+                credits_reserved=reserved,
+            )
+            prepared.append((row, model, None))
+
+        def enqueue(session: Session) -> list[Job]:
+            jobs: list[Job] = []
+            for row, model, input_image in prepared:
+                row.priority = plan.priority
+                self._admit_key(session, principal, row, row.created_at)
+                if input_image is not None:
+                    self._check_input_image(session, principal, model, input_image)
+                if row.quota_images:
+                    row.quota_period = quotas.reserve(
+                        session, principal.account_id, plan, row.quota_images, row.created_at
+                    )
+                row.fair_seq = repository.next_fair_seq(session, principal.account_id)
+                session.add(row)
+                session.flush()
+                ledger.reserve(
+                    session, principal.account_id, row.id, row.credits_reserved, row.created_at
+                )
+                notify(session, JOBS_CHANNEL, row.engine)
+                jobs.append(to_job(row))
+            record(session, jobs)
+            return jobs
+
+        jobs = await self.db.write(enqueue)
+        self.events.job_submitted()
+        return jobs
 
     def _job_row(
         self,

@@ -10,14 +10,27 @@ from creatix.catalog.schemas import Catalog, VisibleMarkStyle
 from creatix.jobs.specs import Job
 from creatix.kit.db import Database
 
+AD_SET_PART = "ad_set_part"
+"""The source of an ad set's parts (its copy and key-visual jobs): their outputs are
+intermediate, unmarked; the layout step marks the composed creatives as the set's dialect's."""
+
 
 async def visible_mark(db: Database, catalog: Catalog, job: Job) -> VisibleMarkStyle | None:
     """The visible mark ``job``'s images and video frames carry, or None for clean outputs.
     The account's plan is read now: a plan changed while the job was queued applies."""
+    if job.source == AD_SET_PART:
+        return None
+    return await account_mark(db, catalog, job.account_id, job.source)
+
+
+async def account_mark(
+    db: Database, catalog: Catalog, account_id: str, source: str
+) -> VisibleMarkStyle | None:
+    """The visible mark outputs made for ``account_id`` through ``source`` carry now."""
 
     def plan_of(session: Session) -> str | None:
-        account = session.get(Account, job.account_id)
+        account = session.get(Account, account_id)
         return account.plan if account is not None else None
 
     plan = await db.read(plan_of)
-    return catalog.visible_marks.for_output(plan or catalog.default_plan, job.source)
+    return catalog.visible_marks.for_output(plan or catalog.default_plan, source)

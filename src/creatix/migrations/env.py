@@ -4,7 +4,9 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 import creatix.accounts.models
+import creatix.adsets.models
 import creatix.billing.models
+import creatix.brands.models
 import creatix.jobs.models
 import creatix.people.models
 import creatix.policy.models

@@ -1,0 +1,353 @@
+"""The layout step: composes a variant in every placement once its parts have ended.
+
+It runs in each worker process beside the worker (``background.py``). Every
+``poll_interval`` it takes, in one transaction, the variants whose copy job and key-visual
+job have both ended (``repository.ready_variants``, rows locked ``SKIP LOCKED`` on
+PostgreSQL): a variant whose part failed ends ``failed`` with that part's error (the part
+refunded itself); a variant whose parts succeeded is leased to this process
+(``composing``, ``LAYOUT_LEASE_SECONDS``). Then, off the event loop, the key visual is
+composed per placement (``layout.compose``) with the kit's ``BrandStyle``; each creative
+gets the visible mark the catalog's policy gives the set's dialect and the account's plan,
+the key visual job's invisible mark, and content credentials naming the key visual as its
+ingredient, as the worker's outputs do (``worker.finished_image_bytes``); it is stored under
+``ad-sets/{account_id}/{ad_set_id}/``. One transaction, conditional on still holding the
+lease, records the creatives and ends the variant, and ends the set when it was its last.
+
+A process that dies while composing leaves the lease to expire: another takes the variant
+up again (``MAX_LAYOUT_ATTEMPTS``). What it had stored is named by no row (the creatives
+are recorded with the variant's end) and is not swept (the folder is not the sweeper's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import logging
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from creatix.adsets import plan, repository
+from creatix.adsets.models import AdSetCreativeRow, AdSetRow, AdSetVariantRow
+from creatix.brands.schemas import BrandKit
+from creatix.brands.service import brand_style
+from creatix.catalog.schemas import Catalog, VisibleMarkStyle
+from creatix.jobs import marking
+from creatix.kit.clock import utcnow
+from creatix.kit.db import Database
+from creatix.kit.ids import new_uuid
+from creatix.layout import PLACEMENTS as PRESETS
+from creatix.layout import AdCopy, BrandStyle, Placement, compose, custom_placement
+from creatix.provenance.credentials import Claims, Ingredient, image_mime_type
+from creatix.provenance.service import OutputProvenance
+from creatix.provenance.xmp import digital_source_xmp
+from creatix.storage.base import ObjectNotFound, Storage
+from creatix.worker import decode_image, finished_image_bytes
+
+log = logging.getLogger(__name__)
+
+LAYOUT_LEASE_SECONDS = 120.0
+MAX_LAYOUT_ATTEMPTS = 3
+BATCH = 4
+"""Variants taken per round."""
+FOLDER = "ad-sets/"
+ENGINE = "creatix-layout"
+
+
+@dataclass
+class Task:
+    """A variant leased to this process for composing."""
+
+    ad_set_id: str
+    account_id: str
+    index: int
+    source: str
+    image_model: str
+    visual_job_id: str
+    visual_key: str
+    kit: BrandKit
+    placements: list[Placement]
+    copy: AdCopy
+    legal: str | None
+    stored: list[AdSetCreativeRow] = field(default_factory=list)
+
+
+def placement_of(stored: dict[str, object]) -> Placement:
+    name = str(stored["name"])
+    preset = PRESETS.get(name)
+    if preset is not None:
+        return preset
+    return custom_placement(int(str(stored["width"])), int(str(stored["height"])))
+
+
+def _failed(variant: AdSetVariantRow, code: str, message: str) -> None:
+    variant.status = "failed"
+    variant.error_code = code
+    variant.error_message = message
+    variant.layout_owner = None
+    variant.layout_expires_at = None
+    variant.finished_at = utcnow()
+
+
+def end_if_done(session: Session, ad_set_id: str) -> None:
+    """End the set once every variant has: completed with any creative, else failed."""
+    session.flush()
+    open_variants = session.scalar(
+        select(func.count())
+        .select_from(AdSetVariantRow)
+        .where(
+            AdSetVariantRow.ad_set_id == ad_set_id,
+            AdSetVariantRow.status.in_(("waiting", "composing")),
+        )
+    )
+    if open_variants:
+        return
+    row = session.get(AdSetRow, ad_set_id)
+    if row is None or row.status != "processing":
+        return
+    done = session.scalar(
+        select(func.count())
+        .select_from(AdSetVariantRow)
+        .where(AdSetVariantRow.ad_set_id == ad_set_id, AdSetVariantRow.status == "done")
+    )
+    row.status = "completed" if done else "failed"
+    row.finished_at = utcnow()
+
+
+class AdSetAssembler:
+    def __init__(
+        self,
+        db: Database,
+        catalog: Catalog,
+        storage: Storage,
+        provenance: OutputProvenance | None,
+        *,
+        poll_interval_seconds: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.catalog = catalog
+        self.storage = storage
+        self.provenance = provenance
+        self.poll_interval_seconds = poll_interval_seconds
+        self.id = f"layout:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+    async def run(self) -> None:
+        while True:
+            try:
+                worked = await self.round()
+            except Exception:
+                log.exception("the ad-set layout step failed a round")
+                worked = 0
+            if not worked:
+                await asyncio.sleep(self.poll_interval_seconds)
+
+    async def round(self) -> int:
+        """Take what is ready and compose it; how many variants were taken."""
+        tasks, ended = await self.db.write(self._take)
+        await asyncio.gather(*(self.compose(task) for task in tasks))
+        return len(tasks) + ended
+
+    def _take(self, session: Session) -> tuple[list[Task], int]:
+        now = utcnow()
+        tasks: list[Task] = []
+        ended = 0
+        for ready in repository.ready_variants(session, now, BATCH):
+            variant, ad_set = ready.variant, ready.ad_set
+            task = self._task(session, ready)
+            if task is None:
+                ended += 1
+                end_if_done(session, ad_set.id)
+                continue
+            variant.status = "composing"
+            variant.layout_owner = self.id
+            variant.layout_expires_at = now + timedelta(seconds=LAYOUT_LEASE_SECONDS)
+            variant.attempts += 1
+            variant.headline = task.copy.headline
+            variant.body = task.copy.body
+            variant.cta = task.copy.cta
+            tasks.append(task)
+        return tasks, ended
+
+    def _task(self, session: Session, ready: repository.Ready) -> Task | None:
+        """The variant's layout work, or None when it ended failed here."""
+        variant, ad_set = ready.variant, ready.ad_set
+        for role, job in (("copy", ready.copy_job), ("key visual", ready.visual_job)):
+            if job.status != "succeeded":
+                _failed(
+                    variant,
+                    f"{role.replace(' ', '_')}_{job.status}",
+                    f"The {role} job {job.status}: {job.error_message or 'canceled'}; it "
+                    "was refunded.",
+                )
+                return None
+        if variant.attempts >= MAX_LAYOUT_ATTEMPTS:
+            _failed(variant, "layout_failed", "The layout step did not finish, three times.")
+            return None
+        kit = BrandKit.model_validate(ad_set.kit)
+        try:
+            copies = plan.parse_copy(
+                ready.copy_job.output_text or "", ad_set.variants, kit.banned_words
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            _failed(variant, "invalid_copy", f"The copy job's answer cannot be used: {exc}.")
+            return None
+        key = repository.first_image_key(session, ready.visual_job.id)
+        if key is None:
+            _failed(variant, "visual_missing", "The key visual job stored no image.")
+            return None
+        return Task(
+            ad_set_id=ad_set.id,
+            account_id=ad_set.account_id,
+            index=variant.index,
+            source=ad_set.source,
+            image_model=ad_set.image_model,
+            visual_job_id=ready.visual_job.id,
+            visual_key=key,
+            kit=kit,
+            placements=[placement_of(p) for p in ad_set.placements],
+            copy=copies[variant.index],
+            legal=kit.legal_line,
+        )
+
+    async def compose(self, task: Task) -> None:
+        started = time.perf_counter()
+        try:
+            visual_data = await self.storage.get(task.visual_key)
+            style = await brand_style(task.kit, self.storage)
+        except ObjectNotFound as exc:
+            await self._end_failed(
+                task, "input_missing", f"A file the variant needs is gone ({exc})."
+            )
+            return
+        mark = await marking.account_mark(self.db, self.catalog, task.account_id, task.source)
+        payload = self.provenance.payload(task.visual_job_id) if self.provenance else None
+        try:
+            for position, placement in enumerate(task.placements):
+                data, size = await asyncio.to_thread(
+                    functools.partial(
+                        self._creative,
+                        task,
+                        visual_data=visual_data,
+                        style=style,
+                        placement=placement,
+                        mark=mark,
+                        payload=payload,
+                    )
+                )
+                task.stored.append(await self._stored(task, position, placement, data, size))
+        except Exception:
+            log.exception("composing a variant failed", extra={"ad_set": task.ad_set_id})
+            await self._delete([c.storage_key for c in task.stored])
+            await self._end_failed(task, "layout_failed", "The layout step failed.")
+            return
+        seconds = time.perf_counter() - started
+        if not await self.db.write(lambda session: self._record(session, task, seconds)):
+            log.warning("lost an ad-set variant's lease", extra={"ad_set": task.ad_set_id})
+            await self._delete([c.storage_key for c in task.stored])
+
+    def _creative(
+        self,
+        task: Task,
+        *,
+        visual_data: bytes,
+        style: BrandStyle,
+        placement: Placement,
+        mark: VisibleMarkStyle | None,
+        payload: bytes | None,
+    ) -> tuple[bytes, tuple[int, int]]:
+        """The creative's finished PNG, and its size."""
+        visual = decode_image(visual_data)
+        copy = AdCopy(
+            headline=task.copy.headline,
+            body=task.copy.body if placement.body_chars else "",
+            cta=task.copy.cta,
+            legal=task.legal,
+        )
+        image = compose(visual, copy, style, placement).image
+        metadata = {"engine": ENGINE, "model": task.image_model, "placement": placement.name}
+        xmp = digital_source_xmp(composite=True)
+        data = finished_image_bytes(image, "png", metadata, mark=mark, payload=payload, xmp=xmp)
+        if self.provenance is None:
+            return data, image.size
+        claims = Claims(
+            title=f"{placement.name}.png",
+            model=task.image_model,
+            engine=ENGINE,
+            composite=True,
+            ingredient=Ingredient(visual_data, image_mime_type(visual_data), "key-visual"),
+        )
+        return self.provenance.signed_image(data, "image/png", claims), image.size
+
+    async def _stored(
+        self,
+        task: Task,
+        position: int,
+        placement: Placement,
+        data: bytes,
+        size: tuple[int, int],
+    ) -> AdSetCreativeRow:
+        key = (
+            f"{FOLDER}{task.account_id}/{task.ad_set_id}/"
+            f"v{task.index}-{placement.name}-{secrets.token_hex(6)}.png"
+        )
+        await self.storage.put(key, data, "image/png")
+        width, height = size
+        return AdSetCreativeRow(
+            id=new_uuid(),
+            ad_set_id=task.ad_set_id,
+            account_id=task.account_id,
+            variant=task.index,
+            position=position,
+            placement=placement.name,
+            width=width,
+            height=height,
+            storage_key=key,
+            mime_type="image/png",
+            size_bytes=len(data),
+            checksum="sha256:" + hashlib.sha256(data).hexdigest(),
+            created_at=utcnow(),
+        )
+
+    def _record(self, session: Session, task: Task, seconds: float) -> bool:
+        values: dict[str, object] = {
+            "status": "done",
+            "layout_owner": None,
+            "layout_expires_at": None,
+            "layout_seconds": seconds,
+            "finished_at": utcnow(),
+        }
+        if not repository.finish_variant(session, task.ad_set_id, task.index, self.id, values):
+            return False
+        session.add_all(task.stored)
+        end_if_done(session, task.ad_set_id)
+        return True
+
+    async def _end_failed(self, task: Task, code: str, message: str) -> None:
+        values: dict[str, object] = {
+            "status": "failed",
+            "layout_owner": None,
+            "layout_expires_at": None,
+            "error_code": code,
+            "error_message": message,
+            "finished_at": utcnow(),
+        }
+
+        def write(session: Session) -> None:
+            if repository.finish_variant(session, task.ad_set_id, task.index, self.id, values):
+                end_if_done(session, task.ad_set_id)
+
+        await self.db.write(write)
+
+    async def _delete(self, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                await self.storage.delete(key)
+            except Exception:
+                log.warning("could not delete a creative", extra={"key": key}, exc_info=True)

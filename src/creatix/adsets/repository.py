@@ -1,0 +1,102 @@
+"""All SQL of the ad-set room."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from creatix.adsets.models import AdSetCreativeRow, AdSetRow, AdSetVariantRow
+from creatix.jobs.models import AssetRow, JobRow
+
+TERMINAL = ("succeeded", "failed", "canceled")
+
+
+def owned(session: Session, account_id: str, ad_set_id: str) -> AdSetRow | None:
+    row = session.get(AdSetRow, ad_set_id)
+    return row if row is not None and row.account_id == account_id else None
+
+
+def variants_of(session: Session, ad_set_id: str) -> list[AdSetVariantRow]:
+    query = select(AdSetVariantRow).where(AdSetVariantRow.ad_set_id == ad_set_id)
+    return list(session.scalars(query.order_by(AdSetVariantRow.index)))
+
+
+def creatives_of(session: Session, ad_set_id: str) -> list[AdSetCreativeRow]:
+    query = select(AdSetCreativeRow).where(AdSetCreativeRow.ad_set_id == ad_set_id)
+    return list(
+        session.scalars(query.order_by(AdSetCreativeRow.variant, AdSetCreativeRow.position))
+    )
+
+
+def jobs(session: Session, job_ids: Sequence[str]) -> dict[str, JobRow]:
+    return {row.id: row for row in session.scalars(select(JobRow).where(JobRow.id.in_(job_ids)))}
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A variant whose parts have both ended (or whose layout lease ran out)."""
+
+    variant: AdSetVariantRow
+    ad_set: AdSetRow
+    copy_job: JobRow
+    visual_job: JobRow
+
+
+def ready_variants(session: Session, now: datetime, limit: int) -> list[Ready]:
+    """Variants waiting on parts that have all ended, and composing ones whose lease expired,
+    locked for this transaction (PostgreSQL; SQLite writers are serial)."""
+    copy_job = aliased(JobRow)
+    visual_job = aliased(JobRow)
+    query = (
+        select(AdSetVariantRow, AdSetRow, copy_job, visual_job)
+        .join(AdSetRow, AdSetRow.id == AdSetVariantRow.ad_set_id)
+        .join(copy_job, copy_job.id == AdSetRow.copy_job_id)
+        .join(visual_job, visual_job.id == AdSetVariantRow.visual_job_id)
+        .where(
+            or_(
+                and_(
+                    AdSetVariantRow.status == "waiting",
+                    copy_job.status.in_(TERMINAL),
+                    visual_job.status.in_(TERMINAL),
+                ),
+                and_(
+                    AdSetVariantRow.status == "composing",
+                    AdSetVariantRow.layout_expires_at < now,
+                ),
+            )
+        )
+        .limit(limit)
+        .with_for_update(of=AdSetVariantRow, skip_locked=True)
+    )
+    return [Ready(*row) for row in session.execute(query)]
+
+
+def first_image_key(session: Session, job_id: str) -> str | None:
+    query = (
+        select(AssetRow.storage_key)
+        .where(AssetRow.job_id == job_id, AssetRow.kind == "image")
+        .order_by(AssetRow.index)
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def finish_variant(
+    session: Session, ad_set_id: str, index: int, owner: str, values: dict[str, object]
+) -> bool:
+    """End a composing variant this owner still leases; False when it does not."""
+    result = session.execute(
+        update(AdSetVariantRow)
+        .where(
+            AdSetVariantRow.ad_set_id == ad_set_id,
+            AdSetVariantRow.index == index,
+            AdSetVariantRow.status == "composing",
+            AdSetVariantRow.layout_owner == owner,
+        )
+        .values(**values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

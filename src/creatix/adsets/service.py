@@ -1,0 +1,287 @@
+"""Making and reading ad sets on the job core.
+
+``submit``: the kit (another account's is a ``NotFound``), the placements, the fixed copy
+against every placement's budget, the models, then every part (one copy job, one key-visual
+job per variant) checked and priced by the job core and reserved and enqueued in ONE
+transaction with the set's own rows (``JobIntake.submit_group``). Each part is an ordinary
+job and settles on its own (a failed part refunds only itself). The layout step
+(``assembler.py``) composes a variant once its parts have ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from creatix.accounts.schemas import Principal
+from creatix.adsets import plan, repository
+from creatix.adsets.models import AdSetCreativeRow, AdSetRow, AdSetVariantRow
+from creatix.adsets.schemas import (
+    AdSetView,
+    CreativeView,
+    PartView,
+    PlacementSize,
+    VariantView,
+)
+from creatix.brands import service as brands
+from creatix.catalog.schemas import ModelEntry
+from creatix.jobs.marking import AD_SET_PART
+from creatix.jobs.models import JobRow
+from creatix.jobs.service import JobService
+from creatix.jobs.specs import ImageSpec, Job, JobKind, JobStatus, TextSpec
+from creatix.kit.clock import utcnow
+from creatix.kit.errors import Forbidden, InvalidRequest, NotFound
+from creatix.kit.ids import new_uuid
+
+
+@dataclass(frozen=True)
+class AdSetRequest:
+    """An ad set in canonical terms (what a dialect translates its body into)."""
+
+    brand_kit_id: str
+    brief: plan.Brief
+    placements: Sequence[str | plan.CustomSize]
+    variants: int
+    image_model: str
+    copy_model: str
+
+
+def _not_found(ad_set_id: str) -> NotFound:
+    return NotFound(f"No ad set found with id '{ad_set_id}'.", param="id")
+
+
+def _model(jobs: JobService, model_id: str, kind: JobKind, field: str) -> ModelEntry:
+    model = jobs.catalog.model(model_id)
+    if model is None or model.kind != kind:
+        known = ", ".join(m.id for m in jobs.catalog.models if m.kind == kind)
+        raise InvalidRequest(
+            f"{field} '{model_id[:60]}' is not a {kind} model of this server; {kind} models: "
+            f"{known}.",
+            param=field,
+            code="model_not_found",
+        )
+    return model
+
+
+def _engine_params(model: ModelEntry) -> dict[str, str | int | float | bool]:
+    table = model.price_table
+    return dict(table.defaults) if table is not None else {}
+
+
+_BRIEF_FIELDS = {
+    "prompt": "brief",
+    "negative_prompt": "brief",
+    "system_instruction": "brief",
+    "input_image": "brief.input_image",
+}
+
+
+def _renamed(exc: InvalidRequest | Forbidden, param: str | None) -> InvalidRequest | Forbidden:
+    return type(exc)(exc.message, param=param, code=exc.code)
+
+
+async def submit(
+    jobs: JobService, principal: Principal, request: AdSetRequest, *, source: str
+) -> str:
+    """Check and enqueue the set; its id. Refusals name canonical fields: ``brand_kit_id``,
+    ``placements[i]``, ``variants``, ``image_model``, ``copy_model``, ``brief...``."""
+    kit = await brands.get_kit(jobs.db, principal.account_id, request.brand_kit_id)
+    if not 1 <= request.variants <= plan.MAX_VARIANTS:
+        raise InvalidRequest(f"variants must be 1 to {plan.MAX_VARIANTS}.", param="variants")
+    placements = plan.resolve_placements(request.placements)
+    plan.check_fixed_copy(request.brief, kit, placements)
+    image_model = _model(jobs, request.image_model, JobKind.IMAGE, "image_model")
+    copy_model = _model(jobs, request.copy_model, JobKind.TEXT, "copy_model")
+    largest = plan.visual_placement(placements)
+    copy = plan.copy_spec(request.brief, kit, placements, request.variants)
+    visuals = [
+        plan.visual_spec(
+            request.brief, kit, placements[largest], index, _engine_params(image_model)
+        )
+        for index in range(request.variants)
+    ]
+    _quoted(
+        jobs,
+        principal=principal,
+        image_model=image_model,
+        visual=visuals[0],
+        copy_model=copy_model,
+        copy=copy,
+        largest=largest,
+    )
+    parts: list[tuple[str, ImageSpec | TextSpec]] = [(copy_model.id, copy)]
+    parts += [(image_model.id, spec) for spec in visuals]
+    ad_set_id = new_uuid()
+
+    def record(session: Session, made: list[Job]) -> None:
+        now = utcnow()
+        session.add(
+            AdSetRow(
+                id=ad_set_id,
+                account_id=principal.account_id,
+                brand_kit_id=kit.id,
+                kit=kit.model_dump(mode="json"),
+                brief={
+                    "product": request.brief.product,
+                    "audience": request.brief.audience,
+                    "offer": request.brief.offer,
+                    "input_image": request.brief.input_image,
+                    "cta": request.brief.cta,
+                },
+                placements=[
+                    {"name": p.name, "width": p.width, "height": p.height} for p in placements
+                ],
+                variants=request.variants,
+                image_model=image_model.id,
+                copy_model=copy_model.id,
+                copy_job_id=made[0].id,
+                source=source,
+                status="processing",
+                credits_reserved=sum(job.credits_reserved for job in made),
+                created_at=now,
+            )
+        )
+        session.flush()
+        for index, job in enumerate(made[1:]):
+            session.add(
+                AdSetVariantRow(
+                    ad_set_id=ad_set_id, index=index, visual_job_id=job.id, status="waiting"
+                )
+            )
+
+    try:
+        await jobs.intake.submit_group(principal, parts, source=AD_SET_PART, record=record)
+    except (InvalidRequest, Forbidden) as exc:
+        field = exc.param or ""
+        if field.startswith("messages"):
+            raise _renamed(exc, "brief") from exc
+        if field == "model":  # a key's allowed models
+            raise _renamed(exc, "image_model/copy_model") from exc
+        raise _renamed(exc, _BRIEF_FIELDS.get(field, exc.param)) from exc
+    return ad_set_id
+
+
+def _quoted(
+    jobs: JobService,
+    *,
+    principal: Principal,
+    image_model: ModelEntry,
+    visual: ImageSpec,
+    copy_model: ModelEntry,
+    copy: TextSpec,
+    largest: int,
+) -> None:
+    """The parts' own checks, before anything is reserved, with the field each names."""
+    try:
+        jobs.intake.quote(principal, image_model.id, visual)
+    except InvalidRequest as exc:
+        if exc.param in ("size", "width", "height"):
+            raise InvalidRequest(
+                f"placements[{largest}] needs a key visual of {visual.width}x{visual.height}, "
+                f"which {image_model.id} cannot make: {exc.message}",
+                param=f"placements[{largest}]",
+                code="size_out_of_range",
+            ) from exc
+        raise _renamed(exc, _BRIEF_FIELDS.get(exc.param or "", exc.param)) from exc
+    try:
+        jobs.intake.quote(principal, copy_model.id, copy)
+    except InvalidRequest as exc:
+        raise _renamed(exc, "copy_model") from exc
+
+
+def _progress(job: JobRow) -> float:
+    if job.status in repository.TERMINAL:
+        return 1.0
+    return job.progress or 0.0
+
+
+def _part(role: str, variant: int | None, job: JobRow) -> PartView:
+    return PartView(
+        role="copy" if role == "copy" else "visual",
+        variant=variant,
+        job_id=job.id,
+        status=JobStatus(job.status),
+        progress=_progress(job),
+        error_code=job.error_code,
+        error_message=job.error_message,
+        credits_reserved=job.credits_reserved,
+        credits_charged=job.credits_charged if job.status in repository.TERMINAL else None,
+    )
+
+
+def _view(
+    row: AdSetRow,
+    variants: list[AdSetVariantRow],
+    creatives: list[AdSetCreativeRow],
+    jobs: dict[str, JobRow],
+) -> AdSetView:
+    copy_job = jobs[row.copy_job_id]
+    parts = [_part("copy", None, copy_job)]
+    parts += [_part("visual", v.index, jobs[v.visual_job_id]) for v in variants]
+    per_variant: dict[int, list[CreativeView]] = {}
+    for creative in creatives:
+        per_variant.setdefault(creative.variant, []).append(
+            CreativeView(
+                placement=creative.placement,
+                width=creative.width,
+                height=creative.height,
+                storage_key=creative.storage_key,
+                mime_type=creative.mime_type,
+                size_bytes=creative.size_bytes,
+            )
+        )
+    total = len(parts) + len(variants) * len(row.placements)
+    done = sum(part.progress for part in parts) + sum(
+        len(row.placements) if v.status in ("done", "failed") else 0 for v in variants
+    )
+    ended = [part for part in parts if part.status.is_terminal]
+    return AdSetView(
+        id=row.id,
+        account_id=row.account_id,
+        brand_kit_id=row.brand_kit_id,
+        status="completed" if row.status == "completed" else row.status,
+        progress=1.0 if row.status != "processing" else min(done / total, 0.99),
+        placements=[PlacementSize(**p) for p in row.placements],
+        variants=[
+            VariantView(
+                index=v.index,
+                status=v.status,
+                headline=v.headline,
+                body=v.body,
+                cta=v.cta,
+                error_code=v.error_code,
+                error_message=v.error_message,
+                creatives=per_variant.get(v.index, []),
+            )
+            for v in variants
+        ],
+        parts=parts,
+        image_model=row.image_model,
+        copy_model=row.copy_model,
+        credits_reserved=row.credits_reserved,
+        credits_charged=sum(part.credits_charged or 0 for part in ended),
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+async def get(jobs: JobService, account_id: str, ad_set_id: str) -> AdSetView:
+    """The account's ad set with its parts, variants and creatives; another account's or an
+    unknown id is a ``NotFound``."""
+
+    def read(session: Session) -> AdSetView:
+        row = repository.owned(session, account_id, ad_set_id)
+        if row is None:
+            raise _not_found(ad_set_id)
+        variants = repository.variants_of(session, row.id)
+        job_ids = [row.copy_job_id, *(v.visual_job_id for v in variants)]
+        return _view(
+            row,
+            variants,
+            repository.creatives_of(session, row.id),
+            repository.jobs(session, job_ids),
+        )
+
+    return await jobs.db.read(read)
