@@ -1,69 +1,141 @@
-"""compose() on every preset: the creative's size, its texts inside the safe zone, contrast."""
+"""compose() on every preset and custom sizes, measured from the pixels it made.
+
+Each composition is checked against its backdrop (the same creative without the text's
+glyphs, from ``compose_layers``): every pixel the text changed lies inside a reported text box,
+every box lies inside the placement's safe zone, and the colour the glyphs were drawn in has
+WCAG contrast >= 4.5:1 against the worst pixel behind each box, computed here independently.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from layout_samples import COPY, VISUALS, logo, style, text_colour, worst_contrast
+from PIL import Image
 
 from creatix.layout import (
     PLACEMENTS,
     AdCopy,
-    BrandStyle,
     Composition,
-    bundled_fonts,
+    Placement,
     compose,
+    compose_layers,
     custom_placement,
 )
 
-COPY = AdCopy(
-    headline="Fresh coffee, roasted daily",
-    body="Beans from small farms, at your door in two days.",
-    cta="Order now",
-    legal="Terms apply. See site for details.",
-)
+Box = tuple[int, int, int, int]
 
 
-def _visual() -> Image.Image:
-    image = Image.new("RGB", (1536, 1536), (200, 180, 90))
-    ImageDraw.Draw(image).ellipse((900, 300, 1300, 700), fill=(30, 60, 200))
-    return image
-
-
-def _style() -> BrandStyle:
-    return BrandStyle(
-        primary=(230, 80, 20),
-        secondary=(20, 20, 80),
-        background=(250, 248, 240),
-        text=(255, 255, 255),
-        font=bundled_fonts()["open-sans-bold"],
-        logo=Image.new("RGBA", (200, 80), (220, 30, 30, 255)),
-    )
-
-
-def _inside(box: tuple[int, int, int, int], zone: tuple[int, int, int, int]) -> bool:
+def _inside(box: Box, zone: Box) -> bool:
     return zone[0] <= box[0] and zone[1] <= box[1] and box[2] <= zone[2] and box[3] <= zone[3]
 
 
-@pytest.mark.parametrize("name", sorted(PLACEMENTS))
-def test_every_preset_composes_inside_its_safe_zone(name: str) -> None:
-    placement = PLACEMENTS[name]
-    result = compose(_visual(), COPY, _style(), placement)
-    assert isinstance(result, Composition)
+def _check(placement: Placement, visual: Image.Image, kit_text: tuple[int, int, int]) -> None:
+    kit = style(text=kit_text)
+    palette = [kit.text, kit.background, (255, 255, 255), (0, 0, 0)]
+    layers = compose_layers(visual, COPY, kit, placement)
+    result = layers.composition
     assert result.image.size == (placement.width, placement.height)
     assert result.image.mode == "RGB"
+    image = np.asarray(result.image)
+    backdrop = np.asarray(layers.backdrop)
+    changed = np.any(image != backdrop, axis=-1)
+    covered = np.zeros_like(changed)
     roles = [t.role for t in result.text_boxes]
-    assert roles[0] == "headline"
-    assert "cta" in roles
-    assert "legal" in roles
-    assert ("body" in roles) == (placement.body_chars > 0)
+    assert roles == ["headline", *(["body"] if placement.body_chars else []), "cta", "legal"]
     for text in result.text_boxes:
-        assert _inside(text.box, placement.safe_zone), (text.role, text.box)
-        assert text.contrast >= 4.5, (text.role, text.contrast)
+        left, top, right, bottom = text.box
+        assert _inside(text.box, placement.safe_zone), (text.role, text.box, placement.safe_zone)
+        inside = changed[top:bottom, left:right]
+        assert inside.sum() > 0, f"nothing drawn in the {text.role} box"
+        covered[top:bottom, left:right] = True
+        colour = text_colour(
+            image[top:bottom, left:right], backdrop[top:bottom, left:right], palette
+        )
+        measured = worst_contrast(colour, backdrop[top:bottom, left:right])
+        assert measured >= 4.5, (text.role, colour, measured)
+        assert text.contrast == pytest.approx(measured, rel=1e-3)
+    # Not one glyph pixel outside the boxes: nothing overflowed or was clipped at an edge.
+    assert not np.any(changed & ~covered)
     assert result.logo_box is not None
     assert _inside(result.logo_box, placement.safe_zone)
 
 
-def test_a_custom_size_composes() -> None:
-    placement = custom_placement(640, 480)
-    result = compose(_visual(), COPY, _style(), placement)
-    assert result.image.size == (640, 480)
+@pytest.mark.parametrize("visual", sorted(VISUALS))
+@pytest.mark.parametrize("name", sorted(PLACEMENTS))
+def test_every_preset_on_every_visual_keeps_text_legible_and_safe(name: str, visual: str) -> None:
+    _check(PLACEMENTS[name], VISUALS[visual](), kit_text=(255, 255, 255))
+
+
+@pytest.mark.parametrize("name", sorted(PLACEMENTS))
+def test_a_kit_with_dark_text_gets_a_light_scrim_where_needed(name: str) -> None:
+    _check(PLACEMENTS[name], VISUALS["dark"](), kit_text=(30, 30, 40))
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1000, 64), (64, 400), (2000, 1000), (512, 1024)])
+def test_custom_sizes_compose(size: tuple[int, int]) -> None:
+    placement = custom_placement(*size)
+    copy = AdCopy(
+        headline="Fresh coffee daily"[: placement.headline_chars],
+        body="Beans from small farms."[: placement.body_chars],
+        cta="Order now"[: placement.cta_chars],
+        legal="Terms apply.",
+    )
+    result = compose(VISUALS["busy"](), copy, style(), placement)
+    assert result.image.size == size
+    for text in result.text_boxes:
+        assert _inside(text.box, placement.safe_zone)
+        assert text.contrast >= 4.5
+
+
+def test_a_kit_whose_text_colour_matches_its_background_still_reaches_contrast() -> None:
+    kit = style(text=(250, 248, 240), background=(250, 248, 240), primary=(119, 119, 119))
+    for placement in PLACEMENTS.values():
+        result = compose(VISUALS["plain"](), COPY, kit, placement)
+        assert all(t.contrast >= 4.5 for t in result.text_boxes), placement.name
+
+
+def test_the_button_is_in_the_primary_colour_with_contrasting_text() -> None:
+    result = compose(VISUALS["plain"](), COPY, style(primary=(20, 90, 200)), PLACEMENTS["story"])
+    cta = next(t for t in result.text_boxes if t.role == "cta")
+    left, top, _, bottom = cta.box
+    pixels = np.asarray(result.image)
+    # The button extends beyond the label's glyphs: just left of them is the primary colour.
+    assert tuple(pixels[(top + bottom) // 2, left - 3]) == (20, 90, 200)
+    assert cta.contrast >= 4.5
+
+
+@pytest.mark.parametrize("name", sorted(PLACEMENTS))
+def test_the_logo_is_at_its_box(name: str) -> None:
+    placement = PLACEMENTS[name]
+    result: Composition = compose(VISUALS["busy"](), COPY, style(), placement)
+    assert result.logo_box is not None
+    left, top, right, bottom = result.logo_box
+    expected = np.asarray(
+        logo().convert("RGB").resize((right - left, bottom - top), Image.Resampling.LANCZOS),
+        dtype=np.int16,
+    )
+    placed = np.asarray(result.image.crop(result.logo_box), dtype=np.int16)
+    assert np.abs(placed - expected).mean() < 2.0
+    # The logo keeps its aspect ratio (240:96) within a pixel.
+    assert abs((right - left) / (bottom - top) - 2.5) < 2.5 / min(bottom - top, 40)
+
+
+def test_without_a_logo_there_is_no_logo_box() -> None:
+    result = compose(VISUALS["plain"](), COPY, style(with_logo=False), PLACEMENTS["square_feed"])
+    assert result.logo_box is None
+
+
+def test_compose_is_deterministic() -> None:
+    first = compose(VISUALS["busy"](), COPY, style(), PLACEMENTS["portrait_feed"])
+    second = compose(VISUALS["busy"](), COPY, style(), PLACEMENTS["portrait_feed"])
+    assert first.image.tobytes() == second.image.tobytes()
+    assert first.text_boxes == second.text_boxes
+
+
+def test_visuals_in_other_modes_are_accepted() -> None:
+    rgba = VISUALS["plain"]().convert("RGBA")
+    grey = VISUALS["plain"]().convert("L")
+    for visual in (rgba, grey):
+        result = compose(visual, COPY, style(), PLACEMENTS["display_300x250"])
+        assert result.image.mode == "RGB"

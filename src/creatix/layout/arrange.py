@@ -17,9 +17,26 @@ By the placement's aspect ratio:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from creatix.layout.presets import Box, Placement
-from creatix.layout.typeset import Range, TypeScale
+from creatix.layout.typeset import CTA_PAD_X, LEADING, Range, TypeScale
+
+Box = tuple[int, int, int, int]
+SLACK = 2  # pixels kept free at a column's sides for glyphs that overhang their advance
+CHAR_EM = 0.62  # a generous average advance of bold Latin text, in ems, for budgets
+LINE_EM = 1.4  # ascent + descent of the bundled fonts, in ems, rounded up
+FILL = 0.8  # how full a wrapped line is, at worst, on average
+
+
+class Frame(Protocol):
+    """What an arrangement needs of a placement."""
+
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def safe_zone(self) -> Box: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +54,7 @@ class Plan:
     scale: TypeScale
 
 
-def arrangement(placement: Placement) -> str:
+def arrangement(placement: Frame) -> str:
     aspect = placement.width / placement.height
     if aspect >= 3.0:
         return "strip"
@@ -62,12 +79,12 @@ def _inset(box: Box, dx: int, dy: int) -> Box:
     return box[0] + dx, box[1] + dy, box[2] - dx, box[3] - dy
 
 
-def plan(placement: Placement) -> Plan:
+def plan(placement: Frame) -> Plan:
     kind = arrangement(placement)
     return {"overlay": _overlay, "split": _split, "stack": _stack, "strip": _strip}[kind](placement)
 
 
-def _overlay(p: Placement) -> Plan:
+def _overlay(p: Frame) -> Plan:
     left, top, right, bottom = p.safe_zone
     unit = min(p.width, p.height)
     safe_h = bottom - top
@@ -99,7 +116,7 @@ def _overlay(p: Placement) -> Plan:
     )
 
 
-def _split(p: Placement) -> Plan:
+def _split(p: Frame) -> Plan:
     edge = round(p.width * 0.55)
     panel = (edge, 0, p.width, p.height)
     pad = round(p.height * 0.06)
@@ -137,7 +154,7 @@ def _split(p: Placement) -> Plan:
     )
 
 
-def _stack(p: Placement) -> Plan:
+def _stack(p: Frame) -> Plan:
     edge = round(p.height * 0.4)
     panel = (0, edge, p.width, p.height)
     pad = round(p.width * 0.05)
@@ -147,10 +164,10 @@ def _stack(p: Placement) -> Plan:
     logo = (content[0], content[1], content[2], content[1] + logo_h)
     column = (content[0], logo[3] + round(unit * 0.05), content[2], content[3])
     scale = TypeScale(
-        headline=_size(unit, 0.08, 0.15, 13),
-        body=_size(unit, 0.062, 0.075, 10),
-        cta=_size(unit, 0.07, 0.09, 11),
-        legal=_size(unit, 0.05, 0.055, 8),
+        headline=_size(unit, 0.06, 0.15, 13),
+        body=_size(unit, 0.04, 0.075, 10),
+        cta=_size(unit, 0.045, 0.09, 11),
+        legal=_size(unit, 0.03, 0.045, 8),
         headline_lines=4,
         body_lines=4,
         legal_lines=3,
@@ -170,7 +187,7 @@ def _stack(p: Placement) -> Plan:
     )
 
 
-def _strip(p: Placement) -> Plan:
+def _strip(p: Frame) -> Plan:
     tile = min(round(p.width * 0.28), round(p.height * 1.6))
     panel = (tile, 0, p.width, p.height)
     pad = max(4, round(p.height * 0.08))
@@ -179,7 +196,7 @@ def _strip(p: Placement) -> Plan:
     content_h = c_bottom - c_top
     unit = p.height
     gap = max(6, round(unit * 0.08))
-    cta_w = round(p.width * 0.2)
+    cta_w = round(p.width * 0.22)
     tall = content_h >= 150
     if tall:
         logo_h = round(content_h * 0.3)
@@ -197,7 +214,7 @@ def _strip(p: Placement) -> Plan:
     scale = TypeScale(
         headline=_size(unit, 0.1, 0.28, 12),
         body=_size(unit, 0.06, 0.12, 10),
-        cta=_size(unit, 0.07, 0.16, 10),
+        cta=_size(unit, 0.06, 0.16, 10),
         legal=_size(unit, 0.036, 0.045, 8),
         headline_lines=3 if tall else 2,
         body_lines=3 if tall else 1,
@@ -216,3 +233,35 @@ def _strip(p: Placement) -> Plan:
         "center",
         scale,
     )
+
+
+def _chars(size: int, width: float, lines: int) -> int:
+    per_line = int(width // (CHAR_EM * size))
+    return per_line if lines == 1 else int(per_line * lines * FILL)
+
+
+def _lines_height(size: int, lines: int) -> float:
+    return size * LINE_EM + (lines - 1) * round(size * LEADING)
+
+
+def capacity(frame: Frame) -> tuple[int, int, int]:
+    """Character budgets (headline, body, call to action) for a frame: what its column holds
+    at the legible minimum sizes, capped at the feed presets' budgets. A body line gets a
+    budget only where the column has the height for it."""
+    layout = plan(frame)
+    s = layout.scale
+    width = layout.column[2] - layout.column[0] - 2 * SLACK
+    height = layout.column[3] - layout.column[1]
+    cta_room = (layout.cta[2] - layout.cta[0]) if layout.cta else width
+    headline = min(40, _chars(s.headline.low, width, s.headline_lines))
+    cta = min(20, _chars(s.cta.low, cta_room - 2 * round(s.cta.low * CTA_PAD_X), 1))
+    gap = round(s.headline.low * 0.45)
+    used = _lines_height(s.headline.low, s.headline_lines) + _lines_height(s.legal.low, 1) + gap
+    if layout.cta is None:
+        used += s.cta.low * (LINE_EM + 2 * 0.55) + gap
+    body_room = height - used - gap
+    body_lines = min(
+        s.body_lines, int((body_room - s.body.low * LINE_EM) // round(s.body.low * LEADING)) + 1
+    )
+    body = min(110, _chars(s.body.low, width, body_lines)) if body_lines >= 1 else 0
+    return headline, body if body >= 20 else 0, cta

@@ -23,11 +23,14 @@ def luminance(colour: RGB) -> float:
     return float(0.2126 * r + 0.7152 * g + 0.0722 * b)
 
 
-def luminance_map(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
-    """The relative luminance of every pixel of an ``(h, w, 3)`` uint8 array."""
-    linear = _LINEAR[pixels[..., :3]]
-    weights = np.array([0.2126, 0.7152, 0.0722])
-    result: npt.NDArray[np.float64] = linear @ weights
+_WEIGHTED = np.stack([_LINEAR * w for w in (0.2126, 0.7152, 0.0722)]).astype(np.float32)
+
+
+def luminance_map(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """The relative luminance of every pixel of an ``(..., 3)`` uint8 array."""
+    result: npt.NDArray[np.float32] = (
+        _WEIGHTED[0][pixels[..., 0]] + _WEIGHTED[1][pixels[..., 1]] + _WEIGHTED[2][pixels[..., 2]]
+    )
     return result
 
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from creatix.layout.arrange import Plan, plan
+from creatix.layout.arrange import SLACK, Box, Plan, plan
 from creatix.layout.budgets import check_copy_fits
 from creatix.layout.colour import BLACK, RGB, WHITE, contrast
 from creatix.layout.contrast import TARGET, apply_scrim, measure, needed_alpha
 from creatix.layout.errors import LayoutInputError
 from creatix.layout.fonts import FontFace
-from creatix.layout.presets import Box, Placement
+from creatix.layout.presets import Placement
 from creatix.layout.saliency import fill, focal_point
 from creatix.layout.typeset import (
     CTA_PAD_X,
@@ -34,7 +34,6 @@ from creatix.layout.typeset import (
 )
 
 OVERLAY_SCRIM = 0.35  # the gradient's opacity behind an overlay's text before any boost
-SLACK = 2  # pixels kept free at a column's sides for glyphs that overhang their advance
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
 
+from creatix.layout.arrange import Box
 from creatix.layout.colour import RGB, luminance, luminance_map, worst_ratio
-from creatix.layout.presets import Box
 
 TARGET = 4.5
 SEARCH_TARGET = 4.7  # searched with a margin, then verified exactly on every pixel
@@ -57,8 +57,9 @@ def needed_alpha(image: Image.Image, box: Box, text: RGB, scrim: RGB) -> float:
         return 0.0
     lum = luminance_map(region)
     # The pixels that decide: those nearest the text's own luminance from the far side.
-    order = np.argsort(lum) if luminance(scrim) > text_lum else np.argsort(-lum)
-    candidates = region[order[:CANDIDATES]]
+    keyed = lum if luminance(scrim) > text_lum else -lum
+    count = min(CANDIDATES, keyed.size)
+    candidates = region[np.argpartition(keyed, count - 1)[:count]]
     low, high = 0.0, 1.0
     for _ in range(9):
         middle = (low + high) / 2

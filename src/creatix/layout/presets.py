@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from creatix.layout.arrange import Box, capacity
 from creatix.layout.errors import LayoutInputError
 
 MIN_SIDE = 64
 MAX_SIDE = 4096
-
-Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -67,23 +66,16 @@ PLACEMENTS: dict[str, Placement] = {
 }
 
 
-def _custom_budgets(width: int, height: int) -> tuple[int, int, int]:
-    """Budgets for a custom size, by its arrangement's family and how much room it has."""
-    aspect = width / height
-    short = min(width, height)
-    if aspect >= 3.0:  # a horizontal strip
-        return (30, 0, 15) if height < 200 else (40, 80, 18)
-    if aspect <= 0.34:  # a narrow tower
-        return (30, 50, 15) if width >= 120 else (20, 0, 12)
-    if short < 200:
-        return (20, 0, 12)
-    if short < 400:
-        return (30, 0, 15)
-    return (40, 90, 20)
+@dataclass(frozen=True)
+class _Frame:
+    width: int
+    height: int
+    safe_zone: Box
 
 
 def custom_placement(width: int, height: int) -> Placement:
-    """A placement of any size from 64 to 4096 pixels a side, with a 5% safe margin."""
+    """A placement of any size from 64 to 4096 pixels a side, with a 5% safe margin and the
+    budgets its arrangement's column holds at the legible minimum sizes."""
     for field, value in (("width", width), ("height", height)):
         if not isinstance(value, int) or isinstance(value, bool):
             raise LayoutInputError(field, f"{field} must be a whole number of pixels")
@@ -91,5 +83,6 @@ def custom_placement(width: int, height: int) -> Placement:
             raise LayoutInputError(
                 field, f"{field} {value} is outside {MIN_SIDE}..{MAX_SIDE} pixels"
             )
-    budgets = _custom_budgets(width, height)
-    return _preset(f"custom_{width}x{height}", width, height, budgets, _inset(width, height, 0.05))
+    safe = _inset(width, height, 0.05)
+    budgets = capacity(_Frame(width, height, safe))
+    return _preset(f"custom_{width}x{height}", width, height, budgets, safe)

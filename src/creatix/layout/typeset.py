@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from creatix.layout.fonts import Font, FontFace
 
 LEADING = 1.18  # line advance as a multiple of the size
 CTA_PAD_X = 0.9  # the button's padding around its text, in multiples of the CTA size
 CTA_PAD_Y = 0.55
+REFERENCE_SIZE = 200  # the size advances are measured at for the size search
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,65 @@ def wrap(text: str, font: Font, width: float, max_lines: int) -> tuple[str, ...]
     return tuple(lines) if len(lines) <= max_lines else None
 
 
+@lru_cache(maxsize=8192)
+def _reference_length(face: FontFace, text: str) -> float:
+    return face.at(REFERENCE_SIZE).getlength(text)
+
+
+def estimated_wrap(
+    text: str, face: FontFace, size: int, width: float, max_lines: int
+) -> tuple[tuple[str, ...], float] | None:
+    """Greedy word wrap on advances measured once at a reference size and scaled (fonts are
+    hinted, so the real lengths differ slightly: a layout found this way is checked exactly
+    before it is used). Returns the lines and the widest one's estimated length."""
+    scale = size / REFERENCE_SIZE
+    space = _reference_length(face, " ") * scale
+    lines: list[str] = []
+    widths: list[float] = []
+    current: list[str] = []
+    current_w = 0.0
+    for word in text.split():
+        word_w = _reference_length(face, word) * scale
+        if word_w > width:
+            return None
+        if current and current_w + space + word_w <= width:
+            current.append(word)
+            current_w += space + word_w
+            continue
+        if current:
+            lines.append(" ".join(current))
+            widths.append(current_w)
+            if len(lines) >= max_lines:
+                return None
+        current, current_w = [word], word_w
+    if current:
+        lines.append(" ".join(current))
+        widths.append(current_w)
+    return tuple(lines), max(widths, default=0.0)
+
+
 def set_text(
-    face: FontFace, role: str, text: str, *, size: int, width: float, max_lines: int
+    face: FontFace,
+    role: str,
+    text: str,
+    *,
+    size: int,
+    width: float,
+    max_lines: int,
+    exact: bool = True,
 ) -> SetText | None:
+    """The text wrapped to ``width`` at ``size``; ``exact=False`` estimates (for searching)."""
     font = face.at(size)
+    if not exact:
+        estimate = estimated_wrap(text, face, size, width, max_lines)
+        if estimate is None:
+            return None
+        return SetText(role, estimate[0], font, size, estimate[1])
+    estimate = estimated_wrap(text, face, size, width, max_lines)
+    if estimate is not None:  # usually right: confirm each line's real length
+        lengths = [font.getlength(line) for line in estimate[0]]
+        if all(length <= width for length in lengths):
+            return SetText(role, estimate[0], font, size, max(lengths, default=0.0))
     lines = wrap(text, font, width, max_lines)
     if lines is None:
         return None
@@ -137,10 +194,23 @@ class Copy:
 
 
 def _try(
-    face: FontFace, copy: Copy, scale: TypeScale, *, size: int, width: float, height: float
+    face: FontFace,
+    copy: Copy,
+    scale: TypeScale,
+    *,
+    size: int,
+    width: float,
+    height: float,
+    exact: bool,
 ) -> Column | None:
     headline = set_text(
-        face, "headline", copy.headline, size=size, width=width, max_lines=scale.headline_lines
+        face,
+        "headline",
+        copy.headline,
+        size=size,
+        width=width,
+        max_lines=scale.headline_lines,
+        exact=exact,
     )
     if headline is None:
         return None
@@ -154,7 +224,14 @@ def _try(
             parts.append(None)
             continue
         part = shrinking(
-            face, role, text, rng, size=rng.clamp(size * ratio), width=width, lines=lines
+            face,
+            role,
+            text,
+            rng,
+            size=rng.clamp(size * ratio),
+            width=width,
+            lines=lines,
+            exact=exact,
         )
         if part is None:
             return None
@@ -165,13 +242,23 @@ def _try(
 
 
 def shrinking(
-    face: FontFace, role: str, text: str, rng: Range, *, size: int, width: float, lines: int
+    face: FontFace,
+    role: str,
+    text: str,
+    rng: Range,
+    *,
+    size: int,
+    width: float,
+    lines: int,
+    exact: bool = True,
 ) -> SetText | None:
     """The text at ``size``, or smaller down to its minimum, whichever first fits the width
     (a call to action's button padding included)."""
     for candidate in range(size, rng.low - 1, -1):
         room = width - 2 * round(candidate * CTA_PAD_X) if role == "cta" else width
-        result = set_text(face, role, text, size=candidate, width=room, max_lines=lines)
+        result = set_text(
+            face, role, text, size=candidate, width=room, max_lines=lines, exact=exact
+        )
         if result is not None:
             return result
     return None
@@ -180,19 +267,26 @@ def shrinking(
 def fit_column(
     face: FontFace, copy: Copy, scale: TypeScale, width: float, height: float
 ) -> Column | None:
-    """The column at the largest headline size that fits ``width``×``height``, or ``None``."""
+    """The column at the largest headline size that fits ``width``×``height``, or ``None``.
+
+    The size is found by bisection on estimated advances, then confirmed with exact ones
+    (stepping down while the exact layout does not fit)."""
     low, high = scale.headline.low, scale.headline.high
-    best = _try(face, copy, scale, size=low, width=width, height=height)
-    if best is None:
-        return None
-    while low < high:
-        middle = (low + high + 1) // 2
-        attempt = _try(face, copy, scale, size=middle, width=width, height=height)
-        if attempt is not None:
-            best, low = attempt, middle
-        else:
-            high = middle - 1
-    return best
+    options = {"width": width, "height": height}
+    if _try(face, copy, scale, size=low, exact=False, **options) is None:
+        low = high = scale.headline.low  # the estimate refuses: let the exact check decide
+    else:
+        while low < high:
+            middle = (low + high + 1) // 2
+            if _try(face, copy, scale, size=middle, exact=False, **options) is not None:
+                low = middle
+            else:
+                high = middle - 1
+    for size in range(low, scale.headline.low - 1, -1):
+        column = _try(face, copy, scale, size=size, exact=True, **options)
+        if column is not None:
+            return column
+    return None
 
 
 def failing_role(
