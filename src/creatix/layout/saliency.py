@@ -12,7 +12,7 @@ import numpy.typing as npt
 from PIL import Image
 
 MAP_SIDE = 64
-CENTRE_SIGMA = 0.35
+CENTRE_SIGMA = 0.5
 TOP_FRACTION = 0.10
 
 Box = tuple[int, int, int, int]
