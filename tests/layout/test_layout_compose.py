@@ -131,6 +131,9 @@ def test_compose_is_deterministic() -> None:
     second = compose(VISUALS["busy"](), COPY, style(), PLACEMENTS["portrait_feed"])
     assert first.image.tobytes() == second.image.tobytes()
     assert first.text_boxes == second.text_boxes
+    layered = compose_layers(VISUALS["busy"](), COPY, style(), PLACEMENTS["portrait_feed"])
+    assert layered.composition.image.tobytes() == first.image.tobytes()
+    assert layered.composition.text_boxes == first.text_boxes
 
 
 def test_visuals_in_other_modes_are_accepted() -> None:

@@ -5,6 +5,7 @@ the logo and the legal line, all inside the placement's safe zone.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
@@ -33,6 +34,7 @@ from creatix.layout.typeset import (
     shrinking,
 )
 
+FADE_BAND = 3  # rows per step of the scrim's fade
 OVERLAY_SCRIM = 0.35  # the gradient's opacity behind an overlay's text before any boost
 
 
@@ -110,7 +112,7 @@ def compose(
     visual: Image.Image, copy: AdCopy, style: BrandStyle, placement: Placement
 ) -> Composition:
     """The creative for one placement (see the module's docstring)."""
-    return compose_layers(visual, copy, style, placement).composition
+    return _compose(visual, copy, style, placement, keep_backdrop=False)[0]
 
 
 def _normalised(copy: AdCopy, placement: Placement) -> Copy:
@@ -217,25 +219,33 @@ def _button_text(primary: RGB, style: BrandStyle) -> RGB:
     return max((WHITE, BLACK), key=lambda c: contrast(c, primary))
 
 
-def _paint_visual(canvas: Image.Image, visual: Image.Image, layout: Plan, panel: RGB) -> None:
+def _backdrop(visual: Image.Image, layout: Plan, size: tuple[int, int], panel: RGB) -> Image.Image:
+    """The canvas with the key visual cropped into its box and the panel painted."""
     source = visual if visual.mode == "RGB" else visual.convert("RGB")
     box = layout.visual
     target = (box[2] - box[0], box[3] - box[1])
-    canvas.paste(fill(source, target, focal_point(source), layout.anchor), box[:2])
+    picture = fill(source, target, focal_point(source), layout.anchor)
+    if box == (0, 0, *size):
+        canvas = picture
+    else:
+        canvas = Image.new("RGB", size, panel)
+        canvas.paste(picture, box[:2])
     if layout.panel is not None:
         canvas.paste(panel, layout.panel)
+    return canvas
 
 
-def _gradient_scrim(canvas: Image.Image, top: int, scrim: RGB, unit: int) -> None:
-    """A scrim that fades in above the text and holds behind it, to the canvas's bottom."""
+def _gradient_scrim(canvas: Image.Image, top: int, scrim: RGB, alpha: float, unit: int) -> None:
+    """A scrim that fades in above ``top`` and holds at ``alpha`` to the canvas's bottom."""
     width, height = canvas.size
     fade = max(1, round(unit * 0.2))
     start = max(0, top - fade)
-    ramp = Image.linear_gradient("L").resize((1, fade), Image.Resampling.BILINEAR)
-    level = round(OVERLAY_SCRIM * 255)
-    mask = Image.new("L", (1, height - start), level)
-    mask.paste(ramp.point(lambda v: v * level // 255), (0, 0))
-    canvas.paste(scrim, (0, start, width, height), mask.resize((width, height - start)))
+    hold = min(255, math.ceil(alpha * 255))
+    draw = ImageDraw.Draw(canvas, "RGBA")
+    for row in range(start, top, FADE_BAND):
+        level = round(hold * ((row - start + FADE_BAND) / (top - start + FADE_BAND)) ** 1.5)
+        draw.rectangle((0, row, width - 1, min(top, row + FADE_BAND) - 1), fill=(*scrim, level))
+    draw.rectangle((0, top, width - 1, height - 1), fill=(*scrim, hold))
 
 
 def _paste_logo(canvas: Image.Image, logo: Image.Image, slot: Box, align: str) -> Box:
@@ -255,12 +265,24 @@ def compose_layers(
     visual: Image.Image, copy: AdCopy, style: BrandStyle, placement: Placement
 ) -> Layers:
     """``compose``, also returning the backdrop the text was measured on."""
+    composition, backdrop = _compose(visual, copy, style, placement, keep_backdrop=True)
+    assert backdrop is not None
+    return Layers(composition, backdrop)
+
+
+def _compose(
+    visual: Image.Image,
+    copy: AdCopy,
+    style: BrandStyle,
+    placement: Placement,
+    *,
+    keep_backdrop: bool,
+) -> tuple[Composition, Image.Image | None]:
     check_copy_fits(copy, placement)
     layout = plan(placement)
     column, strip_button = _set_copy(_normalised(copy, placement), style, layout, placement)
 
-    canvas = Image.new("RGB", placement.size, style.background)
-    _paint_visual(canvas, visual, layout, style.background)
+    canvas = _backdrop(visual, layout, placement.size, style.background)
     placed = _place_column(column, layout)
     if strip_button is not None and layout.cta is not None:
         placed.append(_strip_button(strip_button, layout.cta))
@@ -270,13 +292,16 @@ def compose_layers(
     scrim = _scrim_colour(colour, style)
     texts = [(p, p.glyph_box(draw)) for p, button in placed if button is None]
     if layout.kind == "overlay" and texts:
-        top = min(box[1] for _, box in texts)
-        _gradient_scrim(canvas, top, scrim, min(placement.size))
-    for label, box in texts:
-        pad = max(2, round(label.text.size * 0.3))
-        padded = (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
-        alpha = needed_alpha(canvas, padded, colour, scrim)
-        apply_scrim(canvas, padded, scrim, alpha, radius=pad)
+        # One scrim behind the whole column, as strong as its most demanding text needs.
+        pad = max(2, round(column.headline.size * 0.3))
+        top = max(0, min(box[1] for _, box in texts) - pad)
+        needed = max(needed_alpha(canvas, box, colour, scrim) for _, box in texts)
+        _gradient_scrim(canvas, top, scrim, max(OVERLAY_SCRIM, needed), min(placement.size))
+    else:
+        for label, box in texts:  # text on a panel: only where a panel falls short
+            pad = max(2, round(label.text.size * 0.3))
+            padded = (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
+            apply_scrim(canvas, padded, scrim, needed_alpha(canvas, box, colour, scrim), pad)
 
     logo_box = None
     if style.logo is not None and layout.logo is not None:
@@ -289,18 +314,20 @@ def compose_layers(
         radius = min(button[3] - button[1], button[2] - button[0]) // 4
         draw.rounded_rectangle(button, radius=radius, fill=style.primary)
         labels.append((label, _button_text(style.primary, style), label.glyph_box(draw)))
+    labels.extend((label, colour, box) for label, box in texts)
 
-    for label, box in texts:
-        if measure(canvas, box, colour) < TARGET:  # a later scrim or the logo came too close
-            apply_scrim(canvas, box, scrim, 1.0)
-        labels.append((label, colour, box))
+    measured = [measure(canvas, box, fill_colour) for _, fill_colour, box in labels]
+    for index, (_, fill_colour, box) in enumerate(labels):
+        if measured[index] < TARGET:  # rounding, or the logo came close: a solid patch
+            apply_scrim(canvas, box, _scrim_colour(fill_colour, style), 1.0)
+            measured = [measure(canvas, b, c) for _, c, b in labels]
 
-    backdrop = canvas.copy()
+    backdrop = canvas.copy() if keep_backdrop else None
     text_boxes = []
-    for label, fill_colour, box in labels:
+    for (label, fill_colour, box), ratio in zip(labels, measured, strict=True):
         for x, y, line in label.line_positions():
             draw.text((x, y), line, font=label.text.font, fill=fill_colour, anchor="ls")
-        text_boxes.append(TextBox(label.text.role, box, measure(backdrop, box, fill_colour)))
+        text_boxes.append(TextBox(label.text.role, box, ratio))
     order = {"headline": 0, "body": 1, "cta": 2, "legal": 3}
     text_boxes.sort(key=lambda t: order[t.role])
-    return Layers(Composition(canvas, tuple(text_boxes), logo_box), backdrop)
+    return Composition(canvas, tuple(text_boxes), logo_box), backdrop

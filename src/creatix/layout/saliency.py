@@ -32,7 +32,8 @@ def _box_blur(values: Array, radius: int) -> Array:
 
 def saliency_map(image: Image.Image) -> Array:
     """A ``MAP_SIDE``×``MAP_SIDE`` map of how much each region stands out, in 0..1."""
-    small = image.convert("L").resize((MAP_SIDE, MAP_SIDE), Image.Resampling.BILINEAR)
+    small = image.resize((MAP_SIDE, MAP_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    small = small.convert("L")
     grey = np.asarray(small, dtype=np.float64) / 255.0
     spectrum = np.fft.fft2(grey)
     log_amplitude = np.log(np.abs(spectrum) + 1e-9)
