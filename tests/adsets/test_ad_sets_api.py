@@ -211,13 +211,18 @@ def test_another_accounts_kit_is_404(ad_server: LiveServer) -> None:
         _error(other.get(f"{AD_SETS}/{'0' * 8}"), 404)
 
 
-def test_another_accounts_ad_set_is_404(ad_server: LiveServer) -> None:
+def test_another_accounts_ad_set_is_404_and_unlisted(ad_server: LiveServer) -> None:
     _, secret = ad_server.funded_account(credits=10_000)
     with ad_server.client(secret) as owner:
         started = owner.post(AD_SETS, json=_body(_kit(owner), imageModel="creatix-flash"))
         assert started.status_code == 202, started.text
+        listed = owner.get(AD_SETS)
+        assert listed.status_code == 200, listed.text
+        assert [a["id"] for a in listed.json()] == [started.json()["id"]]
+        assert listed.headers["X-Total-Count"] == "1"
     with ad_server.client(ad_server.key()) as other:
         _error(other.get(f"{AD_SETS}/{started.json()['id']}"), 404)
+        assert other.get(AD_SETS).json() == []
 
 
 @pytest.mark.parametrize(

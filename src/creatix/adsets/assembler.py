@@ -150,6 +150,8 @@ class AdSetAssembler:
 
     async def round(self) -> int:
         """Take what is ready and compose it; how many variants were taken."""
+        if not await self.db.read(lambda session: repository.any_ready(session, utcnow())):
+            return 0
         tasks, ended = await self.db.write(self._take)
         await asyncio.gather(*(self.compose(task) for task in tasks))
         return len(tasks) + ended

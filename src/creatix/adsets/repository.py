@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from creatix.adsets.models import AdSetCreativeRow, AdSetRow, AdSetVariantRow
@@ -32,6 +33,23 @@ def creatives_of(session: Session, ad_set_id: str) -> list[AdSetCreativeRow]:
     )
 
 
+def of_account(session: Session, account_id: str, limit: int, offset: int) -> list[AdSetRow]:
+    """The account's sets, newest first."""
+    query = (
+        select(AdSetRow)
+        .where(AdSetRow.account_id == account_id)
+        .order_by(AdSetRow.created_at.desc(), AdSetRow.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(query))
+
+
+def count_of_account(session: Session, account_id: str) -> int:
+    query = select(func.count()).select_from(AdSetRow).where(AdSetRow.account_id == account_id)
+    return int(session.scalar(query) or 0)
+
+
 def jobs(session: Session, job_ids: Sequence[str]) -> dict[str, JobRow]:
     return {row.id: row for row in session.scalars(select(JobRow).where(JobRow.id.in_(job_ids)))}
 
@@ -46,29 +64,45 @@ class Ready:
     visual_job: JobRow
 
 
+def _ready(now: datetime) -> tuple[Any, ...]:
+    """(query columns' joins and condition) of the variants the layout step may take."""
+    copy_job = aliased(JobRow)
+    visual_job = aliased(JobRow)
+    condition = or_(
+        and_(
+            AdSetVariantRow.status == "waiting",
+            copy_job.status.in_(TERMINAL),
+            visual_job.status.in_(TERMINAL),
+        ),
+        and_(AdSetVariantRow.status == "composing", AdSetVariantRow.layout_expires_at < now),
+    )
+    return copy_job, visual_job, condition
+
+
+def any_ready(session: Session, now: datetime) -> bool:
+    """Whether the layout step has work (a read, so idle rounds take no write lock)."""
+    copy_job, visual_job, condition = _ready(now)
+    query = (
+        select(AdSetVariantRow.index)
+        .join(AdSetRow, AdSetRow.id == AdSetVariantRow.ad_set_id)
+        .join(copy_job, copy_job.id == AdSetRow.copy_job_id)
+        .join(visual_job, visual_job.id == AdSetVariantRow.visual_job_id)
+        .where(AdSetVariantRow.status.in_(("waiting", "composing")), condition)
+        .limit(1)
+    )
+    return session.execute(query).first() is not None
+
+
 def ready_variants(session: Session, now: datetime, limit: int) -> list[Ready]:
     """Variants waiting on parts that have all ended, and composing ones whose lease expired,
     locked for this transaction (PostgreSQL; SQLite writers are serial)."""
-    copy_job = aliased(JobRow)
-    visual_job = aliased(JobRow)
+    copy_job, visual_job, condition = _ready(now)
     query = (
         select(AdSetVariantRow, AdSetRow, copy_job, visual_job)
         .join(AdSetRow, AdSetRow.id == AdSetVariantRow.ad_set_id)
         .join(copy_job, copy_job.id == AdSetRow.copy_job_id)
         .join(visual_job, visual_job.id == AdSetVariantRow.visual_job_id)
-        .where(
-            or_(
-                and_(
-                    AdSetVariantRow.status == "waiting",
-                    copy_job.status.in_(TERMINAL),
-                    visual_job.status.in_(TERMINAL),
-                ),
-                and_(
-                    AdSetVariantRow.status == "composing",
-                    AdSetVariantRow.layout_expires_at < now,
-                ),
-            )
-        )
+        .where(AdSetVariantRow.status.in_(("waiting", "composing")), condition)
         .limit(limit)
         .with_for_update(of=AdSetVariantRow, skip_locked=True)
     )

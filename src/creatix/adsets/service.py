@@ -267,6 +267,27 @@ def _view(
     )
 
 
+def _full_view(session: Session, row: AdSetRow) -> AdSetView:
+    variants = repository.variants_of(session, row.id)
+    job_ids = [row.copy_job_id, *(v.visual_job_id for v in variants)]
+    return _view(
+        row, variants, repository.creatives_of(session, row.id), repository.jobs(session, job_ids)
+    )
+
+
+async def page(
+    jobs: JobService, account_id: str, *, limit: int, offset: int
+) -> tuple[list[AdSetView], int]:
+    """A page of the account's sets, newest first, and how many it has."""
+
+    def read(session: Session) -> tuple[list[AdSetView], int]:
+        rows = repository.of_account(session, account_id, limit, offset)
+        views = [_full_view(session, row) for row in rows]
+        return views, repository.count_of_account(session, account_id)
+
+    return await jobs.db.read(read)
+
+
 async def get(jobs: JobService, account_id: str, ad_set_id: str) -> AdSetView:
     """The account's ad set with its parts, variants and creatives; another account's or an
     unknown id is a ``NotFound``."""
@@ -275,13 +296,6 @@ async def get(jobs: JobService, account_id: str, ad_set_id: str) -> AdSetView:
         row = repository.owned(session, account_id, ad_set_id)
         if row is None:
             raise _not_found(ad_set_id)
-        variants = repository.variants_of(session, row.id)
-        job_ids = [row.copy_job_id, *(v.visual_job_id for v in variants)]
-        return _view(
-            row,
-            variants,
-            repository.creatives_of(session, row.id),
-            repository.jobs(session, job_ids),
-        )
+        return _full_view(session, row)
 
     return await jobs.db.read(read)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 
 from creatix.adsets import service as adsets
 from creatix.adsets.plan import Brief, CustomSize
@@ -29,8 +29,8 @@ from creatix.api.brand_kit_schemas import (
     PlacementOut,
 )
 from creatix.api.deps import BearerPrincipal, RuntimeDep
-from creatix.api.openapi_docs import CREATE, LOOKUP, create_docs, error_responses
-from creatix.api.platform import STATUSES, render_error
+from creatix.api.openapi_docs import CREATE, LOOKUP, READ, create_docs, error_responses
+from creatix.api.platform import STATUSES, TOTAL_COUNT, Limit, Offset, render_error
 from creatix.api.platform_schemas import PlatformError
 from creatix.api.routing import dialect_route
 from creatix.kit.errors import CreatixError, InvalidRequest
@@ -183,6 +183,25 @@ def _out(view: AdSetView, runtime: Runtime, request: Request) -> AdSetOut:
         created_at=view.created_at,
         completed_at=view.finished_at,
     )
+
+
+@router.get(
+    "/ad-sets", response_model_by_alias=True, responses=error_responses(PlatformError, READ)
+)
+async def list_ad_sets(
+    principal: BearerPrincipal,
+    runtime: RuntimeDep,
+    request: Request,
+    response: Response,
+    *,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> list[AdSetOut]:
+    """The caller's ad sets, newest first: a bare array as /generations, the number of them
+    all in the `X-Total-Count` header."""
+    views, total = await adsets.page(runtime.jobs, principal.account_id, limit=limit, offset=offset)
+    response.headers[TOTAL_COUNT] = str(total)
+    return [_out(view, runtime, request) for view in views]
 
 
 @router.get(
