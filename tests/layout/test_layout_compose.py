@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from layout_samples import COPY, VISUALS, logo, style, text_colour, worst_contrast
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from creatix.layout import (
     PLACEMENTS,
@@ -142,3 +142,23 @@ def test_visuals_in_other_modes_are_accepted() -> None:
     for visual in (rgba, grey):
         result = compose(visual, COPY, style(), PLACEMENTS["display_300x250"])
         assert result.image.mode == "RGB"
+
+
+def _subject_at(y: int) -> Image.Image:
+    image = Image.new("RGB", (1200, 1200), (90, 110, 130))
+    ImageDraw.Draw(image).ellipse((450, y - 150, 750, y + 150), fill=(250, 200, 40))
+    return image
+
+
+@pytest.mark.parametrize("name", ["square_feed", "story", "display_300x250"])
+def test_the_text_goes_where_the_subject_is_not(name: str) -> None:
+    placement = PLACEMENTS[name]
+    middle = (placement.safe_zone[1] + placement.safe_zone[3]) / 2
+    high = compose(_subject_at(300), COPY, style(), placement)
+    low = compose(_subject_at(950), COPY, style(), placement)
+    # The column hangs from the top over a subject down low, stands on the bottom under one
+    # up high.
+    assert low.text_boxes[0].box[3] < middle < high.text_boxes[-1].box[1]
+    assert low.text_boxes[0].box[1] < high.text_boxes[0].box[1]
+    for result in (high, low):
+        assert all(t.contrast >= 4.5 for t in result.text_boxes)

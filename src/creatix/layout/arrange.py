@@ -79,19 +79,27 @@ def _inset(box: Box, dx: int, dy: int) -> Box:
     return box[0] + dx, box[1] + dy, box[2] - dx, box[3] - dy
 
 
-def plan(placement: Frame) -> Plan:
+def plan(placement: Frame, *, text_at_top: bool = False) -> Plan:
+    """The arrangement's boxes; ``text_at_top`` moves an overlay's column to the top (for a
+    subject in the lower part of the picture). Both positions hold the same column."""
     kind = arrangement(placement)
-    return {"overlay": _overlay, "split": _split, "stack": _stack, "strip": _strip}[kind](placement)
+    if kind == "overlay":
+        return _overlay(placement, text_at_top=text_at_top)
+    return {"split": _split, "stack": _stack, "strip": _strip}[kind](placement)
 
 
-def _overlay(p: Frame) -> Plan:
+def _overlay(p: Frame, *, text_at_top: bool = False) -> Plan:
     left, top, right, bottom = p.safe_zone
     unit = min(p.width, p.height)
     safe_h = bottom - top
     logo_h = max(16, round(unit * 0.09))
     logo = (left, top, left + round((right - left) * 0.35), top + logo_h)
     share = 0.6 if unit >= 400 else 0.72
-    column_top = max(top + logo_h + round(unit * 0.03), bottom - round(safe_h * share))
+    below_logo = top + logo_h + round(unit * 0.03)
+    column_top = max(below_logo, bottom - round(safe_h * share))
+    column = (left, column_top, right, bottom)
+    if text_at_top:
+        column = (left, below_logo, right, below_logo + bottom - column_top)
     scale = TypeScale(
         headline=_size(unit, 0.05, 0.095, 14),
         body=_size(unit, 0.032, 0.045, 11),
@@ -104,14 +112,14 @@ def _overlay(p: Frame) -> Plan:
     return Plan(
         "overlay",
         (0, 0, p.width, p.height),
-        (0.5, 0.32),
+        (0.5, 0.68) if text_at_top else (0.5, 0.32),
         None,
         logo,
         "left",
-        (left, column_top, right, bottom),
+        column,
         None,
         "left",
-        "bottom",
+        "top" if text_at_top else "bottom",
         scale,
     )
 

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
-from creatix.layout.arrange import SLACK, Box, Plan, plan
+from creatix.layout.arrange import SLACK, Box, Plan, arrangement, plan
 from creatix.layout.budgets import check_copy_fits
 from creatix.layout.colour import BLACK, RGB, WHITE, contrast
 from creatix.layout.contrast import TARGET, apply_scrim, measure, needed_alpha
 from creatix.layout.errors import LayoutInputError
 from creatix.layout.fonts import FontFace
 from creatix.layout.presets import Placement
-from creatix.layout.saliency import fill, focal_point
+from creatix.layout.saliency import crop_box, fill, focal_point
 from creatix.layout.typeset import (
     CTA_PAD_X,
     CTA_PAD_Y,
@@ -36,6 +36,7 @@ from creatix.layout.typeset import (
 
 FADE_BAND = 3  # rows per step of the scrim's fade
 OVERLAY_SCRIM = 0.35  # the gradient's opacity behind an overlay's text before any boost
+SUBJECT_LOW = 0.58  # a subject below this fraction of the height moves the text to the top
 
 
 @dataclass(frozen=True)
@@ -219,12 +220,20 @@ def _button_text(primary: RGB, style: BrandStyle) -> RGB:
     return max((WHITE, BLACK), key=lambda c: contrast(c, primary))
 
 
-def _backdrop(visual: Image.Image, layout: Plan, size: tuple[int, int], panel: RGB) -> Image.Image:
+def _subject_low(source: Image.Image, focal: tuple[float, float], placement: Placement) -> bool:
+    """Whether the subject would sit in the lower part of an overlay's picture (where the
+    text goes by default), cropped as the bottom-text arrangement would crop it."""
+    box = crop_box(source.size, placement.size, focal, plan(placement).anchor)
+    return (focal[1] * source.height - box[1]) / (box[3] - box[1]) > SUBJECT_LOW
+
+
+def _backdrop(
+    source: Image.Image, focal: tuple[float, float], layout: Plan, size: tuple[int, int], panel: RGB
+) -> Image.Image:
     """The canvas with the key visual cropped into its box and the panel painted."""
-    source = visual if visual.mode == "RGB" else visual.convert("RGB")
     box = layout.visual
     target = (box[2] - box[0], box[3] - box[1])
-    picture = fill(source, target, focal_point(source), layout.anchor)
+    picture = fill(source, target, focal, layout.anchor)
     if box == (0, 0, *size):
         canvas = picture
     else:
@@ -235,17 +244,25 @@ def _backdrop(visual: Image.Image, layout: Plan, size: tuple[int, int], panel: R
     return canvas
 
 
-def _gradient_scrim(canvas: Image.Image, top: int, scrim: RGB, alpha: float, unit: int) -> None:
-    """A scrim that fades in above ``top`` and holds at ``alpha`` to the canvas's bottom."""
+def _gradient_scrim(
+    canvas: Image.Image, span: tuple[int, int], scrim: RGB, alpha: float, unit: int
+) -> None:
+    """A scrim that holds at ``alpha`` over the rows ``span`` reaching one edge of the
+    canvas, and fades out beyond the other end."""
     width, height = canvas.size
     fade = max(1, round(unit * 0.2))
-    start = max(0, top - fade)
     hold = min(255, math.ceil(alpha * 255))
     draw = ImageDraw.Draw(canvas, "RGBA")
-    for row in range(start, top, FADE_BAND):
-        level = round(hold * ((row - start + FADE_BAND) / (top - start + FADE_BAND)) ** 1.5)
-        draw.rectangle((0, row, width - 1, min(top, row + FADE_BAND) - 1), fill=(*scrim, level))
-    draw.rectangle((0, top, width - 1, height - 1), fill=(*scrim, hold))
+    draw.rectangle((0, span[0], width - 1, span[1] - 1), fill=(*scrim, hold))
+    downwards = span[0] == 0
+    for step in range(0, fade, FADE_BAND):
+        level = round(hold * (1 - (step + FADE_BAND / 2) / fade) ** 1.5)
+        if downwards:
+            rows = (span[1] + step, min(height, span[1] + step + FADE_BAND))
+        else:
+            rows = (max(0, span[0] - step - FADE_BAND), span[0] - step)
+        if rows[1] > rows[0]:
+            draw.rectangle((0, rows[0], width - 1, rows[1] - 1), fill=(*scrim, level))
 
 
 def _paste_logo(canvas: Image.Image, logo: Image.Image, slot: Box, align: str) -> Box:
@@ -270,6 +287,34 @@ def compose_layers(
     return Layers(composition, backdrop)
 
 
+def _lay_scrims(
+    canvas: Image.Image,
+    layout: Plan,
+    placed: list[tuple[_Placed, Box | None]],
+    colour: RGB,
+    scrim: RGB,
+) -> None:
+    """An overlay gets one scrim behind its whole column, as strong as its most demanding
+    text needs; text on a panel gets a patch only where the panel falls short."""
+    draw = ImageDraw.Draw(canvas)
+    texts = [(label, label.glyph_box(draw)) for label, button in placed if button is None]
+    if layout.kind != "overlay":
+        for label, box in texts:
+            pad = max(2, round(label.text.size * 0.3))
+            padded = (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
+            apply_scrim(canvas, padded, scrim, needed_alpha(canvas, box, colour, scrim), pad)
+        return
+    pad = max(2, round(max(label.text.size for label, _ in texts) * 0.3))
+    boxes = [box for _, box in texts] + [button for _, button in placed if button]
+    height = canvas.height
+    if layout.valign == "top":
+        span = (0, min(height, max(box[3] for box in boxes) + pad))
+    else:
+        span = (max(0, min(box[1] for box in boxes) - pad), height)
+    needed = max(needed_alpha(canvas, box, colour, scrim) for _, box in texts)
+    _gradient_scrim(canvas, span, scrim, max(OVERLAY_SCRIM, needed), min(canvas.size))
+
+
 def _compose(
     visual: Image.Image,
     copy: AdCopy,
@@ -279,10 +324,13 @@ def _compose(
     keep_backdrop: bool,
 ) -> tuple[Composition, Image.Image | None]:
     check_copy_fits(copy, placement)
-    layout = plan(placement)
+    source = visual if visual.mode == "RGB" else visual.convert("RGB")
+    focal = focal_point(source)
+    low = arrangement(placement) == "overlay" and _subject_low(source, focal, placement)
+    layout = plan(placement, text_at_top=low)
     column, strip_button = _set_copy(_normalised(copy, placement), style, layout, placement)
 
-    canvas = _backdrop(visual, layout, placement.size, style.background)
+    canvas = _backdrop(source, focal, layout, placement.size, style.background)
     placed = _place_column(column, layout)
     if strip_button is not None and layout.cta is not None:
         placed.append(_strip_button(strip_button, layout.cta))
@@ -291,18 +339,7 @@ def _compose(
     colour = _text_colour(style, layout)
     scrim = _scrim_colour(colour, style)
     texts = [(p, p.glyph_box(draw)) for p, button in placed if button is None]
-    if layout.kind == "overlay" and texts:
-        # One scrim behind the whole column, as strong as its most demanding text needs.
-        pad = max(2, round(column.headline.size * 0.3))
-        top = max(0, min(box[1] for _, box in texts) - pad)
-        needed = max(needed_alpha(canvas, box, colour, scrim) for _, box in texts)
-        _gradient_scrim(canvas, top, scrim, max(OVERLAY_SCRIM, needed), min(placement.size))
-    else:
-        for label, box in texts:  # text on a panel: only where a panel falls short
-            pad = max(2, round(label.text.size * 0.3))
-            padded = (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
-            apply_scrim(canvas, padded, scrim, needed_alpha(canvas, box, colour, scrim), pad)
-
+    _lay_scrims(canvas, layout, placed, colour, scrim)
     logo_box = None
     if style.logo is not None and layout.logo is not None:
         logo_box = _paste_logo(canvas, style.logo, layout.logo, layout.logo_align)
