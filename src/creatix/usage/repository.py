@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Insert, Row, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,18 +36,61 @@ def add(
 ) -> None:
     """Add ``counts`` to the row of (account, day, model, key, kind), creating it if needed:
     one ``INSERT … ON CONFLICT DO UPDATE``, so concurrent job ends never lose a count."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    values = {name: int(counts.get(name, 0)) for name in COUNTERS}
-    statement = dialect.insert(UsageDaily).values(
-        account_id=account_id, day=day, model=model, key_id=key_id, kind=kind, **values
+    add_many(
+        session,
+        [
+            RollupAddition(
+                account_id=account_id, day=day, model=model, key_id=key_id, kind=kind, counts=counts
+            )
+        ],
     )
-    table = UsageDaily.__table__
+
+
+@dataclass(frozen=True)
+class RollupAddition:
+    """Counts to add to one rollup row."""
+
+    account_id: str
+    day: date
+    model: str
+    key_id: str
+    kind: str
+    counts: Mapping[str, int]
+
+
+def add_many(session: Session, additions: Sequence[RollupAddition]) -> None:
+    """``add`` for each addition, in one execution of one statement (its parameters a list,
+    in the order given: give concurrent callers' rows in one order, so they never
+    deadlock)."""
+    if not additions:
+        return
     session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["account_id", "key_id", "day", "model", "kind"],
-            set_={name: table.c[name] + statement.excluded[name] for name in COUNTERS},
-        )
+        _upsert(session.get_bind().dialect.name),
+        [
+            {
+                "account_id": addition.account_id,
+                "day": addition.day,
+                "model": addition.model,
+                "key_id": addition.key_id,
+                "kind": addition.kind,
+                **{name: int(addition.counts.get(name, 0)) for name in COUNTERS},
+            }
+            for addition in additions
+        ],
     )
+
+
+@functools.cache
+def _upsert(dialect_name: str) -> Insert:
+    """The rollup's upsert for the dialect, built once: its values are parameters."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(UsageDaily)
+    table = UsageDaily.__table__
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=["account_id", "key_id", "day", "model", "kind"],
+        set_={name: table.c[name] + statement.excluded[name] for name in COUNTERS},
+    )
+    return upsert
 
 
 def summed(

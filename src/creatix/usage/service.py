@@ -7,6 +7,7 @@ only the rollup: at a million jobs a 90-day report sums a few thousand rows.
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import json
@@ -32,6 +33,21 @@ DEFAULT_DAYS = 30
 MAX_LEDGER_PAGE = 200
 
 
+@dataclass(frozen=True)
+class JobEnd:
+    """One ended job, as the rollup counts it."""
+
+    account_id: str
+    key_id: str | None
+    model: str
+    kind: str
+    ended_at: datetime
+    outputs: int
+    input_tokens: int
+    output_tokens: int
+    credits: int
+
+
 def record_job_end(
     session: Session,
     *,
@@ -47,24 +63,55 @@ def record_job_end(
 ) -> None:
     """Count one ended job in its day's rollup rows, its key's and ``ALL_KEYS``', in the
     caller's transaction."""
-    counts = {
-        "images": outputs if kind == JobKind.IMAGE else 0,
-        "videos": outputs if kind == JobKind.VIDEO else 0,
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "credits": credits,
-        "jobs": 1,
-    }
-    for key in (key_id or "", ALL_KEYS):
-        repository.add(
-            session,
-            account_id=account_id,
-            day=ended_at.date(),
-            model=model,
-            key_id=key,
-            kind=kind,
-            counts=counts,
-        )
+    record_job_ends(
+        session,
+        [
+            JobEnd(
+                account_id=account_id,
+                key_id=key_id,
+                model=model,
+                kind=kind,
+                ended_at=ended_at,
+                outputs=outputs,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                credits=credits,
+            )
+        ],
+    )
+
+
+def record_job_ends(session: Session, ends: Sequence[JobEnd]) -> None:
+    """Count ended jobs in their days' rollup rows, in the caller's transaction: the counts
+    of jobs that share a row are summed first, so a batch of jobs of one account, key and
+    model costs two upserted rows, as one job does; rows are written in key order."""
+    totals: dict[tuple[str, date, str, str, str], collections.Counter[str]] = {}
+    for end in ends:
+        counts = {
+            "images": end.outputs if end.kind == JobKind.IMAGE else 0,
+            "videos": end.outputs if end.kind == JobKind.VIDEO else 0,
+            "input_tokens": end.input_tokens,
+            "output_tokens": end.output_tokens,
+            "credits": end.credits,
+            "jobs": 1,
+        }
+        for key in (end.key_id or "", ALL_KEYS):
+            row = (end.account_id, end.ended_at.date(), end.model, key, end.kind)
+            totals.setdefault(row, collections.Counter()).update(counts)
+    repository.add_many(
+        session,
+        [
+            repository.RollupAddition(
+                account_id=account_id,
+                day=day,
+                model=model,
+                key_id=key_id,
+                kind=kind,
+                counts=totals[(account_id, day, model, key_id, kind)],
+            )
+            for account_id, day, model, key_id, kind in sorted(totals)
+        ],
+    )
 
 
 def parse_group_by(value: str | None) -> list[GroupBy]:
