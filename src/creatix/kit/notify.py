@@ -9,8 +9,8 @@ twice a second per job: an API node streaming that job's events passes it on at 
 Notifications are sent at commit, so a listener never hears of a change it cannot see
 yet. They are hints: a listener that was disconnected may miss some, so the job table is
 still polled every ``poll_interval_seconds``, and a reconnect wakes everything once.
-On SQLite (one process) there is nothing to do: ``notify`` is a no-op and ``Listener`` is not
-started.
+On SQLite the same notes travel between the processes of one machine by ``kit/local_bus.py``
+(``LocalListener`` in place of ``Listener``), sent just after commit.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from creatix.kit import local_bus
 from creatix.kit.backoff import Outage
 from creatix.kit.db import sync_url
 
@@ -33,9 +34,13 @@ PROGRESS_CHANNEL = "creatix_progress"
 
 
 def notify(session: Session, channel: str, payload: str) -> None:
-    """Send ``payload`` on ``channel`` when ``session``'s transaction commits (PostgreSQL)."""
-    if session.get_bind().dialect.name == "postgresql":
+    """Send ``payload`` on ``channel`` when ``session``'s transaction commits (PostgreSQL's
+    ``NOTIFY``; on SQLite, the local bus)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(select(func.pg_notify(channel, payload)))
+    elif dialect == "sqlite":
+        local_bus.queue_note(session, channel, payload)
 
 
 class Listener:
