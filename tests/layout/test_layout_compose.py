@@ -32,7 +32,7 @@ def _inside(box: Box, zone: Box) -> bool:
 
 def _check(placement: Placement, visual: Image.Image, kit_text: tuple[int, int, int]) -> None:
     kit = style(text=kit_text)
-    palette = [kit.text, kit.background, (255, 255, 255), (0, 0, 0)]
+    palette = [kit.text, kit.secondary, kit.background, (255, 255, 255), (0, 0, 0)]
     layers = compose_layers(visual, COPY, kit, placement)
     result = layers.composition
     assert result.image.size == (placement.width, placement.height)

@@ -207,8 +207,8 @@ def _strip(p: Frame) -> Plan:
     cta_w = round(p.width * 0.22)
     tall = content_h >= 150
     if tall:
-        logo_h = round(content_h * 0.3)
-        logo = (c_right - cta_w, c_top, c_right, c_top + logo_h)
+        logo_h = round(content_h * 0.22)
+        logo = (c_right - round(cta_w * 0.8), c_top, c_right, c_top + logo_h)
         cta = (c_right - cta_w, logo[3] + gap, c_right, c_bottom)
         column = (c_left, c_top, c_right - cta_w - gap, c_bottom)
         logo_align = "right"

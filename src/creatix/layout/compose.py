@@ -202,8 +202,14 @@ def _strip_button(cta: SetText, slot: Box) -> tuple[_Placed, Box]:
 
 
 def _text_colour(style: BrandStyle, layout: Plan) -> RGB:
-    if layout.kind == "overlay" or contrast(style.text, style.background) >= TARGET:
+    """The kit's text colour over a picture (the scrim makes it legible); on a panel of the
+    kit's background, the first of its text and secondary colours that reads on it, else
+    black or white."""
+    if layout.kind == "overlay":
         return style.text
+    for colour in (style.text, style.secondary):
+        if contrast(colour, style.background) >= TARGET:
+            return colour
     return max((WHITE, BLACK), key=lambda c: contrast(c, style.background))
 
 

@@ -8,7 +8,7 @@ its minimum is refused, naming the text and the placement.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from creatix.layout.fonts import Font, FontFace
@@ -285,8 +285,38 @@ def fit_column(
     for size in range(low, scale.headline.low - 1, -1):
         column = _try(face, copy, scale, size=size, exact=True, **options)
         if column is not None:
-            return column
+            return replace(
+                column,
+                headline=balanced(face, column.headline, width),
+                body=balanced(face, column.body, width) if column.body else None,
+            )
     return None
+
+
+def balanced(face: FontFace, text: SetText, width: float) -> SetText:
+    """The same text in the same number of lines, broken at the narrowest width that keeps
+    that number: lines of even length instead of a long one and a short last one."""
+    count = len(text.lines)
+    if count < 2:
+        return text
+    words = " ".join(text.lines).split()
+    low = max(_reference_length(face, word) for word in words) * text.size / REFERENCE_SIZE
+    high = width
+    while high - low > 1:
+        middle = (low + high) / 2
+        if estimated_wrap(" ".join(words), face, text.size, middle, count) is None:
+            low = middle
+        else:
+            high = middle
+    even = set_text(
+        face,
+        text.role,
+        " ".join(words),
+        size=text.size,
+        width=min(width, high + 1),
+        max_lines=count,
+    )
+    return even if even is not None and len(even.lines) == count else text
 
 
 def failing_role(
