@@ -119,3 +119,14 @@ def test_the_kits_font_is_the_one_on_the_creative() -> None:
     sans_mask, _ = _mask_of_headline(sans)
     assert _best_match(sans_mask, sans.at) > 0.97
     assert _best_match(sans_mask, serif.at) < 0.8
+
+
+def test_fonts_at_many_sizes_stay_within_the_cache_budget() -> None:
+    from creatix.layout.fonts import _SIZES
+
+    face = bundled_fonts()["liberation-serif-bold"]
+    fonts = [face.at(size) for size in range(8, 400, 2)]
+    assert fonts[-1].size == 398
+    assert _SIZES.held <= _SIZES.budget
+    assert len(_SIZES.fonts) < len(fonts)
+    assert face.at(398) is fonts[-1]  # the most recent sizes are still cached

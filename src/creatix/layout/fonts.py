@@ -7,8 +7,10 @@ Pillow's FreeType fonts at each size are made once per face and size and cached.
 from __future__ import annotations
 
 import io
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 from PIL import ImageFont
@@ -43,12 +45,38 @@ class FontFace:
 
     def at(self, size: int) -> Font:
         """This face at a pixel size (cached)."""
-        return _truetype(self.data, max(1, int(size)))
+        return _SIZES.get(self.data, max(1, int(size)))
 
 
-@lru_cache(maxsize=512)
-def _truetype(data: bytes, size: int) -> Font:
-    return ImageFont.truetype(io.BytesIO(data), size)
+class _SizeCache:
+    """Fonts at sizes, least recently used first out. Pillow copies the font file into each
+    size's FreeType face, so the cache is bounded by the bytes those copies hold."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.held = 0
+        self.fonts: OrderedDict[tuple[bytes, int], Font] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, data: bytes, size: int) -> Font:
+        key = (data, size)
+        with self.lock:
+            font = self.fonts.get(key)
+            if font is not None:
+                self.fonts.move_to_end(key)
+                return font
+        font = ImageFont.truetype(io.BytesIO(data), size)
+        with self.lock:
+            if key not in self.fonts:
+                self.fonts[key] = font
+                self.held += len(data)
+            while self.held > self.budget and len(self.fonts) > 1:
+                (old, _), _ = self.fonts.popitem(last=False)
+                self.held -= len(old)
+        return font
+
+
+_SIZES = _SizeCache(budget=48 * 1024 * 1024)
 
 
 def load_font(data: bytes) -> FontFace:

@@ -7,6 +7,7 @@ its minimum is refused, naming the text and the placement.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -43,21 +44,35 @@ class TypeScale:
 
 @dataclass(frozen=True)
 class SetText:
-    """A text wrapped at one size: its lines and the height they take."""
+    """A text wrapped at one size: its lines and the height they take. ``exact`` is False for
+    the estimates of the size search, whose metrics are scaled from the reference size (so
+    that searching loads no font at each size it tries)."""
 
     role: str
     lines: tuple[str, ...]
-    font: Font
+    face: FontFace
     size: int
     width: float  # the widest line's advance
+    exact: bool = True
+
+    @property
+    def font(self) -> Font:
+        return self.face.at(self.size)
+
+    def _metrics(self) -> tuple[int, int]:
+        if self.exact:
+            return self.font.getmetrics()
+        ascent, descent = _reference_metrics(self.face)
+        scale = self.size / REFERENCE_SIZE
+        return math.ceil(ascent * scale), math.ceil(descent * scale)
 
     @property
     def ascent(self) -> int:
-        return self.font.getmetrics()[0]
+        return self._metrics()[0]
 
     @property
     def descent(self) -> int:
-        return self.font.getmetrics()[1]
+        return self._metrics()[1]
 
     @property
     def leading(self) -> int:
@@ -91,6 +106,11 @@ def wrap(text: str, font: Font, width: float, max_lines: int) -> tuple[str, ...]
 @lru_cache(maxsize=8192)
 def _reference_length(face: FontFace, text: str) -> float:
     return face.at(REFERENCE_SIZE).getlength(text)
+
+
+@lru_cache(maxsize=64)
+def _reference_metrics(face: FontFace) -> tuple[int, int]:
+    return face.at(REFERENCE_SIZE).getmetrics()
 
 
 def estimated_wrap(
@@ -136,22 +156,22 @@ def set_text(
     exact: bool = True,
 ) -> SetText | None:
     """The text wrapped to ``width`` at ``size``; ``exact=False`` estimates (for searching)."""
-    font = face.at(size)
     if not exact:
         estimate = estimated_wrap(text, face, size, width, max_lines)
         if estimate is None:
             return None
-        return SetText(role, estimate[0], font, size, estimate[1])
+        return SetText(role, estimate[0], face, size, estimate[1], exact=False)
+    font = face.at(size)
     estimate = estimated_wrap(text, face, size, width, max_lines)
     if estimate is not None:  # usually right: confirm each line's real length
         lengths = [font.getlength(line) for line in estimate[0]]
         if all(length <= width for length in lengths):
-            return SetText(role, estimate[0], font, size, max(lengths, default=0.0))
+            return SetText(role, estimate[0], face, size, max(lengths, default=0.0))
     lines = wrap(text, font, width, max_lines)
     if lines is None:
         return None
     widest = max((font.getlength(line) for line in lines), default=0.0)
-    return SetText(role, lines, font, size, widest)
+    return SetText(role, lines, face, size, widest)
 
 
 @dataclass(frozen=True)
