@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw
 from creatix.layout import (
     PLACEMENTS,
     AdCopy,
+    BrandStyle,
     Composition,
     Placement,
     compose,
@@ -162,3 +163,31 @@ def test_the_text_goes_where_the_subject_is_not(name: str) -> None:
     assert low.text_boxes[0].box[1] < high.text_boxes[0].box[1]
     for result in (high, low):
         assert all(t.contrast >= 4.5 for t in result.text_boxes)
+
+
+@pytest.mark.parametrize("name", sorted(PLACEMENTS))
+def test_a_headline_alone_composes(name: str) -> None:
+    result = compose(
+        VISUALS["plain"](), AdCopy("Fresh coffee", "", "", None), style(), PLACEMENTS[name]
+    )
+    assert [t.role for t in result.text_boxes] == ["headline"]
+    assert result.text_boxes[0].contrast >= 4.5
+
+
+def test_an_svg_logo_lands_on_the_creative() -> None:
+    from creatix.layout import rasterize_logo
+
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 300 100">'
+        b'<rect width="300" height="100" fill="#1e64c8"/></svg>'
+    )
+    kit = style()
+    kit = BrandStyle(
+        kit.primary, kit.secondary, kit.background, kit.text, kit.font, rasterize_logo(svg)
+    )
+    result = compose(VISUALS["dark"](), COPY, kit, PLACEMENTS["landscape_link"])
+    assert result.logo_box is not None
+    left, top, right, bottom = result.logo_box
+    assert (right - left) / (bottom - top) == pytest.approx(3.0, rel=0.05)
+    centre = result.image.getpixel(((left + right) // 2, (top + bottom) // 2))
+    assert centre == (30, 100, 200)
