@@ -22,6 +22,7 @@ from creatix.layout import (
     compose,
     compose_layers,
     custom_placement,
+    rasterize_logo,
 )
 
 Box = tuple[int, int, int, int]
@@ -175,8 +176,6 @@ def test_a_headline_alone_composes(name: str) -> None:
 
 
 def test_an_svg_logo_lands_on_the_creative() -> None:
-    from creatix.layout import rasterize_logo
-
     svg = (
         b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 300 100">'
         b'<rect width="300" height="100" fill="#1e64c8"/></svg>'
