@@ -257,3 +257,21 @@ def test_bad_input_is_400_naming_the_field(
     assert error["param"] == param
     assert words in error["message"]
     assert ad_server.balance(name) == 10_000, "nothing was reserved"
+
+
+def test_an_idempotency_key_returns_the_same_set(ad_server: LiveServer) -> None:
+    name, secret = ad_server.funded_account(credits=10_000)
+    with ad_server.client(secret) as client:
+        body = _body(_kit(client))
+        key = {"Idempotency-Key": "launch-1"}
+        first = client.post(AD_SETS, json=body, headers=key)
+        assert first.status_code == 202, first.text
+        _finished(client, first.json()["id"])
+        spent = ad_server.balance(name)
+        again = client.post(AD_SETS, json=body, headers=key)
+        assert again.status_code == 202, again.text
+        assert again.json() == {"id": first.json()["id"], "status": "completed"}
+        assert ad_server.balance(name) == spent, "nothing reserved again"
+        other = client.post(AD_SETS, json={**body, "variants": 1}, headers=key)
+        assert _error(other, 409)["code"] == "idempotency_key_reused"
+        assert len(client.get(AD_SETS).json()) == 1

@@ -50,6 +50,11 @@ def count_of_account(session: Session, account_id: str) -> int:
     return int(session.scalar(query) or 0)
 
 
+def id_of_copy_job(session: Session, job_id: str) -> str | None:
+    """The set whose copy job ``job_id`` is (its first part)."""
+    return session.scalar(select(AdSetRow.id).where(AdSetRow.copy_job_id == job_id))
+
+
 def jobs(session: Session, job_ids: Sequence[str]) -> dict[str, JobRow]:
     return {row.id: row for row in session.scalars(select(JobRow).where(JobRow.id.in_(job_ids)))}
 

@@ -30,9 +30,9 @@ from creatix.catalog.schemas import ModelEntry
 from creatix.jobs.marking import AD_SET_PART
 from creatix.jobs.models import JobRow
 from creatix.jobs.service import JobService
-from creatix.jobs.specs import ImageSpec, Job, JobKind, JobStatus, TextSpec
+from creatix.jobs.specs import IdempotencyKey, ImageSpec, Job, JobKind, JobStatus, TextSpec
 from creatix.kit.clock import utcnow
-from creatix.kit.errors import Forbidden, InvalidRequest, NotFound
+from creatix.kit.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from creatix.kit.ids import new_uuid
 
 
@@ -83,9 +83,15 @@ def _renamed(exc: InvalidRequest | Forbidden, param: str | None) -> InvalidReque
 
 
 async def submit(
-    jobs: JobService, principal: Principal, request: AdSetRequest, *, source: str
-) -> str:
-    """Check and enqueue the set; its id. Refusals name canonical fields: ``brand_kit_id``,
+    jobs: JobService,
+    principal: Principal,
+    request: AdSetRequest,
+    *,
+    source: str,
+    idempotency: IdempotencyKey | None = None,
+) -> tuple[str, bool]:
+    """Check and enqueue the set; its id, and whether it was made now (not an idempotent
+    replay). Refusals name canonical fields: ``brand_kit_id``,
     ``placements[i]``, ``variants``, ``image_model``, ``copy_model``, ``brief...``."""
     kit = await brands.get_kit(jobs.db, principal.account_id, request.brand_kit_id)
     if not 1 <= request.variants <= plan.MAX_VARIANTS:
@@ -152,7 +158,9 @@ async def submit(
             )
 
     try:
-        await jobs.intake.submit_group(principal, parts, source=AD_SET_PART, record=record)
+        made, created = await jobs.intake.submit_group(
+            principal, parts, source=AD_SET_PART, record=record, idempotency=idempotency
+        )
     except (InvalidRequest, Forbidden) as exc:
         field = exc.param or ""
         if field.startswith("messages"):
@@ -160,6 +168,19 @@ async def submit(
         if field == "model":  # a key's allowed models
             raise _renamed(exc, "image_model/copy_model") from exc
         raise _renamed(exc, _BRIEF_FIELDS.get(field, exc.param)) from exc
+    if created:
+        return ad_set_id, True
+    # The same request with the same Idempotency-Key: the set its first part belongs to.
+    return await jobs.db.read(lambda session: _set_of_copy_job(session, made[0].id)), False
+
+
+def _set_of_copy_job(session: Session, job_id: str) -> str:
+    ad_set_id = repository.id_of_copy_job(session, job_id)
+    if ad_set_id is None:
+        raise Conflict(
+            "This Idempotency-Key was already used with a different request.",
+            code="idempotency_key_reused",
+        )
     return ad_set_id
 
 

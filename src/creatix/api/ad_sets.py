@@ -28,7 +28,7 @@ from creatix.api.brand_kit_schemas import (
     CreativeOut,
     PlacementOut,
 )
-from creatix.api.deps import BearerPrincipal, RuntimeDep
+from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key
 from creatix.api.openapi_docs import CREATE, LOOKUP, READ, create_docs, error_responses
 from creatix.api.platform import STATUSES, TOTAL_COUNT, Limit, Offset, render_error
 from creatix.api.platform_schemas import PlatformError
@@ -117,12 +117,19 @@ async def create_ad_set(
     """Start an ad set: copy and key visuals as jobs, then every placement composed in the
     brand kit; poll GET /ad-sets/{id}. Credits: the sum of its parts, reserved now."""
     body = await model_body(request, AdSetRequest)
+    idempotency = idempotency_key(request, body.model_dump(by_alias=True, exclude_unset=True))
     try:
-        ad_set_id = await adsets.submit(runtime.jobs, principal, _request(body), source=SOURCE)
+        ad_set_id, created = await adsets.submit(
+            runtime.jobs, principal, _request(body), source=SOURCE, idempotency=idempotency
+        )
     except CreatixError as exc:
         param = WIRE_FIELDS.get(exc.param or "", exc.param)
         raise type(exc)(exc.message, param=param, code=exc.code, headers=exc.headers) from exc
-    return AdSetAccepted(id=ad_set_id)
+    if created:
+        return AdSetAccepted(id=ad_set_id, status="processing")
+    # A replay (the same Idempotency-Key and body) shows where that set is.
+    view = await adsets.get(runtime.jobs, principal.account_id, ad_set_id)
+    return AdSetAccepted(id=ad_set_id, status=view.status)
 
 
 def _error(code: str | None, message: str | None) -> str | None:

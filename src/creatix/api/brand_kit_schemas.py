@@ -114,7 +114,7 @@ class AdSetRequest(_Strict):
 
 class AdSetAccepted(_Wire):
     id: str
-    status: Literal["processing"] = "processing"
+    status: Literal["processing", "completed", "failed"]
 
 
 PartStatus = Literal["processing", "completed", "failed"]

@@ -29,7 +29,7 @@ from creatix.api.brand_kit_schemas import (
     LogoOut,
 )
 from creatix.api.deps import BearerPrincipal, RuntimeDep
-from creatix.api.openapi_docs import LOOKUP, READ, error_responses
+from creatix.api.openapi_docs import LOOKUP, READ, create_docs, error_responses
 from creatix.api.platform import render_error
 from creatix.api.platform_schemas import Deleted, PlatformError
 from creatix.api.routing import dialect_route
@@ -194,6 +194,27 @@ async def _font(runtime: Runtime, account_id: str, kit_id: str, request: Request
     return _out(kit, runtime, request)
 
 
+KIT_EXAMPLE = {
+    "name": "Northwind",
+    "colors": {
+        "primary": "#0a4d8c",
+        "secondary": "#f2cc60",
+        "background": "#ffffff",
+        "text": "#111111",
+    },
+    "font": "open-sans-bold",
+    "toneOfVoice": "warm, plain-spoken",
+    "bannedWords": ["cheap", "guaranteed"],
+    "defaultCta": "Shop now",
+    "legalLine": "Offer ends Sunday. Terms apply.",
+}
+
+
+def _kit_docs() -> dict[str, Any]:
+    """A kit's JSON body, published with its example (no Idempotency-Key: a kit is no job)."""
+    return create_docs(documented_body(BrandKitRequest), KIT_EXAMPLE, idempotent=False)
+
+
 def _file_docs(what: str, types: frozenset[str]) -> dict[str, Any]:
     schema = {"type": "string", "format": "binary"}
     return {
@@ -235,7 +256,7 @@ async def platform_list(
     "/brand-kits",
     status_code=201,
     responses=error_responses(PlatformError, (*READ, 413)),
-    openapi_extra=documented_body(BrandKitRequest),
+    openapi_extra=_kit_docs(),
 )
 async def platform_create(
     principal: BearerPrincipal, runtime: RuntimeDep, request: Request
@@ -255,7 +276,7 @@ async def platform_get(
 @platform_router.patch(
     "/brand-kits/{kit_id}",
     responses=error_responses(PlatformError, CHANGE),
-    openapi_extra=documented_body(BrandKitRequest),
+    openapi_extra=_kit_docs(),
 )
 async def platform_update(
     kit_id: KitId, principal: BearerPrincipal, runtime: RuntimeDep, request: Request
@@ -312,7 +333,7 @@ async def account_list(
     "/{account_id}/brand-kits",
     status_code=201,
     responses=error_responses(PlatformError, CHANGE),
-    openapi_extra=documented_body(BrandKitRequest),
+    openapi_extra=_kit_docs(),
 )
 async def account_create(
     actor: Manager, runtime: RuntimeDep, account_id: AccountId, request: Request
@@ -334,7 +355,7 @@ async def account_get(
 @account_router.patch(
     "/{account_id}/brand-kits/{kit_id}",
     responses=error_responses(PlatformError, CHANGE),
-    openapi_extra=documented_body(BrandKitRequest),
+    openapi_extra=_kit_docs(),
 )
 async def account_update(
     actor: Manager, runtime: RuntimeDep, account_id: AccountId, kit_id: KitId, request: Request

@@ -338,12 +338,15 @@ class JobIntake:
         *,
         source: str,
         record: Callable[[Session, list[Job]], None],
-    ) -> list[Job]:
+        idempotency: IdempotencyKey | None = None,
+    ) -> tuple[list[Job], bool]:
         """Several jobs, each (model id, spec) checked and priced as ``submit_image`` and
         ``submit_text`` do, counted against the quota, reserved and enqueued in ONE
         transaction: all of them or none (an ad set's parts). ``record`` runs in that
-        transaction with the new jobs (the parent's own rows). They queue (no idempotency
-        replay, no direct hand-off); each settles on its own when it ends."""
+        transaction with the new jobs (the parent's own rows). They queue (no direct
+        hand-off); each settles on its own when it ends. The jobs, and whether they were
+        made now: with an ``idempotency`` key seen in the last 24 hours for the same request,
+        only the first job that key made (the parent finds itself by it), nothing made."""
         plan = self.catalog.plan(principal.plan)
         if plan is None:
             raise Unavailable(f"The account's plan '{principal.plan}' is not in the catalog.")
@@ -391,7 +394,11 @@ class JobIntake:
             )
             prepared.append((row, model, None))
 
-        def enqueue(session: Session) -> list[Job]:
+        def enqueue(session: Session) -> tuple[list[Job], bool]:
+            if idempotency is not None:
+                earlier = self._idempotent_replay(session, principal, idempotency, utcnow())
+                if earlier is not None:
+                    return [earlier], False
             jobs: list[Job] = []
             for row, model, input_image in prepared:
                 row.priority = plan.priority
@@ -411,11 +418,22 @@ class JobIntake:
                 notify(session, JOBS_CHANNEL, row.engine)
                 jobs.append(to_job(row))
             record(session, jobs)
-            return jobs
+            if idempotency is not None:
+                session.add(
+                    IdempotencyRecord(
+                        account_id=principal.account_id,
+                        key=idempotency.key,
+                        fingerprint=idempotency.fingerprint,
+                        job_id=jobs[0].id,
+                        created_at=utcnow(),
+                    )
+                )
+            return jobs, True
 
-        jobs = await self.db.write(enqueue)
-        self.events.job_submitted()
-        return jobs
+        jobs, created = await self._write_retrying_races(enqueue)
+        if created:
+            self.events.job_submitted()
+        return jobs, created
 
     def _job_row(
         self,
