@@ -1,0 +1,98 @@
+"""The layout step's lease: a process that took a variant and died leaves it to another once
+the lease expires; the dead one's late record is refused, so a variant is composed and
+recorded once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from creatix.adsets.assembler import AdSetAssembler
+from creatix.adsets.models import AdSetVariantRow
+from creatix.kit.clock import utcnow
+from support import LiveServer, make_settings
+
+KIT = {"name": "Northwind", "defaultCta": "Shop now"}
+BRIEF = {"product": "cold brew coffee", "audience": "commuters", "offer": "20% off"}
+
+
+@pytest.fixture(scope="module")
+def workerless(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server without its own worker or layout step: the test runs them."""
+    data_dir: Path = tmp_path_factory.mktemp("layout-lease")
+    live = LiveServer(make_settings(data_dir, run_worker=False)).start()
+    yield live
+    live.stop()
+
+
+def _parts_done(server: LiveServer, ad_set_id: str, secret: str) -> None:
+    deadline = time.monotonic() + 120
+    with server.client(secret) as client:
+        while time.monotonic() < deadline:
+            parts = client.get(f"/api/platform/ad-sets/{ad_set_id}").json()["adSet"]["parts"]
+            if all(part["status"] == "completed" for part in parts):
+                return
+            time.sleep(0.2)
+    raise AssertionError("the parts did not finish")
+
+
+def test_an_expired_layout_lease_is_taken_up_and_the_dead_owner_cannot_record(
+    workerless: LiveServer,
+) -> None:
+    runtime = workerless.runtime
+    assert runtime is not None
+    worker = runtime.worker()
+    loop = workerless._loop
+    assert loop is not None
+    running = asyncio.run_coroutine_threadsafe(worker.run(), loop)
+    try:
+        _, secret = workerless.funded_account(credits=10_000)
+        with workerless.client(secret) as client:
+            kit_id = client.post("/api/platform/brand-kits", json=KIT).json()["id"]
+            body = {
+                "brandKitId": kit_id,
+                "brief": BRIEF,
+                "placements": ["square_feed", "display_300x250"],
+                "variants": 1,
+                "imageModel": "creatix-flash",
+                "copyModel": "gemini-2.5-flash",
+            }
+            ad_set_id = client.post("/api/platform/ad-sets", json=body).json()["id"]
+        _parts_done(workerless, ad_set_id, secret)
+    finally:
+        running.cancel()
+
+    def assembler() -> AdSetAssembler:
+        return AdSetAssembler(runtime.db, runtime.catalog, runtime.storage, runtime.provenance)
+
+    dead, alive = assembler(), assembler()
+    taken, _ = workerless.call(runtime.db.write(dead._take))
+    assert [task.ad_set_id for task in taken] == [ad_set_id]
+    assert workerless.call(alive.round()) == 0, "a live lease is not taken over"
+
+    def expire(session: Session) -> None:
+        session.execute(
+            update(AdSetVariantRow)
+            .where(AdSetVariantRow.ad_set_id == ad_set_id)
+            .values(layout_expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+    workerless.call(runtime.db.write(expire))
+    assert workerless.call(alive.round()) == 1
+    with workerless.client(secret) as client:
+        ad_set = client.get(f"/api/platform/ad-sets/{ad_set_id}").json()["adSet"]
+    assert ad_set["status"] == "completed"
+    (variant,) = ad_set["variants"]
+    assert [c["placement"] for c in variant["creatives"]] == ["square_feed", "display_300x250"]
+    late = workerless.call(runtime.db.write(lambda session: dead._record(session, taken[0], 0.1)))
+    assert late is False, "the dead owner's record is refused"
+    with workerless.client(secret) as client:
+        again = client.get(f"/api/platform/ad-sets/{ad_set_id}").json()["adSet"]
+    assert len(again["variants"][0]["creatives"]) == 2
