@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from PIL.Image import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -228,6 +229,7 @@ class AdSetAssembler:
                 task, "input_missing", f"A file the variant needs is gone ({exc})."
             )
             return
+        visual = await asyncio.to_thread(decode_image, visual_data)
         mark = await marking.account_mark(self.db, self.catalog, task.account_id, task.source)
         payload = self.provenance.payload(task.visual_job_id) if self.provenance else None
         try:
@@ -236,6 +238,7 @@ class AdSetAssembler:
                     functools.partial(
                         self._creative,
                         task,
+                        visual=visual,
                         visual_data=visual_data,
                         style=style,
                         placement=placement,
@@ -258,14 +261,15 @@ class AdSetAssembler:
         self,
         task: Task,
         *,
+        visual: Image,
         visual_data: bytes,
         style: BrandStyle,
         placement: Placement,
         mark: VisibleMarkStyle | None,
         payload: bytes | None,
     ) -> tuple[bytes, tuple[int, int]]:
-        """The creative's finished PNG, and its size."""
-        visual = decode_image(visual_data)
+        """The creative's finished PNG, and its size (``visual`` is the decoded
+        ``visual_data``, shared by the variant's placements: ``compose`` leaves it as it is)."""
         copy = AdCopy(
             headline=task.copy.headline,
             body=task.copy.body if placement.body_chars else "",
