@@ -6,7 +6,7 @@ the logo and the legal line, all inside the placement's safe zone.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image, ImageDraw
 
@@ -262,7 +262,7 @@ def _gradient_scrim(
     draw.rectangle((0, span[0], width - 1, span[1] - 1), fill=(*scrim, hold))
     downwards = span[0] == 0
     for step in range(0, fade, FADE_BAND):
-        level = round(hold * (1 - (step + FADE_BAND / 2) / fade) ** 1.5)
+        level = round(hold * max(0.0, 1 - (step + FADE_BAND / 2) / fade) ** 1.5)
         if downwards:
             rows = (span[1] + step, min(height, span[1] + step + FADE_BAND))
         else:
@@ -321,6 +321,43 @@ def _lay_scrims(
     _gradient_scrim(canvas, span, scrim, max(OVERLAY_SCRIM, needed), min(canvas.size))
 
 
+_MEASURE = ImageDraw.Draw(Image.new("L", (1, 1)))
+OVERHANG_TRIES = 4
+
+
+def _overhang(placed: list[tuple[_Placed, Box | None]], column: Box) -> Box:
+    """How far the rendered glyphs reach past each side of the column (0 where they do not):
+    a glyph's ink can overhang its advance (italics, a serif's "j", accents)."""
+    boxes = [label.glyph_box(_MEASURE) for label, _ in placed]
+    boxes += [button for _, button in placed if button is not None]
+    return (
+        max(0, column[0] - min(b[0] for b in boxes)),
+        max(0, column[1] - min(b[1] for b in boxes)),
+        max(0, max(b[2] for b in boxes) - column[2]),
+        max(0, max(b[3] for b in boxes) - column[3]),
+    )
+
+
+def _set_and_place(
+    text: Copy, style: BrandStyle, layout: Plan, placement: Placement
+) -> tuple[Plan, list[tuple[_Placed, Box | None]]]:
+    """Set the copy and place it; where glyphs overhang the column, set it again in a column
+    narrowed (or shortened) by the overhang, so that the ink itself stays inside."""
+    allowed = layout.column
+    for _ in range(OVERHANG_TRIES):
+        column, strip_button = _set_copy(text, style, layout, placement)
+        placed = _place_column(column, layout)
+        inside = _overhang(placed, allowed)
+        if strip_button is not None and layout.cta is not None:
+            placed.append(_strip_button(strip_button, layout.cta))
+        if inside == (0, 0, 0, 0):
+            return layout, placed
+        left, top, right, bottom = layout.column
+        narrowed = (left + inside[0], top + inside[1], right - inside[2], bottom - inside[3])
+        layout = replace(layout, column=narrowed)
+    raise _does_not_fit("copy", placement)
+
+
 def _compose(
     visual: Image.Image,
     copy: AdCopy,
@@ -333,13 +370,10 @@ def _compose(
     source = visual if visual.mode == "RGB" else visual.convert("RGB")
     focal = focal_point(source)
     low = arrangement(placement) == "overlay" and _subject_low(source, focal, placement)
-    layout = plan(placement, text_at_top=low)
-    column, strip_button = _set_copy(_normalised(copy, placement), style, layout, placement)
-
+    layout, placed = _set_and_place(
+        _normalised(copy, placement), style, plan(placement, text_at_top=low), placement
+    )
     canvas = _backdrop(source, focal, layout, placement.size, style.background)
-    placed = _place_column(column, layout)
-    if strip_button is not None and layout.cta is not None:
-        placed.append(_strip_button(strip_button, layout.cta))
 
     draw = ImageDraw.Draw(canvas)
     colour = _text_colour(style, layout)
