@@ -190,3 +190,26 @@ def test_an_svg_logo_lands_on_the_creative() -> None:
     assert (right - left) / (bottom - top) == pytest.approx(3.0, rel=0.05)
     centre = result.image.getpixel(((left + right) // 2, (top + bottom) // 2))
     assert centre == (30, 100, 200)
+
+
+def _solid_logo(colour: tuple[int, int, int]) -> Image.Image:
+    return Image.new("RGBA", (200, 100), (*colour, 255))
+
+
+@pytest.mark.parametrize(
+    ("logo_colour", "plated"), [((20, 20, 30), True), ((250, 250, 250), False)]
+)
+def test_a_logo_that_would_vanish_into_the_picture_gets_a_plate(
+    logo_colour: tuple[int, int, int], plated: bool
+) -> None:
+    kit = style(background=(250, 248, 240))
+    kit = BrandStyle(
+        kit.primary, kit.secondary, kit.background, kit.text, kit.font, _solid_logo(logo_colour)
+    )
+    result = compose(VISUALS["dark"](), COPY, kit, PLACEMENTS["square_feed"])
+    assert result.logo_box is not None
+    left, top, right, bottom = result.logo_box
+    image = np.asarray(result.image)
+    assert tuple(image[(top + bottom) // 2, (left + right) // 2]) == logo_colour
+    beside = tuple(image[(top + bottom) // 2, left - 3])
+    assert (beside == (250, 248, 240)) is plated

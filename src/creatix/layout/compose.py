@@ -8,11 +8,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from creatix.layout.arrange import SLACK, Box, Plan, arrangement, plan
 from creatix.layout.budgets import check_copy_fits
-from creatix.layout.colour import BLACK, RGB, WHITE, contrast
+from creatix.layout.colour import BLACK, RGB, WHITE, contrast, luminance, luminance_map, ratio
 from creatix.layout.contrast import TARGET, apply_scrim, measure, needed_alpha
 from creatix.layout.errors import LayoutInputError
 from creatix.layout.fonts import FontFace
@@ -34,6 +35,7 @@ from creatix.layout.typeset import (
     shrinking,
 )
 
+LOGO_CONTRAST = 3.0  # WCAG's minimum for graphics
 FADE_BAND = 3  # rows per step of the scrim's fade
 OVERLAY_SCRIM = 0.35  # the gradient's opacity behind an overlay's text before any boost
 SUBJECT_LOW = 0.58  # a subject below this fraction of the height moves the text to the top
@@ -271,17 +273,42 @@ def _gradient_scrim(
             draw.rectangle((0, rows[0], width - 1, rows[1] - 1), fill=(*scrim, level))
 
 
-def _paste_logo(canvas: Image.Image, logo: Image.Image, slot: Box, align: str) -> Box:
+def _fit(logo: Image.Image, slot: Box, align: str) -> Box:
+    """The box of ``logo`` scaled to fit ``slot`` (its aspect kept), aligned in it."""
     slot_w, slot_h = slot[2] - slot[0], slot[3] - slot[1]
     scale = min(slot_w / logo.width, slot_h / logo.height)
-    size = (max(1, round(logo.width * scale)), max(1, round(logo.height * scale)))
-    scaled = logo.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
-    x = {"left": slot[0], "center": slot[0] + (slot_w - size[0]) // 2, "right": slot[2] - size[0]}[
-        align
-    ]
-    y = slot[1] + (slot_h - size[1]) // 2
-    canvas.paste(scaled, (x, y), scaled)
-    return x, y, x + size[0], y + size[1]
+    w, h = max(1, round(logo.width * scale)), max(1, round(logo.height * scale))
+    x = {"left": slot[0], "center": slot[0] + (slot_w - w) // 2, "right": slot[2] - w}[align]
+    y = slot[1] + (slot_h - h) // 2
+    return x, y, x + w, y + h
+
+
+def _median_luminance(pixels: Image.Image, mask: Image.Image | None = None) -> float:
+    values = luminance_map(np.asarray(pixels.convert("RGB"), dtype=np.uint8))
+    if mask is not None:
+        values = values[np.asarray(mask) > 127]
+    return float(np.median(values)) if values.size else 0.0
+
+
+def _paste_logo(
+    canvas: Image.Image, logo: Image.Image, slot: Box, style: BrandStyle, align: str
+) -> Box:
+    """Paste the logo scaled into its slot. Where it would not stand out from what is behind
+    it (WCAG's 3:1 for graphics, medians of the logo's ink and of the backdrop), it sits on a
+    rounded plate of the kit's background colour (or white or black), inside the slot."""
+    rgba = logo.convert("RGBA")
+    box = _fit(rgba, slot, align)
+    ink = _median_luminance(rgba, rgba.getchannel("A"))
+    if ratio(ink, _median_luminance(canvas.crop(box))) < LOGO_CONTRAST:
+        pad = max(2, round(min(slot[2] - slot[0], slot[3] - slot[1]) * 0.12))
+        box = _fit(rgba, (slot[0] + pad, slot[1] + pad, slot[2] - pad, slot[3] - pad), align)
+        plates = [c for c in (style.background, WHITE, BLACK) if ratio(ink, luminance(c)) >= 3]
+        plate = plates[0] if plates else max((WHITE, BLACK), key=lambda c: ratio(ink, luminance(c)))
+        plate_box = (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
+        ImageDraw.Draw(canvas).rounded_rectangle(plate_box, radius=pad, fill=plate)
+    scaled = rgba.resize((box[2] - box[0], box[3] - box[1]), Image.Resampling.LANCZOS)
+    canvas.paste(scaled, box[:2], scaled)
+    return box
 
 
 def compose_layers(
@@ -382,7 +409,7 @@ def _compose(
     _lay_scrims(canvas, layout, placed, colour, scrim)
     logo_box = None
     if style.logo is not None and layout.logo is not None:
-        logo_box = _paste_logo(canvas, style.logo, layout.logo, layout.logo_align)
+        logo_box = _paste_logo(canvas, style.logo, layout.logo, style, layout.logo_align)
 
     labels: list[tuple[_Placed, RGB, Box]] = []
     for label, button in placed:
@@ -401,10 +428,10 @@ def _compose(
 
     backdrop = canvas.copy() if keep_backdrop else None
     text_boxes = []
-    for (label, fill_colour, box), ratio in zip(labels, measured, strict=True):
+    for (label, fill_colour, box), worst in zip(labels, measured, strict=True):
         for x, y, line in label.line_positions():
             draw.text((x, y), line, font=label.text.font, fill=fill_colour, anchor="ls")
-        text_boxes.append(TextBox(label.text.role, box, ratio))
+        text_boxes.append(TextBox(label.text.role, box, worst))
     order = {"headline": 0, "body": 1, "cta": 2, "legal": 3}
     text_boxes.sort(key=lambda t: order[t.role])
     return Composition(canvas, tuple(text_boxes), logo_box), backdrop
