@@ -58,11 +58,12 @@ from creatix.kit.clock import utcnow
 from creatix.kit.errors import NotFound
 from creatix.kit.logging import request_id_var
 from creatix.media.encoding import encode
-from creatix.media.video import mark_video, sampled_frames
+from creatix.media.video import FrameMarks, mark_video, sampled_frames
 from creatix.media.watermark import DEFAULT_STYLE, mark_in_place
 from creatix.policy.service import ModerationOutage, Refusal, Subject
 from creatix.provenance import repository as provenance_repository
 from creatix.provenance.credentials import Claims, Ingredient, image_mime_type
+from creatix.provenance.mark import VideoMark
 from creatix.provenance.service import OutputProvenance, embed_in_place
 from creatix.provenance.xmp import digital_source_xmp
 from creatix.storage.base import ObjectNotFound, Storage
@@ -461,6 +462,7 @@ class Worker:
             return
         assert source is not None
         with tempfile.TemporaryDirectory(prefix="creatix-video-") as workdir:
+            marker = self._frame_marks(*await self._marks(job, running))
 
             async def animate(route: ResolvedRoute) -> VideoOutput:
                 return await route.video_engine.generate_video(
@@ -470,16 +472,16 @@ class Worker:
                     Path(workdir),
                     progress=running.progress,
                     params=route.params,
+                    marker=marker,
                 )
 
-            marks = await self._marks(job, running)
             made = await self._on_routes([job], running, animate)
             if made is None:
                 return
             video, route, engine_seconds = made
             if not await self._video_passes(job, video, running, engine_seconds):
                 return
-            video = await self._marked_video(video, marks)
+            video = await self._marked_video(video, marker)
             video = await self._signed_video(job, video, route)
             stored = await self._store_video(job, video)
         await self._record_outputs(job, stored, engine_seconds, route, running)
@@ -531,25 +533,24 @@ class Worker:
             return False
         return True
 
-    async def _marked_video(
-        self, video: VideoOutput, marks: tuple[VisibleMarkStyle | None, bytes | None]
-    ) -> VideoOutput:
-        """The engine's video with the marks of the catalog's policy in every frame (the
-        same video when it carries none)."""
-        mark, payload = marks
+    @staticmethod
+    def _frame_marks(mark: VisibleMarkStyle | None, payload: bytes | None) -> FrameMarks | None:
+        """What every frame of a video carries: the policy's visible ``mark`` and the
+        invisible mark of ``payload`` (None: the video carries neither)."""
         if mark is None and payload is None:
+            return None
+        return FrameMarks(mark, VideoMark(payload) if payload is not None else None)
+
+    async def _marked_video(self, video: VideoOutput, marker: FrameMarks | None) -> VideoOutput:
+        """The engine's video with ``marker`` in every frame: as it is when the engine drew
+        it before its own encode (``video.marked``) or there is nothing to draw; otherwise
+        decoded, marked and encoded again (a finished video: an upstream provider's)."""
+        if marker is None or video.marked:
             return video
         target = video.path.with_name(f"marked-{video.path.name}")
-
-        def draw(frame: Image) -> None:
-            if mark is not None:
-                mark_in_place(frame, mark)
-            if payload is not None:
-                embed_in_place(frame, payload)
-
-        marked = await asyncio.to_thread(mark_video, video.path, target, draw)
+        marked = await asyncio.to_thread(mark_video, video.path, target, marker)
         video.path.unlink(missing_ok=True)
-        return dataclasses.replace(video, path=target, thumbnail=marked.thumbnail)
+        return dataclasses.replace(video, path=target, thumbnail=marked.thumbnail, marked=True)
 
     async def _signed_video(
         self, job: Job, video: VideoOutput, route: ResolvedRoute

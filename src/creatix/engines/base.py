@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+from numpy.typing import NDArray
 from PIL.Image import Image
 
 from creatix.jobs.specs import ImageSpec, TextResult, TextSpec, VideoSpec
@@ -87,6 +89,19 @@ class ImageEngine(Protocol):
     async def close(self) -> None: ...
 
 
+class FrameMarker(Protocol):
+    """The marks the job core gives every frame of a video (the catalog's visible mark, the
+    invisible mark), built by the worker. An engine that encodes frames itself draws it into
+    each frame just before encoding it, so the video is encoded once; one video at a time."""
+
+    def mark_planes(
+        self, luma: NDArray[np.uint8], blue: NDArray[np.uint8], red: NDArray[np.uint8]
+    ) -> None:
+        """Draw into one frame's 4:2:0 planes as H.264 takes them (Y' at full size, Cb and
+        Cr at half; BT.709, limited range): 2-D uint8 arrays, written in place."""
+        ...
+
+
 @dataclass(frozen=True)
 class VideoOutput:
     """A video an engine wrote: the MP4 file (in the work directory it was given; the worker
@@ -98,6 +113,10 @@ class VideoOutput:
     height: int
     duration_seconds: float
     has_audio: bool
+    marked: bool = False
+    """Whether every frame (and the thumbnail) carries the ``FrameMarker`` the engine was
+    given: True only from an engine that drew it before its encode. The worker marks a video
+    that is not (decoding and encoding it again) and never marks one that is."""
 
 
 @runtime_checkable
@@ -121,9 +140,13 @@ class VideoEngine(Protocol):
         *,
         progress: ProgressCallback | None = None,
         params: EngineParams | None = None,
+        marker: FrameMarker | None = None,
     ) -> VideoOutput:
         """A video of ``spec`` starting from ``source`` (decoded by the worker), written
-        under ``workdir`` (never held whole in memory)."""
+        under ``workdir`` (never held whole in memory). An engine that encodes the frames
+        itself draws ``marker`` into each before encoding it and says so
+        (``VideoOutput.marked``); one that gets a finished video (an upstream provider)
+        ignores it."""
         ...
 
     async def close(self) -> None: ...

@@ -68,6 +68,16 @@ def mark_in_place(image: Image.Image, style: VisibleMarkStyle = DEFAULT_STYLE) -
     image.paste(Image.alpha_composite(region, overlay).convert("RGB"), (left, top))
 
 
+def watermark_overlay(
+    width: int, height: int, style: VisibleMarkStyle = DEFAULT_STYLE
+) -> tuple[tuple[int, int, int, int], Image.Image]:
+    """The box the mark covers in a ``width x height`` picture and the RGBA mark that
+    ``mark_in_place`` composites there: for pictures held in other planes (a video's Y'CbCr).
+    The mark is shared through a cache: treat it as read-only."""
+    left, top, right, bottom = watermark_box(width, height, style)
+    return (left, top, right, bottom), _overlay(right - left, bottom - top, style)
+
+
 def _aspect(style: VisibleMarkStyle) -> float:
     if style.logo:
         width, height = _logo(style.logo).size

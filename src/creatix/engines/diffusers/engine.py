@@ -23,6 +23,7 @@ from creatix.engines.base import (
     EngineError,
     EngineParams,
     EngineRejected,
+    FrameMarker,
     ProgressCallback,
     VideoOutput,
 )
@@ -414,8 +415,10 @@ class DiffusersEngine:
         *,
         progress: ProgressCallback | None = None,
         params: EngineParams | None = None,
+        marker: FrameMarker | None = None,
     ) -> VideoOutput:
-        """One image-to-video pipeline call, its frames written to an MP4 in ``workdir``.
+        """One image-to-video pipeline call, its frames written to an MP4 in ``workdir``
+        (``marker`` drawn into each before it is encoded).
 
         The frame count is the nearest the pipeline makes to ``duration_seconds × fps`` and
         the video's ``duration_seconds`` is the real one, ``frames / fps``. Progress: the
@@ -438,7 +441,7 @@ class DiffusersEngine:
             )
         size = (spec.width, spec.height)
         file = workdir / f"diffusers-video-{uuid.uuid4().hex}.mp4"
-        thumbnail = await self._write(frames, file, size, spec.fps, progress)
+        thumbnail = await self._write(frames, file, size, spec.fps, progress, marker=marker)
         if progress is not None:
             progress(1.0)
         return VideoOutput(
@@ -448,6 +451,7 @@ class DiffusersEngine:
             height=spec.height,
             duration_seconds=len(frames) / spec.fps,
             has_audio=False,
+            marked=marker is not None,
         )
 
     def _video_pipeline_for(self, resident: Resident, rules: VideoRules) -> Any:
@@ -558,6 +562,8 @@ class DiffusersEngine:
         size: tuple[int, int],
         fps: int,
         progress: ProgressCallback | None,
+        *,
+        marker: FrameMarker | None,
     ) -> bytes:
         """The MP4, written in a thread; a cancelled caller stops it between frames and
         waits for the partial file to be removed."""
@@ -568,7 +574,16 @@ class DiffusersEngine:
 
         stop = threading.Event()
         work = asyncio.ensure_future(
-            asyncio.to_thread(video.write_mp4, frames, file, size, fps, progress=written, stop=stop)
+            asyncio.to_thread(
+                video.write_mp4,
+                frames,
+                file,
+                size,
+                fps,
+                progress=written,
+                stop=stop,
+                marker=marker,
+            )
         )
         try:
             return await asyncio.shield(work)

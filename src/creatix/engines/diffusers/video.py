@@ -36,7 +36,8 @@ strength. An engine whose guidance is off (≤ 1) keeps it off. SVD takes it as
 ``max_guidance_scale`` (its guidance ramps from ``min_guidance_scale`` 1.0 over the frames).
 
 The MP4: H.264 (the preview video engine's ``Mp4Writer``: yuv420p, BT.709), frame by frame
-at ``spec.fps``, and a JPEG of the first frame as its thumbnail. No audio track, not even a
+at ``spec.fps``, the worker's ``FrameMarker`` drawn into each frame before it is encoded,
+and a JPEG of the first (marked) frame as its thumbnail. No audio track, not even a
 silent one: ``has_audio`` is False and a spec asking for sound is rejected at submit.
 """
 
@@ -54,8 +55,9 @@ from typing import Any
 
 from PIL import Image
 
+from creatix.engines.base import FrameMarker
 from creatix.engines.preview_video.encode import Mp4Writer
-from creatix.engines.preview_video.yuv import YuvFrame, chroma_planes, half, luma_plane
+from creatix.engines.preview_video.yuv import YuvFrame, chroma_planes, half, luma_plane, planes
 from creatix.jobs.specs import Movement, VideoSpec
 
 MODEL_INDEX = "model_index.json"
@@ -237,11 +239,13 @@ def write_mp4(
     *,
     progress: Callable[[float], None] | None = None,
     stop: threading.Event | None = None,
+    marker: FrameMarker | None = None,
 ) -> bytes:
     """Write ``frames`` (scaled to ``size`` where they differ) to ``path`` as H.264 at
     ``fps``, one frame at a time, and return a JPEG of the first (blocking: run it in a
-    thread). ``progress`` is told the fraction written. On any failure, or ``stop``, the
-    partial file is removed."""
+    thread). ``marker`` is drawn into each frame's planes just before it is encoded (the
+    thumbnail shows the marked first frame). ``progress`` is told the fraction written. On
+    any failure, or ``stop``, the partial file is removed."""
     if not frames:
         raise ValueError("the pipeline made no frames")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -252,9 +256,16 @@ def write_mp4(
                 if stop is not None and stop.is_set():
                     raise Stopped
                 picture = _exact(frame, size)
+                packed = YuvFrame(luma_plane(picture), *chroma_planes(picture, half(size)))
+                planar = packed.to_ndarray()
+                if marker is not None:
+                    marker.mark_planes(*planes(planar, size))
                 if index == 0:
-                    thumbnail = jpeg(picture)
-                writer.add_frame(YuvFrame(luma_plane(picture), *chroma_planes(picture, half(size))))
+                    marked = marker is not None
+                    thumbnail = jpeg(
+                        YuvFrame.from_ndarray(planar, size).to_rgb() if marked else picture
+                    )
+                writer.add_packed(planar)
                 if progress is not None:
                     progress((index + 1) / len(frames))
     except BaseException:

@@ -18,6 +18,7 @@ from av.audio.stream import AudioStream
 from av.container import OutputContainer
 from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 from av.video.stream import VideoStream
+from numpy.typing import NDArray
 
 from creatix.engines.preview_video.audio import CHANNELS, SAMPLE_RATE
 from creatix.engines.preview_video.yuv import YuvFrame
@@ -89,7 +90,11 @@ class Mp4Writer:
 
     def add_frame(self, picture: YuvFrame) -> None:
         """The next video frame, of the stream's size."""
-        frame = av.VideoFrame.from_ndarray(picture.to_ndarray(), format="yuv420p")
+        self.add_packed(picture.to_ndarray())
+
+    def add_packed(self, packed: NDArray[np.uint8]) -> None:
+        """The next video frame as a packed yuv420p array (``YuvFrame.to_ndarray``'s shape)."""
+        frame = av.VideoFrame.from_ndarray(packed, format="yuv420p")
         frame.pts = self.frames
         frame.time_base = Fraction(1, self.fps)
         self.frames += 1

@@ -34,6 +34,7 @@ from creatix.engines.base import (
     EngineError,
     EngineParams,
     EngineRejected,
+    FrameMarker,
     ProgressCallback,
     VideoOutput,
 )
@@ -42,6 +43,7 @@ from creatix.engines.preview_video.audio import SAMPLE_RATE, Synth, compose
 from creatix.engines.preview_video.encode import PRESETS, Mp4Writer
 from creatix.engines.preview_video.layers import build_scene
 from creatix.engines.preview_video.motion import plan_path
+from creatix.engines.preview_video.yuv import YuvFrame, planes
 from creatix.jobs.specs import VideoSpec
 
 log = logging.getLogger(__name__)
@@ -106,16 +108,18 @@ def render_video(
     *,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
+    marker: FrameMarker | None = None,
 ) -> VideoOutput:
     """Write ``spec``'s video of ``source`` to ``path`` (blocking; run it in a thread).
 
     Frame ``i`` of ``n`` shows the camera path at ``i / (n - 1)``; audio is made in step with
-    the frames, so neither the frames nor the track are ever held whole. On any failure (or
-    ``stop``) the partial file is removed.
+    the frames, so neither the frames nor the track are ever held whole. ``marker`` is drawn
+    into each frame's planes just before it is encoded (the thumbnail shows the marked first
+    frame). On any failure (or ``stop``) the partial file is removed.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return _render(spec, source, path, options, progress=progress, stop=stop)
+        return _render(spec, source, path, options, progress=progress, stop=stop, marker=marker)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -129,6 +133,7 @@ def _render(
     *,
     progress: ProgressCallback | None,
     stop: threading.Event | None,
+    marker: FrameMarker | None,
 ) -> VideoOutput:
     size = (spec.width, spec.height)
     frames = spec.duration_seconds * spec.fps
@@ -156,9 +161,12 @@ def _render(
             if stop is not None and stop.is_set():
                 raise Stopped
             frame = scene.frame(index / (frames - 1) if frames > 1 else 0.0)
+            packed = frame.to_ndarray()
+            if marker is not None:
+                marker.mark_planes(*planes(packed, size))
             if index == 0:
-                thumbnail = jpeg(frame.to_rgb())
-            writer.add_frame(frame)
+                thumbnail = jpeg(YuvFrame.from_ndarray(packed, size).to_rgb())
+            writer.add_packed(packed)
             if synth is not None:
                 writer.add_audio(synth.render_until((index + 1) * SAMPLE_RATE // spec.fps))
             done = index + 1
@@ -174,6 +182,7 @@ def _render(
         height=spec.height,
         duration_seconds=frames / spec.fps,
         has_audio=has_audio,
+        marked=marker is not None,
     )
 
 
@@ -230,6 +239,7 @@ class PreviewVideoEngine:
         *,
         progress: ProgressCallback | None = None,
         params: EngineParams | None = None,
+        marker: FrameMarker | None = None,
     ) -> VideoOutput:
         self.validate(model, spec)
         options = self._with_params(params)
@@ -237,7 +247,14 @@ class PreviewVideoEngine:
         stop = threading.Event()
         work = asyncio.ensure_future(
             asyncio.to_thread(
-                render_video, spec, source, path, options, progress=progress, stop=stop
+                render_video,
+                spec,
+                source,
+                path,
+                options,
+                progress=progress,
+                stop=stop,
+                marker=marker,
             )
         )
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 # BT.709: Y' = Kr R + Kg G + Kb B; Cb = (B - Y') / 1.8556; Cr = (R - Y') / 1.5748.
@@ -44,6 +45,21 @@ def half(size: tuple[int, int]) -> tuple[int, int]:
     return (size[0] + 1) // 2, (size[1] + 1) // 2
 
 
+def planes(
+    packed: NDArray[np.uint8], size: tuple[int, int]
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
+    """Views of the Y, U and V planes in a packed yuv420p array (``YuvFrame.to_ndarray``'s
+    shape), to draw into in place."""
+    width, height = size
+    flat = packed.reshape(-1)
+    luma, chroma = width * height, width * height // 4
+    return (
+        flat[:luma].reshape(height, width),
+        flat[luma : luma + chroma].reshape(height // 2, width // 2),
+        flat[luma + chroma : luma + 2 * chroma].reshape(height // 2, width // 2),
+    )
+
+
 @dataclass(frozen=True)
 class YuvFrame:
     """One 4:2:0 frame: ``y`` at full size, ``u`` and ``v`` at half (both sides even)."""
@@ -62,6 +78,11 @@ class YuvFrame:
         packed[luma : luma + luma // 4] = np.asarray(self.u).reshape(-1)
         packed[luma + luma // 4 :] = np.asarray(self.v).reshape(-1)
         return packed.reshape(height * 3 // 2, width)
+
+    @classmethod
+    def from_ndarray(cls, packed: NDArray[np.uint8], size: tuple[int, int]) -> YuvFrame:
+        """The frame held in a packed array of ``to_ndarray``'s shape (copied)."""
+        return cls(*(Image.fromarray(plane.copy(), "L") for plane in planes(packed, size)))
 
     def to_rgb(self) -> Image.Image:
         """The frame as a player shows it (chroma upsampled bilinearly)."""

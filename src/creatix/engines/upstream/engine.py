@@ -26,6 +26,7 @@ from creatix.engines.base import (
     EngineError,
     EngineParams,
     EngineRejected,
+    FrameMarker,
     ProgressCallback,
     VideoOutput,
 )
@@ -135,10 +136,12 @@ class UpstreamEngine:
         *,
         progress: ProgressCallback | None = None,
         params: EngineParams | None = None,
+        marker: FrameMarker | None = None,
     ) -> VideoOutput:
         """One provider video call; its MP4 streamed into ``workdir`` and probed
         (``video.fetch_video``: kept at the size the provider made it). A provider that does
-        not animate images (OpenAI, Gemini) has no video models."""
+        not animate images (OpenAI, Gemini) has no video models. The video comes finished:
+        ``marker`` is not drawn here (the worker marks the frames after)."""
         if not isinstance(self.provider, VideoProvider):
             raise EngineError("This provider has no video models.", code="unsupported_model")
         request = VideoRequest(
