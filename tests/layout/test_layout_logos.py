@@ -121,8 +121,44 @@ def test_hostile_svg_is_refused(name: str) -> None:
     assert caught.value.field == "logo"
 
 
+def test_a_use_bomb_is_refused() -> None:
+    levels = ['<rect id="l0" width="1" height="1"/>']
+    for level in range(1, 9):
+        copies = "".join(f'<use xlink:href="#l{level - 1}"/>' for _ in range(10))
+        levels.append(f'<g id="l{level}">{copies}</g>')
+    with pytest.raises(LayoutInputError) as caught:
+        rasterize_logo(svg("<defs>" + "".join(levels) + '</defs><use xlink:href="#l8"/>'))
+    assert "expands" in caught.value.message
+
+
+def test_a_use_cycle_is_refused() -> None:
+    body = '<g id="a"><use xlink:href="#b"/></g><g id="b"><use xlink:href="#a"/></g>'
+    with pytest.raises(LayoutInputError):
+        rasterize_logo(svg(body))
+
+
+def test_deep_nesting_is_refused_not_a_crash() -> None:
+    with pytest.raises(LayoutInputError):
+        rasterize_logo(svg("<g>" * 5000 + '<rect width="1" height="1"/>' + "</g>" * 5000))
+
+
 def _bomb(size: tuple[int, int]) -> bytes:
     return encoded(Image.new("1", size), "PNG")
+
+
+@pytest.mark.parametrize("size", [(20_000, 20_000), (5000, 5000)])
+def test_an_svg_embedding_a_png_bomb_is_refused(size: tuple[int, int]) -> None:
+    payload = base64.b64encode(_bomb(size)).decode()
+    body = f'<image width="200" height="100" href="data:image/png;base64,{payload}"/>'
+    with pytest.raises(LayoutInputError) as caught:
+        rasterize_logo(svg(body))
+    assert "embeds an image" in caught.value.message
+
+
+def test_an_svg_embedding_garbage_is_refused() -> None:
+    body = '<image width="2" height="1" href="data:image/png;base64,AAAA"/>'
+    with pytest.raises(LayoutInputError):
+        rasterize_logo(svg(body))
 
 
 def test_a_png_bomb_is_refused() -> None:

@@ -10,6 +10,7 @@ reference was refused before it). Its text, if any, is set in the bundled fonts 
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import warnings
@@ -27,6 +28,7 @@ MAX_LOGO_BYTES = 5 * 1024 * 1024
 MAX_LOGO_PIXELS = 16_000_000  # decoded raster logos
 LOGO_SIDE = 1024  # the longer side a logo is kept at (slots are far smaller)
 MAX_SVG_ELEMENTS = 20_000
+MAX_SVG_EXPANDED = 100_000  # elements after every <use> is expanded
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -89,9 +91,30 @@ def _local(name: str) -> str:
 
 def _check_reference(value: str, where: str) -> None:
     value = value.strip()
-    if value.startswith("#") or SAFE_DATA_URL.match(value):
+    if value.startswith("#"):
+        return
+    if SAFE_DATA_URL.match(value):
+        _check_embedded(value, where)
         return
     raise _refuse(f"the SVG logo refers to something outside itself ({where})")
+
+
+def _check_embedded(url: str, where: str) -> None:
+    """An embedded raster must be a readable image within the pixel cap: resvg would decode
+    a compressed bomb in full."""
+    header, _, payload = url.partition(",")
+    try:
+        if not header.lower().endswith(";base64"):
+            raise ValueError("not base64")
+        data = base64.b64decode("".join(payload.split()), validate=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=(*RASTER_FORMATS, "GIF")) as image:
+                width, height = image.size
+    except Exception as exc:  # binascii.Error, UnidentifiedImageError, bomb errors, ...
+        raise _refuse(f"the SVG logo embeds an image that cannot be read ({where})") from exc
+    if width * height > MAX_LOGO_PIXELS:
+        raise _refuse(f"the SVG logo embeds an image of {width}x{height} pixels ({where})")
 
 
 def _check_css(text: str, where: str) -> None:
@@ -122,6 +145,45 @@ def _check_svg_tree(root: ET.Element) -> None:
                 _check_css(value, f"{attribute} on <{tag}>")
         if tag == "style" and element.text:
             _check_css(element.text, "<style>")
+    _check_expansion(root)
+
+
+def _href(element: ET.Element) -> str | None:
+    for name, value in element.attrib.items():
+        if _local(name) == "href" and value.strip().startswith("#"):
+            return value.strip()[1:]
+    return None
+
+
+def _check_expansion(root: ET.Element) -> None:
+    """Refuse a "use bomb": <use> elements that copy groups of <use> elements multiply, so
+    a few hundred bytes can expand to billions of shapes. Counts the elements the document
+    expands to (each reference counted as a copy of its target) and refuses cycles."""
+    by_id = {e.get("id"): e for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+
+    def expanded(element: ET.Element) -> int:
+        key = id(element)
+        if key in sizes:
+            return sizes[key]
+        if key in visiting:
+            raise _refuse("the SVG logo refers to itself in a loop")
+        visiting.add(key)
+        total = 1 + sum(expanded(child) for child in element if isinstance(child.tag, str))
+        target = by_id.get(_href(element) or "")
+        if target is not None:
+            total += expanded(target)
+        visiting.discard(key)
+        sizes[key] = min(total, MAX_SVG_EXPANDED + 1)
+        return sizes[key]
+
+    try:
+        total = expanded(root)
+    except RecursionError as exc:
+        raise _refuse("the SVG logo is nested too deeply") from exc
+    if total > MAX_SVG_EXPANDED:
+        raise _refuse(f"the SVG logo expands to more than {MAX_SVG_EXPANDED} elements")
 
 
 def _length(value: str | None) -> float | None:
