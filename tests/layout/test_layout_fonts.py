@@ -18,6 +18,7 @@ from creatix.layout import (
     bundled_fonts,
     compose_layers,
     load_font,
+    missing_glyphs,
 )
 from creatix.layout.fonts import FONT_DIR, MAX_FONT_BYTES
 
@@ -130,3 +131,9 @@ def test_fonts_at_many_sizes_stay_within_the_cache_budget() -> None:
     assert _SIZES.held <= _SIZES.budget
     assert len(_SIZES.fonts) < len(fonts)
     assert face.at(398) is fonts[-1]  # the most recent sizes are still cached
+
+
+def test_missing_glyphs_names_what_the_font_cannot_draw() -> None:
+    face = bundled_fonts()["open-sans-bold"]
+    assert missing_glyphs(face, "Café — 20% off, ‘today’ €5 Жар") == []
+    assert missing_glyphs(face, "Sale 日本 🔥 now 日") == ["日", "本", "🔥"]

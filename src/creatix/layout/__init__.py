@@ -17,7 +17,14 @@ from creatix.layout.compose import (
     compose_layers,
 )
 from creatix.layout.errors import LayoutInputError
-from creatix.layout.fonts import DEFAULT_FONT, FontFace, bundled_fonts, default_font, load_font
+from creatix.layout.fonts import (
+    DEFAULT_FONT,
+    FontFace,
+    bundled_fonts,
+    default_font,
+    load_font,
+    missing_glyphs,
+)
 from creatix.layout.logos import rasterize_logo
 from creatix.layout.presets import PLACEMENTS, Placement, custom_placement
 
@@ -39,5 +46,6 @@ __all__ = [
     "custom_placement",
     "default_font",
     "load_font",
+    "missing_glyphs",
     "rasterize_logo",
 ]

@@ -10,7 +10,7 @@ import io
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from PIL import ImageFont
@@ -77,6 +77,26 @@ class _SizeCache:
 
 
 _SIZES = _SizeCache(budget=48 * 1024 * 1024)
+
+
+UNMAPPED = "\U0010fffd"  # a private-use code point no font maps: it draws the .notdef glyph
+PROBE_SIZE = 32
+
+
+def missing_glyphs(face: FontFace, text: str) -> list[str]:
+    """The characters of ``text`` the face has no glyph for (they would be drawn as its
+    .notdef box), in order of first appearance; whitespace is never missing."""
+    return [c for c in dict.fromkeys(text) if not c.isspace() and _draws_notdef(face, c)]
+
+
+@lru_cache(maxsize=4096)
+def _draws_notdef(face: FontFace, character: str) -> bool:
+    return _glyph(face, character) == _glyph(face, UNMAPPED)
+
+
+def _glyph(face: FontFace, character: str) -> tuple[tuple[int, int], bytes]:
+    mask = face.at(PROBE_SIZE).getmask(character)
+    return mask.size, bytes(mask)
 
 
 def load_font(data: bytes) -> FontFace:
