@@ -41,6 +41,7 @@ from creatix.brands.schemas import BrandKit
 from creatix.brands.service import brand_style
 from creatix.catalog.schemas import Catalog, VisibleMarkStyle
 from creatix.jobs import marking
+from creatix.kit.backoff import Outage
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
 from creatix.kit.ids import new_uuid
@@ -140,12 +141,16 @@ class AdSetAssembler:
         self.id = f"layout:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
     async def run(self) -> None:
+        """Compose what is ready until cancelled; through a database outage, back off and log
+        one line when it starts and one when it ends (``kit/backoff.Outage``)."""
+        outage = Outage("composing ad sets", log, cap=30.0)
         while True:
             try:
                 worked = await self.round()
-            except Exception:
-                log.exception("the ad-set layout step failed a round")
-                worked = 0
+            except Exception as exc:
+                await asyncio.sleep(max(self.poll_interval_seconds, outage.failed(exc)))
+                continue
+            outage.recovered()
             if not worked:
                 await asyncio.sleep(self.poll_interval_seconds)
 
