@@ -75,3 +75,33 @@ def test_copy_that_cannot_avoid_a_banned_word_fails_and_is_refunded(server: Live
     assert ad_set["variants"][0]["creatives"] == []
     assert "copy job failed" in ad_set["variants"][0]["error"]
     assert server.balance(name) == 10_000 - ad_set["creditsCharged"]
+
+
+def test_copy_the_kits_font_cannot_draw_fails_its_variant_naming_the_characters(
+    server: LiveServer,
+) -> None:
+    _, secret = server.funded_account(credits=10_000)
+    with server.client(secret) as client:
+        kit = client.post("/api/platform/brand-kits", json={"name": "Northwind"}).json()
+        body = {
+            "brandKitId": kit["id"],
+            "brief": {"product": "tea", "audience": "everyone", "offer": "new", "cta": "立即购买"},
+            "placements": ["square_feed"],
+            "variants": 1,
+            "imageModel": "creatix-flash",
+            "copyModel": "gemini-2.5-flash",
+        }
+        started = client.post("/api/platform/ad-sets", json=body)
+        assert started.status_code == 202, started.text
+        deadline = time.monotonic() + 120
+        while True:
+            ad_set = client.get(f"/api/platform/ad-sets/{started.json()['id']}").json()["adSet"]
+            if ad_set["status"] != "processing" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    (variant,) = ad_set["variants"]
+    assert variant["status"] == "failed"
+    assert "立即购买" in variant["error"]
+    assert "open-sans-bold" in variant["error"]
+    assert variant["creatives"] == []
+    assert ad_set["status"] == "failed"

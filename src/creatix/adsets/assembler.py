@@ -46,7 +46,14 @@ from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
 from creatix.kit.ids import new_uuid
 from creatix.layout import PLACEMENTS as PRESETS
-from creatix.layout import AdCopy, BrandStyle, Placement, compose, custom_placement
+from creatix.layout import (
+    AdCopy,
+    BrandStyle,
+    Placement,
+    compose,
+    custom_placement,
+    missing_glyphs,
+)
 from creatix.provenance.credentials import Claims, Ingredient, image_mime_type
 from creatix.provenance.service import OutputProvenance
 from creatix.provenance.xmp import digital_source_xmp
@@ -232,6 +239,16 @@ class AdSetAssembler:
         except ObjectNotFound as exc:
             await self._end_failed(
                 task, "input_missing", f"A file the variant needs is gone ({exc})."
+            )
+            return
+        texts = (task.copy.headline, task.copy.body, task.copy.cta, task.legal or "")
+        missing = missing_glyphs(style.font, " ".join(texts))
+        if missing:
+            await self._end_failed(
+                task,
+                "font_missing_glyphs",
+                f"The kit's font {task.kit.font_name} has no glyphs for "
+                f"{''.join(missing[:20])!r}, which the copy uses; upload a font that has them.",
             )
             return
         visual = await asyncio.to_thread(decode_image, visual_data)
