@@ -153,7 +153,14 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = args
-        self.env = {**os.environ, "CREATIX_SECRET_KEY": "test-secret", **(env or {})}
+        # One process (the API and its worker), as these tests were written for, unless
+        # the args say --workers.
+        self.env = {
+            **os.environ,
+            "CREATIX_SECRET_KEY": "test-secret",
+            "CREATIX_WORKERS": "1",
+            **(env or {}),
+        }
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
 

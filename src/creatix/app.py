@@ -76,13 +76,19 @@ DIALECTS: PathRenderers = [
 
 
 def create_app(
-    settings: Settings | None = None, *, on_ready: Callable[[Runtime], None] | None = None
+    settings: Settings | None = None,
+    *,
+    on_ready: Callable[[Runtime], None] | None = None,
+    migrate: bool = True,
 ) -> FastAPI:
+    """The app; ``migrate=False`` where the database was migrated before (``serve
+    --workers``'s supervisor does it once for all its processes)."""
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(upgrade_database, settings.resolved_database_url)
+        if migrate:
+            await asyncio.to_thread(upgrade_database, settings.resolved_database_url)
         runtime = Runtime.build(settings)
         app.state.runtime = runtime
         background = BackgroundWork(runtime, worker=settings.run_worker)

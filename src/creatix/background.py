@@ -1,16 +1,17 @@
 """What runs in a process beside (or instead of) the API: the worker, the webhook deliverer,
-the sweeper of orphaned outputs and, on PostgreSQL, the listener for other processes'
-wake-ups."""
+the sweeper of orphaned outputs and the listener for other processes' wake-ups (PostgreSQL's
+``LISTEN``; on SQLite, ``kit/local_bus.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
 from creatix.jobs.sweeper import OrphanSweeper
+from creatix.kit.local_bus import LocalListener
 from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, PROGRESS_CHANNEL, Listener
 from creatix.runtime import Runtime
 from creatix.worker import Worker
@@ -28,7 +29,10 @@ class BackgroundWork:
 
     def start(self) -> None:
         runtime = self.runtime
-        if not runtime.db.is_sqlite:
+        if runtime.db.is_sqlite:
+            database = runtime.db.engine.url.database
+            self._spawn("listener", LocalListener(database, self._handlers()).run())
+        else:
             self._spawn("listener", self._listener().run())
         if self.worker is not None:
             self._spawn("worker", self.worker.run())
@@ -48,20 +52,23 @@ class BackgroundWork:
             interval_seconds=settings.orphan_sweep_interval_seconds,
         )
 
-    def _listener(self) -> Listener:
+    def _handlers(self) -> dict[str, Callable[[str], None]]:
         jobs = self.runtime.jobs
 
         def finished(job_id: str) -> None:
             self._spawn("finished", jobs.finished_elsewhere(job_id), keep=False)
 
+        return {
+            JOBS_CHANNEL: jobs.queued_elsewhere,
+            FINISHED_CHANNEL: finished,
+            PROGRESS_CHANNEL: jobs.progressed_elsewhere,
+        }
+
+    def _listener(self) -> Listener:
         return Listener(
             self.runtime.settings.resolved_database_url,
-            {
-                JOBS_CHANNEL: jobs.queued_elsewhere,
-                FINISHED_CHANNEL: finished,
-                PROGRESS_CHANNEL: jobs.progressed_elsewhere,
-            },
-            on_reconnect=jobs.events.job_submitted,
+            self._handlers(),
+            on_reconnect=self.runtime.jobs.events.job_submitted,
         )
 
     def _spawn(self, name: str, work: Coroutine[Any, Any, None], *, keep: bool = True) -> None:

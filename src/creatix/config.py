@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     run_worker: bool = True
+    workers: int | None = Field(
+        default=None,
+        description="serve's API processes (--workers); unset: one per core, at most 8",
+    )
     public_url: str | None = Field(
         default=None, description="Base of file URLs; defaults to the URL a request came in on"
     )

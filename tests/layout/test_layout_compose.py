@@ -213,3 +213,14 @@ def test_a_logo_that_would_vanish_into_the_picture_gets_a_plate(
     assert tuple(image[(top + bottom) // 2, (left + right) // 2]) == logo_colour
     beside = tuple(image[(top + bottom) // 2, left - 3])
     assert (beside == (250, 248, 240)) is plated
+
+
+def test_compose_leaves_the_visual_and_the_logo_as_they_were() -> None:
+    visual = VISUALS["plain"]()
+    kit = style()
+    assert kit.logo is not None
+    before, logo_before = visual.tobytes(), kit.logo.tobytes()
+    for placement in PLACEMENTS.values():
+        compose(visual, COPY, kit, placement)
+    assert visual.tobytes() == before
+    assert kit.logo.tobytes() == logo_before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import signal
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from creatix import __version__
 from creatix.app import create_app
 from creatix.background import BackgroundWork
 from creatix.catalog.loader import CatalogError, load_catalog
+from creatix.catalog.schemas import Catalog
 from creatix.cli.common import (
     CatalogFile,
     DatabaseUrl,
@@ -23,6 +25,7 @@ from creatix.cli.common import (
     catalog_of,
     console,
     default_of,
+    error,
     fail,
     redacted_database_url,
     settings_from,
@@ -32,6 +35,16 @@ from creatix.kit.logging import configure_logging
 from creatix.kit.migrate import upgrade_database
 from creatix.provenance.credentials import DEVELOPMENT_FOLDER, CredentialsError
 from creatix.runtime import Runtime, output_provenance
+from creatix.supervisor import (
+    MAX_WORKERS,
+    ChildPlan,
+    PortInUse,
+    StartFailure,
+    Supervisor,
+    default_workers,
+    listening_sockets,
+    plan_children,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +72,21 @@ def _is_loopback(host: str) -> bool:
         return False  # a name: it may resolve anywhere
 
 
-def print_banner(runtime: Runtime) -> None:
+def print_banner(runtime: Runtime, *, processes: str | None = None) -> None:
+    """What ``serve`` says when it is ready; ``processes``: ``--workers``' processes (the
+    banner is printed by the first API process, whose own worker is none)."""
     settings = runtime.settings
     url = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]Creatix {__version__}[/bold] listening on [cyan]{url}[/cyan]")
     console.print(f"  API docs   {url}/docs")
     console.print(f"  data       {settings.data_dir.resolve()}")
     console.print(f"  database   {redacted_database_url(settings)}", markup=False)
-    worker = f"in-process, {settings.worker_concurrency} slots" if settings.run_worker else "none"
-    console.print(f"  worker     {worker}")
+    if processes is not None:
+        console.print(f"  processes  {processes}")
+    else:
+        slots = settings.worker_concurrency
+        worker = f"in-process, {slots} slots" if settings.run_worker else "none"
+        console.print(f"  worker     {worker}")
     if settings.allow_private_urls:
         console.print("  private URLs allowed (webhooks, image URLs; this server's own files)")
     console.print(f"  C2PA       {signing_note(runtime)}", markup=False)
@@ -141,8 +160,20 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Serve the API only; run workers elsewhere.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help=f"API processes on the port, 1 to {MAX_WORKERS} (env CREATIX_WORKERS); "
+            "with more than 1, the engines run in worker processes of their own. "
+            "1: the API and a worker in this one process.",
+            show_default=f"the number of cores, at most {MAX_WORKERS}",
+        ),
+    ] = None,
 ) -> None:
-    """Run the API (and, unless --no-worker, a worker) in this process.
+    """Run the API (and, unless --no-worker, a worker): in this process with --workers 1,
+    else in --workers API processes sharing the port and worker processes beside them,
+    all supervised by this one (a crashed one is started again; SIGTERM or Ctrl-C drains
+    them all).
 
     On a loopback address (and without CREATIX_PUBLIC_URL) webhooks and image URLs may reach
     private addresses, this server's own file URLs among them, unless
@@ -156,17 +187,22 @@ def serve(
             database_url=database_url,
             catalog=catalog,
             run_worker=False if no_worker else None,
+            workers=workers,
         )
     )
+    processes = api_processes(settings.workers)
     configure_logging(settings.log_level)
     try:
-        load_catalog(settings.catalog)
+        loaded = load_catalog(settings.catalog)
     except CatalogError as exc:
         raise fail(str(exc)) from exc
     check_signing_identity(settings)
     warning = host_header_warning(settings)
     if warning is not None:
         log.warning(warning)
+    if processes > 1:
+        _supervise(settings, loaded, processes)
+        return
     uvicorn.run(
         create_app(settings, on_ready=print_banner),
         host=settings.host,
@@ -174,6 +210,55 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(settings.drain_seconds),
+    )
+
+
+def api_processes(workers: int | None) -> int:
+    """``--workers`` checked: 1 to ``MAX_WORKERS``, else a refusal naming the option; not
+    given: one per core, at most ``MAX_WORKERS``."""
+    if workers is None:
+        return default_workers()
+    if not 1 <= workers <= MAX_WORKERS:
+        raise fail(
+            f"--workers must be between 1 and {MAX_WORKERS} (got {workers}); "
+            "more API processes than that: several servers behind a load balancer"
+        )
+    return workers
+
+
+def _supervise(settings: Settings, loaded: Catalog, processes: int) -> None:
+    """``serve --workers N``: what N children must not race at, done here once (the
+    database migrated, the server id, URL-signing key and development CA made, the port
+    bound), then the children, supervised until SIGTERM or Ctrl-C."""
+    upgrade_database(settings.resolved_database_url)
+    settings = settings.model_copy(
+        update={
+            "server_id": settings.resolved_server_id(),
+            "secret_key": settings.resolved_secret_key(),
+        }
+    )
+    if not settings.redis_url:
+        log.warning(
+            "%d API processes count rate limits and sign-in attempts each on its own: set "
+            "CREATIX_REDIS_URL to share them",
+            processes,
+        )
+    try:
+        sockets = listening_sockets(settings.host, settings.port, processes)
+    except PortInUse as exc:
+        raise error(str(exc)) from exc
+    plans = plan_children(loaded, processes, run_worker=settings.run_worker)
+    supervisor = Supervisor(settings, plans, sockets, on_ready=_all_ready)
+    try:
+        supervisor.run()
+    except StartFailure as exc:
+        raise error(str(exc)) from exc
+
+
+def _all_ready(plans: list[ChildPlan]) -> None:
+    console.print(
+        f"all {len(plans)} processes ready (pid {os.getpid()} supervises them)",
+        highlight=False,
     )
 
 

@@ -1,0 +1,187 @@
+"""``creatix serve --workers N`` as real subprocesses: its refusals, a child that cannot
+start, and a supervised server of two API processes and two worker processes that answers,
+restarts a killed child, and drains on SIGTERM losing no job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from creatix.catalog.loader import load_catalog
+from creatix.supervisor import MAX_WORKERS
+from support import ServerProcess, creatix_command, free_port
+
+pytestmark = pytest.mark.slow
+BODY = {"prompt": "a red bicycle on a beach", "size": "512x512", "n": 1, "response_format": "url"}
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        creatix_command(*args),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CREATIX_SECRET_KEY": "test-secret", **(env or {})},
+    )
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", str(MAX_WORKERS + 1)])
+def test_workers_out_of_range_is_refused_naming_the_option(tmp_path: Path, workers: str) -> None:
+    port = free_port()
+    result = _run("serve", "--workers", workers, "--port", str(port), "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stdout
+    assert lines[0].startswith("error: --workers must be between 1 and 8")
+    assert f"(got {workers})" in lines[0]
+    assert not (tmp_path / "creatix.db").exists()  # refused before anything was made
+
+
+def test_a_child_that_fails_at_start_stops_serve_with_its_reason(tmp_path: Path) -> None:
+    # The supervisor does not build what the children build: a rate-limit storage the
+    # limits library cannot open fails in each child's runtime.
+    port = free_port()
+    result = _run(
+        "serve",
+        "--workers",
+        "2",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "data"),
+        env={"CREATIX_RATE_LIMIT_STORAGE": "nonsense://nowhere", "CREATIX_LOG_LEVEL": "ERROR"},
+    )
+    assert result.returncode == 1
+    assert "failed to start:" in result.stdout
+    assert "nonsense" in result.stdout
+    with httpx.Client() as client, pytest.raises(httpx.ConnectError):
+        client.get(f"http://127.0.0.1:{port}/healthz")  # nothing half-started is left
+
+
+def _children(supervisor: int) -> dict[str, int]:
+    """The supervisor's children by name (``cx-api-1``, ...): pid."""
+    out = subprocess.run(
+        ["ps", "-o", "pid=,comm=", "--ppid", str(supervisor)],
+        check=False,
+        capture_output=True,
+        text=True,
+    ).stdout
+    named = [line.split(None, 1) for line in out.splitlines() if line.strip()]
+    return {name.strip(): int(pid) for pid, name in named if name.startswith("cx-")}
+
+
+def _restarted(supervisor: int, name: str, old_pid: int) -> int:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        pid = _children(supervisor).get(name)
+        if pid is not None and pid != old_pid:
+            return pid
+        time.sleep(0.2)
+    raise AssertionError(f"{name} was not started again")
+
+
+def _generate(url: str, secret: str) -> httpx.Response:
+    # A new connection per request: SO_REUSEPORT spreads connections over the API processes.
+    with httpx.Client(timeout=30) as client:
+        return client.post(
+            f"{url}/v1/images/generations",
+            json=BODY,
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+
+
+def _all_answer(url: str, secret: str, count: int = 8) -> list[httpx.Response]:
+    answers: list[httpx.Response] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(_generate(url, secret)))
+        for _ in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def _key(data_dir: Path, account: str) -> tuple[str, str]:
+    created = _run(
+        "keys", "create", "--account", account, "--plan", "unlimited", "--json",
+        "--data-dir", str(data_dir),
+    )  # fmt: skip
+    assert created.returncode == 0, created.stdout + created.stderr
+    key = json.loads(created.stdout)
+    return key["key_id"], key["secret"]
+
+
+def _slow_catalog(path: Path) -> Path:
+    data = load_catalog().model_dump(mode="json")
+    data["engines"]["preview"]["options"] = {"delay_seconds": 1.0}
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_two_api_and_two_worker_processes_answer_restart_and_drain(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _, secret = _key(data_dir, "globex")
+    server = ServerProcess(
+        data_dir,
+        "--workers",
+        "2",
+        "--catalog",
+        str(_slow_catalog(tmp_path / "catalog.yaml")),
+        # Polling alone would hold every answer for up to a minute: the processes' answers
+        # below come from their wake-ups (kit/local_bus.py).
+        env={"CREATIX_POLL_INTERVAL_SECONDS": "60", "CREATIX_DRAIN_SECONDS": "20"},
+    ).start()
+    try:
+        assert server.process is not None
+        supervisor = server.process.pid
+        children = _children(supervisor)
+        assert set(children) == {"cx-api-1", "cx-api-2", "cx-worker-1", "cx-worker-2"}
+
+        answers = _all_answer(server.url, secret)
+        assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
+        assert all(len(a.json()["data"]) == 1 for a in answers)
+
+        for name in ("cx-api-1", "cx-worker-1"):
+            os.kill(children[name], signal.SIGKILL)
+            children[name] = _restarted(supervisor, name, children[name])
+        time.sleep(0.5)
+        answers = _all_answer(server.url, secret)
+        assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
+
+        # SIGTERM with requests in flight: each is answered, then every process exits.
+        in_flight: list[httpx.Response] = []
+        threads = [
+            threading.Thread(target=lambda: in_flight.append(_generate(server.url, secret)))
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        server.process.send_signal(signal.SIGTERM)
+        for thread in threads:
+            thread.join()
+        assert server.process.wait(timeout=90) == 0
+        assert [r.status_code for r in in_flight] == [200] * 4
+        for pid in children.values():
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)  # no child outlived the supervisor
+    finally:
+        server.stop()
+    with sqlite3.connect(data_dir / "creatix.db") as db:
+        statuses = dict(db.execute("SELECT status, count(*) FROM jobs GROUP BY status"))
+    assert set(statuses) <= {"succeeded", "queued"}, statuses
+    assert statuses.get("succeeded", 0) >= 8 + 8 + 4
