@@ -8,6 +8,8 @@ WCAG contrast >= 4.5:1 against the worst pixel behind each box, computed here in
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from layout_samples import COPY, VISUALS, logo, style, text_colour, worst_contrast
@@ -224,3 +226,12 @@ def test_compose_leaves_the_visual_and_the_logo_as_they_were() -> None:
         compose(visual, COPY, kit, placement)
     assert visual.tobytes() == before
     assert kit.logo.tobytes() == logo_before
+
+
+def test_composing_in_threads_gives_the_same_creatives() -> None:
+    visual, kit = VISUALS["busy"](), style()
+    jobs = [PLACEMENTS[name] for name in sorted(PLACEMENTS)] * 2
+    alone = [compose(visual, COPY, kit, placement).image.tobytes() for placement in jobs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda p: compose(visual, COPY, kit, p).image.tobytes(), jobs))
+    assert together == alone
