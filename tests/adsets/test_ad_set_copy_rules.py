@@ -77,10 +77,10 @@ def test_copy_that_cannot_avoid_a_banned_word_fails_and_is_refunded(server: Live
     assert server.balance(name) == 10_000 - ad_set["creditsCharged"]
 
 
-def test_copy_the_kits_font_cannot_draw_fails_its_variant_naming_the_characters(
+def test_fixed_copy_the_kits_font_cannot_draw_is_400_naming_the_characters(
     server: LiveServer,
 ) -> None:
-    _, secret = server.funded_account(credits=10_000)
+    name, secret = server.funded_account(credits=10_000)
     with server.client(secret) as client:
         kit = client.post("/api/platform/brand-kits", json={"name": "Northwind"}).json()
         body = {
@@ -91,17 +91,19 @@ def test_copy_the_kits_font_cannot_draw_fails_its_variant_naming_the_characters(
             "imageModel": "creatix-flash",
             "copyModel": "gemini-2.5-flash",
         }
-        started = client.post("/api/platform/ad-sets", json=body)
-        assert started.status_code == 202, started.text
-        deadline = time.monotonic() + 120
-        while True:
-            ad_set = client.get(f"/api/platform/ad-sets/{started.json()['id']}").json()["adSet"]
-            if ad_set["status"] != "processing" or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-    (variant,) = ad_set["variants"]
-    assert variant["status"] == "failed"
-    assert "立即购买" in variant["error"]
-    assert "open-sans-bold" in variant["error"]
-    assert variant["creatives"] == []
-    assert ad_set["status"] == "failed"
+        refused = client.post("/api/platform/ad-sets", json=body)
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["error"]
+        legal = client.patch(
+            f"/api/platform/brand-kits/{kit['id']}", json={"legalLine": "以条款为准"}
+        )
+        assert legal.status_code == 200, legal.text
+        body["brief"] = {"product": "tea", "audience": "everyone", "offer": "new"}
+        kit_refused = client.post("/api/platform/ad-sets", json=body)
+    assert error["param"] == "brief.cta"
+    assert error["code"] == "font_missing_glyphs"
+    assert "立即购买" in error["message"]
+    assert "open-sans-bold" in error["message"]
+    assert kit_refused.status_code == 400, kit_refused.text
+    assert kit_refused.json()["error"]["param"] == "brandKitId"
+    assert server.balance(name) == 10_000

@@ -19,10 +19,12 @@ from creatix.kit.errors import InvalidRequest
 from creatix.layout import (
     PLACEMENTS,
     AdCopy,
+    FontFace,
     LayoutInputError,
     Placement,
     check_copy_fits,
     custom_placement,
+    missing_glyphs,
 )
 
 MAX_PLACEMENTS = 12
@@ -129,6 +131,25 @@ def check_fixed_copy(brief: Brief, kit: BrandKit, placements: Sequence[Placement
                 param=field,
                 code="copy_does_not_fit",
             ) from exc
+
+
+def check_fixed_glyphs(brief: Brief, kit: BrandKit, font: FontFace) -> None:
+    """The copy the brief and the kit fix must be drawable in the kit's font: a 400 naming
+    the characters it has no glyphs for (``brief.cta``, or the kit's: ``brand_kit_id``)."""
+    fixed = [
+        ("brief.cta", brief.cta),
+        ("brand_kit_id", None if brief.cta else kit.default_cta),
+        ("brand_kit_id", kit.legal_line),
+    ]
+    for field, text in fixed:
+        missing = missing_glyphs(font, text) if text else []
+        if missing:
+            raise InvalidRequest(
+                f"The kit's font {kit.font_name} has no glyphs for {''.join(missing[:20])!r} "
+                f"in {text!r}; change the text or upload a font that has them.",
+                param=field,
+                code="font_missing_glyphs",
+            )
 
 
 def banned_pattern(words: Sequence[str]) -> str | None:

@@ -34,6 +34,7 @@ from creatix.jobs.specs import IdempotencyKey, ImageSpec, Job, JobKind, JobStatu
 from creatix.kit.clock import utcnow
 from creatix.kit.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from creatix.kit.ids import new_uuid
+from creatix.storage.base import Storage
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ async def submit(
     request: AdSetRequest,
     *,
     source: str,
+    storage: Storage,
     idempotency: IdempotencyKey | None = None,
 ) -> tuple[str, bool]:
     """Check and enqueue the set; its id, and whether it was made now (not an idempotent
@@ -98,6 +100,7 @@ async def submit(
         raise InvalidRequest(f"variants must be 1 to {plan.MAX_VARIANTS}.", param="variants")
     placements = plan.resolve_placements(request.placements)
     plan.check_fixed_copy(request.brief, kit, placements)
+    plan.check_fixed_glyphs(request.brief, kit, await brands.kit_font(kit, storage))
     image_model = _model(jobs, request.image_model, JobKind.IMAGE, "image_model")
     copy_model = _model(jobs, request.copy_model, JobKind.TEXT, "copy_model")
     largest = plan.visual_placement(placements)

@@ -120,7 +120,12 @@ async def create_ad_set(
     idempotency = idempotency_key(request, body.model_dump(by_alias=True, exclude_unset=True))
     try:
         ad_set_id, created = await adsets.submit(
-            runtime.jobs, principal, _request(body), source=SOURCE, idempotency=idempotency
+            runtime.jobs,
+            principal,
+            _request(body),
+            source=SOURCE,
+            storage=runtime.storage,
+            idempotency=idempotency,
         )
     except CreatixError as exc:
         param = WIRE_FIELDS.get(exc.param or "", exc.param)

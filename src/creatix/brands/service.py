@@ -30,6 +30,7 @@ from creatix.kit.ids import new_id
 from creatix.layout import (
     DEFAULT_FONT,
     BrandStyle,
+    FontFace,
     LayoutInputError,
     bundled_fonts,
     load_font,
@@ -343,6 +344,14 @@ async def set_font(
 
 def _rgb(color: str) -> tuple[int, int, int]:
     return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+async def kit_font(kit: BrandKit, storage: Storage) -> FontFace:
+    """The kit's font: its uploaded file (read from storage), else the bundled one."""
+    if kit.font_key is None:
+        return bundled_fonts()[kit.font_name]
+    data = await storage.get(kit.font_key)
+    return await asyncio.to_thread(load_font, data)
 
 
 async def brand_style(kit: BrandKit, storage: Storage) -> BrandStyle:
