@@ -19,11 +19,13 @@ from creatix.api import (
     account_generations,
     account_usage,
     account_webhooks,
+    ad_sets,
     admin,
     admin_policy,
     admin_status,
     artnex,
     asset_generator,
+    brand_kits,
     creatix_v1,
     files,
     health,
@@ -139,6 +141,8 @@ def create_app(
     app.include_router(files.router)
     app.include_router(platform.router)
     app.include_router(uploads.router)
+    app.include_router(brand_kits.router)
+    app.include_router(ad_sets.router)
     app.include_router(provenance.router)
     app.include_router(asset_generator.router)
     app.include_router(text_generator.router)

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
+from creatix.adsets.assembler import AdSetAssembler
 from creatix.jobs.sweeper import OrphanSweeper
 from creatix.kit.local_bus import LocalListener
 from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, PROGRESS_CHANNEL, Listener
@@ -37,9 +38,21 @@ class BackgroundWork:
         if self.worker is not None:
             self._spawn("worker", self.worker.run())
             self._spawn("deliverer", runtime.deliverer().run())
+            self._spawn("ad-sets", self._assembler().run())
             sweeper = self._sweeper()
             if sweeper is not None:
                 self._spawn("sweeper", sweeper.run())
+
+    def _assembler(self) -> AdSetAssembler:
+        """The ad sets' layout step, beside the worker that makes their parts."""
+        runtime = self.runtime
+        return AdSetAssembler(
+            runtime.db,
+            runtime.catalog,
+            runtime.storage,
+            runtime.provenance,
+            poll_interval_seconds=runtime.settings.poll_interval_seconds,
+        )
 
     def _sweeper(self) -> OrphanSweeper | None:
         settings = self.runtime.settings
