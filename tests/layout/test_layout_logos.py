@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import io
+from types import ModuleType
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from creatix.layout import LayoutInputError, rasterize_logo
+from creatix.layout import LayoutInputError, logos, rasterize_logo
 from creatix.layout.logos import LOGO_SIDE
 
 SVG = (
@@ -189,3 +191,26 @@ def test_a_file_that_is_not_an_image_is_refused(data: bytes) -> None:
 def test_an_invisible_logo_is_refused() -> None:
     with pytest.raises(LayoutInputError):
         rasterize_logo(encoded(Image.new("RGBA", (50, 50), (0, 0, 0, 0)), "PNG"))
+
+
+def test_without_resvg_an_svg_logo_is_a_server_error_and_raster_logos_still_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_import = importlib.import_module
+
+    def without_resvg(name: str, package: str | None = None) -> ModuleType:
+        if name == "resvg_py":
+            raise ImportError(name)
+        return real_import(name, package)
+
+    logos._svg_module.cache_clear()
+    monkeypatch.setattr(logos.importlib, "import_module", without_resvg)
+    try:
+        with pytest.raises(RuntimeError, match="resvg-py"):
+            rasterize_logo(svg('<rect width="200" height="100"/>'))
+        assert rasterize_logo(encoded(Image.new("RGB", (30, 10), (1, 2, 3)), "PNG")).size == (
+            30,
+            10,
+        )
+    finally:
+        logos._svg_module.cache_clear()

@@ -11,14 +11,14 @@ reference was refused before it). Its text, if any, is set in the bundled fonts 
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import re
 import warnings
 import xml.etree.ElementTree as ET
 from functools import cache
+from types import ModuleType
 
-import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]
-import resvg_py
 from PIL import Image
 
 from creatix.layout.errors import LayoutInputError
@@ -29,6 +29,7 @@ MAX_LOGO_PIXELS = 16_000_000  # decoded raster logos
 LOGO_SIDE = 1024  # the longer side a logo is kept at (slots are far smaller)
 MAX_SVG_ELEMENTS = 20_000
 MAX_SVG_EXPANDED = 100_000  # elements after every <use> is expanded
+SVG_PACKAGES = {"defusedxml.ElementTree": "defusedxml", "resvg_py": "resvg-py"}
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -220,9 +221,24 @@ def _font_files() -> list[str]:
     return [str(FONT_DIR / name) for name in BUNDLED_FILES.values()]
 
 
-def _render_svg(data: bytes) -> Image.Image:
+@cache
+def _svg_module(name: str) -> ModuleType:
+    """defusedxml's ElementTree and resvg, loaded with the first SVG logo: only SVG needs
+    them, so a server installed without them still takes raster logos (and says why an SVG
+    fails)."""
     try:
-        root = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        return importlib.import_module(name)
+    except ImportError as exc:
+        package = SVG_PACKAGES[name]
+        raise RuntimeError(f"SVG logos need the {package} package (pip install {package})") from exc
+
+
+def _render_svg(data: bytes) -> Image.Image:
+    safe_xml, resvg = _svg_module("defusedxml.ElementTree"), _svg_module("resvg_py")
+    try:
+        root = safe_xml.fromstring(
+            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
     except Exception as exc:  # ParseError, DTDForbidden, EntitiesForbidden, ...
         raise _refuse("the SVG logo is not well-formed XML without DTDs or entities") from exc
     _check_svg_tree(root)
@@ -235,7 +251,7 @@ def _render_svg(data: bytes) -> Image.Image:
     ET.register_namespace("xlink", XLINK_NS)
     markup = ET.tostring(root, encoding="unicode")
     try:
-        png = resvg_py.svg_to_bytes(
+        png = resvg.svg_to_bytes(
             svg_string=markup, skip_system_fonts=True, font_files=_font_files()
         )
         image = Image.open(io.BytesIO(bytes(png)), formats=("PNG",))
