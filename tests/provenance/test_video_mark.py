@@ -4,6 +4,7 @@ a re-encode at 500 kbit/s."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +19,9 @@ from creatix.engines.preview_video.yuv import YuvFrame, chroma_planes, half, lum
 from creatix.jobs.specs import VideoSpec
 from creatix.media.video import FrameMarks
 from creatix.provenance import mark
+from creatix.provenance.credentials import development_identity
 from creatix.provenance.mark import VideoMark
+from creatix.provenance.verify import inspect_file
 from mark_samples import preview, synthetic
 
 PAYLOAD = bytes.fromhex("c0ffee0123456789")
@@ -110,3 +113,28 @@ def test_the_mark_survives_the_engines_encode_and_a_500_kbit_re_encode(tmp_path:
         sampled = frames[:: len(frames) // 8]
         found = sum(mark.detect(frame) == PAYLOAD for frame in sampled)
         assert found >= len(sampled) - (0 if path is made else 1), (path.name, found)
+
+
+def _video_marked_from(first_marked: int, frames: int, size: tuple[int, int]) -> bytes:
+    """An H.264 MP4 of ``frames`` frames whose frames from ``first_marked`` on carry the mark."""
+    picture = synthetic(11, *size)
+    marked = mark.embed(picture, PAYLOAD)
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=24, options={"crf": "12"})
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for index in range(frames):
+            shown = marked if index >= first_marked else picture
+            container.mux(stream.encode(av.VideoFrame.from_image(shown)))
+        container.mux(stream.encode())
+    return out.getvalue()
+
+
+def test_verification_finds_a_mark_that_only_later_frames_still_carry(tmp_path: Path) -> None:
+    """As after a low-bit-rate re-encode, which starves a video's first frames most."""
+    anchors = development_identity(tmp_path / "c2pa").trust_anchors_pem
+    late = _video_marked_from(first_marked=30, frames=48, size=(320, 192))
+    assert inspect_file(late, anchors).payload == PAYLOAD
+    unmarked = _video_marked_from(first_marked=48, frames=48, size=(320, 192))
+    assert inspect_file(unmarked, anchors).payload is None

@@ -24,8 +24,12 @@ from creatix.provenance.credentials import GENERATION_ASSERTION
 from creatix.provenance.xmp import digital_source_type
 
 IMAGE_MIME_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-VIDEO_FRAMES_READ = 3
-"""Frames of a video tried for the invisible mark (the first that carries it answers)."""
+VIDEO_FRAMES_READ = 6
+"""Frames of a video tried for the invisible mark (the first that carries it answers), spread
+evenly over its first ``VIDEO_FRAMES_SCANNED``: a re-encode at a low bit rate starves the
+first frames of a video most, so they alone say too little."""
+VIDEO_FRAMES_SCANNED = 240
+"""Frames decoded at most (10 s at 24 fps), whatever the video's length."""
 MAX_PIXELS = 8192 * 8192
 
 
@@ -119,7 +123,7 @@ def _video(data: bytes) -> tuple[str, int, int, list[Image.Image]]:
                 raise UnreadableFile("the file has no video stream")
             stream = container.streams.video[0]
             width, height = stream.codec_context.width, stream.codec_context.height
-            decoded = list(islice(container.decode(stream), VIDEO_FRAMES_READ))
+            decoded = _spread_frames(container, stream)
     except UnreadableFile:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as exc:
@@ -128,6 +132,19 @@ def _video(data: bytes) -> tuple[str, int, int, list[Image.Image]]:
         raise UnreadableFile("the video has no frames")
     frames = [Image.fromarray(frame.to_ndarray(format="rgb24")) for frame in decoded]
     return "video/mp4", width, height, frames
+
+
+def _spread_frames(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> list[av.VideoFrame]:
+    """Up to ``VIDEO_FRAMES_READ`` frames spread from the first to the last of the first
+    ``VIDEO_FRAMES_SCANNED`` (by the stream's frame count; a count it does not know or
+    overstates costs only decoding)."""
+    scanned = min(stream.frames or VIDEO_FRAMES_SCANNED, VIDEO_FRAMES_SCANNED)
+    last = max(scanned - 1, 0)
+    wanted = {round(i * last / (VIDEO_FRAMES_READ - 1)) for i in range(VIDEO_FRAMES_READ)}
+    frames = enumerate(islice(container.decode(stream), scanned))
+    return [frame for index, frame in frames if index in wanted]
 
 
 def read_manifest(data: bytes, mime_type: str, trust_anchors_pem: bytes) -> ManifestReport:
