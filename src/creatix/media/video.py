@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 from typing import Protocol
 
@@ -245,16 +246,26 @@ def sampled_frames(source: Path, count: int) -> list[Image.Image]:
     """``count`` frames spread evenly over the video (its first and last among them), as RGB
     pictures: what the content policy checks of a video (blocking: run it in a thread)."""
     with av.open(str(source)) as container:
-        stream = container.streams.video[0]
-        total = stream.frames or 0
-        if total <= 0:  # the container does not say: count by decoding
-            total = sum(1 for _ in container.decode(stream))
-            container.seek(0)
-        wanted = (
-            {round(i * (total - 1) / max(count - 1, 1)) for i in range(count)} if total else set()
-        )
-        return [
-            Image.fromarray(frame.to_ndarray(format="rgb24"))
-            for index, frame in enumerate(container.decode(stream))
-            if index in wanted
-        ]
+        frames = spread_frames(container, container.streams.video[0], count)
+        return [Image.fromarray(frame.to_ndarray(format="rgb24")) for frame in frames]
+
+
+def spread_frames(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    count: int,
+    *,
+    scan_limit: int | None = None,
+) -> list[av.VideoFrame]:
+    """``count`` frames spread evenly from the first to the last of the stream, or of its
+    first ``scan_limit`` frames (a file from outside: what it decodes stays bounded; a frame
+    count the container overstates costs only decoding)."""
+    total = stream.frames or 0
+    if scan_limit is not None:
+        total = min(total or scan_limit, scan_limit)
+    elif total <= 0:  # the container does not say: count by decoding
+        total = sum(1 for _ in container.decode(stream))
+        container.seek(0)
+    wanted = {round(i * (total - 1) / max(count - 1, 1)) for i in range(count)} if total else set()
+    decoded = enumerate(islice(container.decode(stream), total))
+    return [frame for index, frame in decoded if index in wanted]

@@ -11,7 +11,6 @@ import io
 import json
 import warnings
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 import av
@@ -19,6 +18,7 @@ import c2pa
 from PIL import Image
 
 from creatix.media.encoding import XMP_KEYWORD
+from creatix.media.video import spread_frames
 from creatix.provenance import mark
 from creatix.provenance.credentials import GENERATION_ASSERTION
 from creatix.provenance.xmp import digital_source_type
@@ -123,7 +123,9 @@ def _video(data: bytes) -> tuple[str, int, int, list[Image.Image]]:
                 raise UnreadableFile("the file has no video stream")
             stream = container.streams.video[0]
             width, height = stream.codec_context.width, stream.codec_context.height
-            decoded = _spread_frames(container, stream)
+            decoded = spread_frames(
+                container, stream, VIDEO_FRAMES_READ, scan_limit=VIDEO_FRAMES_SCANNED
+            )
     except UnreadableFile:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as exc:
@@ -132,19 +134,6 @@ def _video(data: bytes) -> tuple[str, int, int, list[Image.Image]]:
         raise UnreadableFile("the video has no frames")
     frames = [Image.fromarray(frame.to_ndarray(format="rgb24")) for frame in decoded]
     return "video/mp4", width, height, frames
-
-
-def _spread_frames(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream
-) -> list[av.VideoFrame]:
-    """Up to ``VIDEO_FRAMES_READ`` frames spread from the first to the last of the first
-    ``VIDEO_FRAMES_SCANNED`` (by the stream's frame count; a count it does not know or
-    overstates costs only decoding)."""
-    scanned = min(stream.frames or VIDEO_FRAMES_SCANNED, VIDEO_FRAMES_SCANNED)
-    last = max(scanned - 1, 0)
-    wanted = {round(i * last / (VIDEO_FRAMES_READ - 1)) for i in range(VIDEO_FRAMES_READ)}
-    frames = enumerate(islice(container.decode(stream), scanned))
-    return [frame for index, frame in frames if index in wanted]
 
 
 def read_manifest(data: bytes, mime_type: str, trust_anchors_pem: bytes) -> ManifestReport:
