@@ -51,6 +51,7 @@ class BackgroundWork:
             runtime.catalog,
             runtime.storage,
             runtime.provenance,
+            events=runtime.jobs.events,
             poll_interval_seconds=runtime.settings.poll_interval_seconds,
         )
 

@@ -96,3 +96,36 @@ def test_an_expired_layout_lease_is_taken_up_and_the_dead_owner_cannot_record(
     with workerless.client(secret) as client:
         again = client.get(f"/api/platform/ad-sets/{ad_set_id}").json()["adSet"]
     assert len(again["variants"][0]["creatives"]) == 2
+
+
+@pytest.fixture(scope="module")
+def slow_polling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server whose loops poll once a minute: only wake-ups make things happen sooner."""
+    data_dir: Path = tmp_path_factory.mktemp("slow-polling")
+    settings = make_settings(data_dir)
+    settings.poll_interval_seconds = 60.0
+    live = LiveServer(settings).start()
+    yield live
+    live.stop()
+
+
+def test_the_layout_step_is_woken_by_its_parts_ending(slow_polling: LiveServer) -> None:
+    _, secret = slow_polling.funded_account(credits=10_000)
+    with slow_polling.client(secret) as client:
+        kit_id = client.post("/api/platform/brand-kits", json=KIT).json()["id"]
+        body = {
+            "brandKitId": kit_id,
+            "brief": BRIEF,
+            "placements": ["display_300x250"],
+            "variants": 1,
+            "imageModel": "creatix-flash",
+            "copyModel": "gemini-2.5-flash",
+        }
+        ad_set_id = client.post("/api/platform/ad-sets", json=body).json()["id"]
+        deadline = time.monotonic() + 40  # well inside the minute a poll would take
+        while time.monotonic() < deadline:
+            ad_set = client.get(f"/api/platform/ad-sets/{ad_set_id}").json()["adSet"]
+            if ad_set["status"] != "processing":
+                break
+            time.sleep(0.2)
+    assert ad_set["status"] == "completed", ad_set

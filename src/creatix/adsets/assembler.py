@@ -21,6 +21,7 @@ are recorded with the variant's end) and is not swept (the folder is not the swe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -41,6 +42,7 @@ from creatix.brands.schemas import BrandKit
 from creatix.brands.service import brand_style
 from creatix.catalog.schemas import Catalog, VisibleMarkStyle
 from creatix.jobs import marking
+from creatix.jobs.events import JobEvents
 from creatix.kit.backoff import Outage
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
@@ -64,6 +66,10 @@ log = logging.getLogger(__name__)
 
 LAYOUT_LEASE_SECONDS = 120.0
 MAX_LAYOUT_ATTEMPTS = 3
+NEW_SETS_LOOK_SECONDS = 1.0
+"""How soon an idle layout step looks for new sets' parts to be woken by (one read)."""
+WATCHED = 200
+"""Parts watched at once while idle (others are found by the poll)."""
 BATCH = 4
 """Variants taken per round."""
 FOLDER = "ad-sets/"
@@ -138,9 +144,12 @@ class AdSetAssembler:
         storage: Storage,
         provenance: OutputProvenance | None,
         *,
+        events: JobEvents | None = None,
         poll_interval_seconds: float = 1.0,
     ) -> None:
         self.db = db
+        self.events = events
+        """Wakes the step when a part it waits on ends (None: it polls only)."""
         self.catalog = catalog
         self.storage = storage
         self.provenance = provenance
@@ -159,7 +168,30 @@ class AdSetAssembler:
                 continue
             outage.recovered()
             if not worked:
-                await asyncio.sleep(self.poll_interval_seconds)
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Wait until a part a waiting variant needs ends (``JobEvents.watch``: this process's
+        worker, or another's through the listener), or ``poll_interval_seconds``."""
+        parts = (
+            await self.db.read(lambda session: repository.waiting_parts(session, WATCHED))
+            if self.events is not None
+            else []
+        )
+        if self.events is None:
+            await asyncio.sleep(self.poll_interval_seconds)
+            return
+        if not parts:  # no set to wait on: look for new ones again soon
+            await asyncio.sleep(min(self.poll_interval_seconds, NEW_SETS_LOOK_SECONDS))
+            return
+        with contextlib.ExitStack() as stack:
+            ends = [stack.enter_context(self.events.watch(job_id)) for job_id in parts]
+            # A part that ended between the read and the watch would wake no one: look again.
+            if await self.db.read(lambda session: repository.any_ready(session, utcnow())):
+                return
+            await asyncio.wait(
+                ends, timeout=self.poll_interval_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
 
     async def round(self) -> int:
         """Take what is ready and compose it; how many variants were taken."""

@@ -98,6 +98,27 @@ def any_ready(session: Session, now: datetime) -> bool:
     return session.execute(query).first() is not None
 
 
+def waiting_parts(session: Session, limit: int) -> list[str]:
+    """The ids of unfinished parts that waiting variants wait on (what to be woken by)."""
+    copy_job = aliased(JobRow)
+    visual_job = aliased(JobRow)
+    query = (
+        select(copy_job.id, visual_job.id, copy_job.status, visual_job.status)
+        .select_from(AdSetVariantRow)
+        .join(AdSetRow, AdSetRow.id == AdSetVariantRow.ad_set_id)
+        .join(copy_job, copy_job.id == AdSetRow.copy_job_id)
+        .join(visual_job, visual_job.id == AdSetVariantRow.visual_job_id)
+        .where(AdSetVariantRow.status == "waiting")
+        .limit(limit)
+    )
+    found: dict[str, None] = {}
+    for copy_id, visual_id, copy_status, visual_status in session.execute(query):
+        for job_id, status in ((copy_id, copy_status), (visual_id, visual_status)):
+            if status not in TERMINAL:
+                found[job_id] = None
+    return list(found)
+
+
 def ready_variants(session: Session, now: datetime, limit: int) -> list[Ready]:
     """Variants waiting on parts that have all ended, and composing ones whose lease expired,
     locked for this transaction (PostgreSQL; SQLite writers are serial)."""
