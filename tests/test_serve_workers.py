@@ -1,6 +1,7 @@
 """``creatix serve --workers N`` as real subprocesses: its refusals, a child that cannot
 start, and a supervised server of two API processes and two worker processes that answers,
-restarts a killed child, and drains on SIGTERM losing no job."""
+restarts a killed child, sees a key revoked by another process, and drains on SIGTERM
+losing no job."""
 
 from __future__ import annotations
 
@@ -17,9 +18,16 @@ import httpx
 import pytest
 import yaml
 
+from creatix.accounts.keycache import CHECK_SECONDS
 from creatix.catalog.loader import load_catalog
 from creatix.supervisor import MAX_WORKERS
-from support import ServerProcess, creatix_command, free_port
+from support import (
+    ServerProcess,
+    creatix_command,
+    drop_postgres_database,
+    free_port,
+    postgres_database,
+)
 
 pytestmark = pytest.mark.slow
 BODY = {"prompt": "a red bicycle on a beach", "size": "512x512", "n": 1, "response_format": "url"}
@@ -134,6 +142,7 @@ def _slow_catalog(path: Path) -> Path:
 def test_two_api_and_two_worker_processes_answer_restart_and_drain(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
+    revoked_id, revoked = _key(data_dir, "acme")
     _, secret = _key(data_dir, "globex")
     server = ServerProcess(
         data_dir,
@@ -154,6 +163,13 @@ def test_two_api_and_two_worker_processes_answer_restart_and_drain(tmp_path: Pat
         answers = _all_answer(server.url, secret)
         assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
         assert all(len(a.json()["data"]) == 1 for a in answers)
+
+        # Both processes have now (almost surely) kept the key; another process revokes it.
+        assert all(_generate(server.url, revoked).status_code == 200 for _ in range(6))
+        revoking = _run("keys", "revoke", revoked_id, "--data-dir", str(data_dir))
+        assert revoking.returncode == 0, revoking.stdout + revoking.stderr
+        time.sleep(CHECK_SECONDS + 0.1)
+        assert [_generate(server.url, revoked).status_code for _ in range(10)] == [401] * 10
 
         for name in ("cx-api-1", "cx-worker-1"):
             os.kill(children[name], signal.SIGKILL)
@@ -184,4 +200,35 @@ def test_two_api_and_two_worker_processes_answer_restart_and_drain(tmp_path: Pat
     with sqlite3.connect(data_dir / "creatix.db") as db:
         statuses = dict(db.execute("SELECT status, count(*) FROM jobs GROUP BY status"))
     assert set(statuses) <= {"succeeded", "queued"}, statuses
-    assert statuses.get("succeeded", 0) >= 8 + 8 + 4
+    assert statuses.get("succeeded", 0) >= 8 + 8 + 4 + 6
+
+
+def test_two_api_processes_on_postgresql(tmp_path: Path) -> None:
+    url = postgres_database()
+    if url is None:
+        pytest.skip("no PostgreSQL reachable")
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    env = {"CREATIX_DATABASE_URL": url, "CREATIX_POLL_INTERVAL_SECONDS": "60"}
+    try:
+        created = _run(
+            "keys", "create", "--account", "acme", "--plan", "unlimited", "--json",
+            "--data-dir", str(data_dir), env=env,
+        )  # fmt: skip
+        assert created.returncode == 0, created.stdout + created.stderr
+        key_id, secret = json.loads(created.stdout)["key_id"], json.loads(created.stdout)["secret"]
+        server = ServerProcess(data_dir, "--workers", "2", env=env).start()
+        try:
+            assert server.process is not None
+            answers = _all_answer(server.url, secret)
+            assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
+            revoking = _run("keys", "revoke", key_id, "--data-dir", str(data_dir), env=env)
+            assert revoking.returncode == 0, revoking.stdout + revoking.stderr
+            time.sleep(CHECK_SECONDS + 0.1)
+            assert [_generate(server.url, secret).status_code for _ in range(6)] == [401] * 6
+            server.process.send_signal(signal.SIGTERM)
+            assert server.process.wait(timeout=90) == 0
+        finally:
+            server.stop()
+    finally:
+        drop_postgres_database(url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from creatix.accounts.keycache import KeyCache
 from creatix.billing.ratelimit import RateLimiter
 from creatix.catalog.loader import load_catalog
 from creatix.catalog.schemas import Catalog, ModelEntry
@@ -74,6 +75,7 @@ class Runtime:
     people: People
     signin_throttle: SigninThrottle
     provenance: OutputProvenance
+    keys: KeyCache
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -114,6 +116,7 @@ class Runtime:
                 window_seconds=settings.signin_window_seconds,
             ),
             provenance=output_provenance(settings),
+            keys=KeyCache(db),
         )
 
     def worker(self, models: Collection[str] | None = None) -> Worker:

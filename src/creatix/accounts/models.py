@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, false, text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from creatix.kit.db import Base, UTCDateTime
@@ -78,3 +78,15 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200), default=None)
     address: Mapped[str | None] = mapped_column(String(100), default=None)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class AuthVersion(Base):
+    """One row whose ``version`` moves (by triggers, migration 0020) in every transaction that
+    changes what authenticating a key reads: a key's secret, revocation, scopes or limits, its
+    account's name, plan, unlimited flag, content policy, status or deletion. Each process's
+    ``accounts.keycache.KeyCache`` forgets its keys when it sees it move."""
+
+    __tablename__ = "auth_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

@@ -48,8 +48,14 @@ def revoke_key(session: Session, key_id: str, now: datetime) -> bool:
     return revoked is not None
 
 
+KEY_USE_ONLY = "creatix_key_use_only"
+"""Set in a session's info by a transaction that only recorded a key's use: no change to
+what authentication reads (``keycache`` keeps its keys)."""
+
+
 def touch_key(session: Session, key_id: str, now: datetime, before: datetime) -> None:
     """Set the key's ``last_used_at`` to ``now`` unless it is already after ``before``."""
+    session.info[KEY_USE_ONLY] = True
     session.execute(
         update(ApiKey)
         .where(

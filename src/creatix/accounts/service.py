@@ -11,7 +11,8 @@ import hmac
 import secrets
 import string
 from collections.abc import Collection, Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -391,23 +392,41 @@ async def key_principal(db: Database, key_id: str) -> Principal:
     return _principal(*found)
 
 
-async def _touch(db: Database, key: ApiKey) -> None:
-    """Record the key's use, at most once per ``LAST_USED_RESOLUTION``."""
+@dataclass(frozen=True)
+class AuthenticatedKey:
+    """A live key found by its secret: who it acts for, and when its use was last recorded."""
+
+    principal: Principal
+    last_used_at: datetime | None
+
+
+async def touch(db: Database, key_id: str, last_used_at: datetime | None) -> datetime | None:
+    """Record the key's use, at most once per ``LAST_USED_RESOLUTION``; when its use is
+    recorded as of now."""
     now = utcnow()
-    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
-        return
+    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+        return last_used_at
     before = now - LAST_USED_RESOLUTION
-    await db.write(lambda session: repository.touch_key(session, key.id, now, before))
+    await db.write(lambda session: repository.touch_key(session, key_id, now, before))
+    return now
 
 
-async def authenticate(db: Database, secret: str) -> Principal:
+async def key_by_secret(db: Database, secret: str) -> AuthenticatedKey:
+    """The live key whose secret is ``secret`` (its use not recorded); ``Unauthorized``
+    for an unknown or revoked one."""
     digest = hash_secret(secret)
     found = await db.read(lambda session: repository.key_with_account(session, digest))
     if found is None or not hmac.compare_digest(found[0].secret_hash, digest):
         raise Unauthorized("Incorrect API key provided.")
-    principal = _principal(*found)
-    await _touch(db, found[0])
-    return principal
+    return AuthenticatedKey(_principal(*found), found[0].last_used_at)
+
+
+async def authenticate(db: Database, secret: str) -> Principal:
+    """The principal of the live key whose secret is ``secret``, its use recorded (without a
+    cache: ``keycache.KeyCache`` is what requests use)."""
+    found = await key_by_secret(db, secret)
+    await touch(db, found.principal.key_id, found.last_used_at)
+    return found.principal
 
 
 async def create_account(
@@ -545,6 +564,13 @@ _NO_SUCH_KEY_HASH = hash_secret("no such key")
 
 
 async def authenticate_pair(db: Database, key_id: str, secret: str) -> Principal:
+    """``key_by_pair``, its use recorded (without a cache)."""
+    found = await key_by_pair(db, key_id, secret)
+    await touch(db, found.principal.key_id, found.last_used_at)
+    return found.principal
+
+
+async def key_by_pair(db: Database, key_id: str, secret: str) -> AuthenticatedKey:
     """The account behind the live key ``key_id`` whose secret is ``secret``.
 
     For APIs that send a key id and its secret separately (the asset generator's
@@ -566,9 +592,7 @@ async def authenticate_pair(db: Database, key_id: str, secret: str) -> Principal
     matches = hmac.compare_digest(expected, hash_secret(secret))
     if found is None or not matches:
         raise Unauthorized("Incorrect API ID or API key provided.")
-    principal = _principal(*found)
-    await _touch(db, found[0])
-    return principal
+    return AuthenticatedKey(_principal(*found), found[0].last_used_at)
 
 
 async def audit_page(db: Database, account_id: str | None, *, limit: int, offset: int) -> AuditPage:

@@ -20,7 +20,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response, Security
 
-from creatix.accounts import service as accounts
 from creatix.accounts.actor import AccountRole, Actor
 from creatix.accounts.schemas import Principal, Scope
 from creatix.api.deps import BEARER_SCHEME, RuntimeDep, count_request
@@ -49,7 +48,7 @@ async def _bearer_actor(
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return None
-    principal = await accounts.authenticate(runtime.db, secret.strip())
+    principal = await runtime.keys.authenticate(secret.strip())
     if scope not in principal.scopes:
         raise Forbidden(
             f"This API key does not have the '{scope}' scope.", code="insufficient_scope"

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 
-from creatix.accounts import service as accounts
 from creatix.accounts.schemas import Principal
 from creatix.jobs.specs import IdempotencyKey
 from creatix.kit.errors import Forbidden, InvalidRequest, Unauthorized, Unavailable
@@ -48,8 +47,9 @@ RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 
 
 async def authorize(runtime: Runtime, secret: str, response: Response) -> Principal:
-    """Resolve a key to its account and count the request against the key's rate limit."""
-    return await _admit(runtime, await accounts.authenticate(runtime.db, secret), response)
+    """Resolve a key to its account (``accounts.keycache``: kept a while in this process)
+    and count the request against the key's rate limit."""
+    return await _admit(runtime, await runtime.keys.authenticate(secret), response)
 
 
 def may_generate(principal: Principal) -> Principal:
@@ -134,7 +134,7 @@ async def api_id_principal(
             f"You didn't provide {missing}. Send your API ID as 'X-API-ID' and your API key "
             "as 'X-API-KEY'."
         )
-    principal = await accounts.authenticate_pair(runtime.db, key_id, secret)
+    principal = await runtime.keys.authenticate_pair(key_id, secret)
     return await _admit(runtime, principal, response)
 
 
