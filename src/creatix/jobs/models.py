@@ -70,6 +70,9 @@ class JobRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     engine_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     progress: Mapped[float | None] = mapped_column(Float, default=None)
+    progress_step: Mapped[int | None] = mapped_column(Integer, default=None)
+    progress_steps: Mapped[int | None] = mapped_column(Integer, default=None)
+    """With ``progress`` (and meaningful only beside it), the engine's step of its steps."""
     output_text: Mapped[str | None] = mapped_column(Text, default=None)
     input_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     output_tokens: Mapped[int | None] = mapped_column(Integer, default=None)

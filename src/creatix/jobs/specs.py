@@ -198,6 +198,9 @@ class Job(BaseModel):
     engine_seconds: float | None = None
     progress: float | None = None
     """The running engine's fraction done (0..1), as its worker last reported it."""
+    progress_step: int | None = None
+    progress_steps: int | None = None
+    """With ``progress``, the step the engine reached of its steps, where it counts them."""
     error: JobError | None = None
     credits_reserved: int = 0
     credits_charged: int | None = None
