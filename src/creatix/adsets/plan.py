@@ -243,8 +243,10 @@ def visual_spec(
     engine_params: dict[str, str | int | float | bool],
 ) -> ImageSpec:
     """A key visual without text, sized for ``placement`` (the layout step crops the rest)."""
+    # The product first: an engine that sets the prompt's first words as type (the preview
+    # engine's headline) shows the product, and real models weigh early words most.
     prompt = (
-        f"Advertising key visual of {brief.product} for {brief.audience}; {brief.offer}. "
+        f"{brief.product}, an advertising key visual for {brief.audience}; {brief.offer}. "
         f"Brand colours {kit.colors.primary} and {kit.colors.secondary}. One clear subject, "
         f"calm space around it, variation {variant + 1}. No text, no lettering, no logos."
     )
