@@ -5,7 +5,8 @@ data directory each), drives it with 8 client threads on loopback sending Creati
 ``POST /v1/images/generations`` (512x512, n=1, a URL back) and prints one JSON object: both
 servers' images/s, p50/p99 latency, the server processes' CPU per image and cores kept
 busy, and the ratio. The two are measured in alternating rounds (1, 2, 1, 2, ...) so that
-what else the machine does hits both alike; each figure is the median of its rounds. The issue's target: ``--workers 2`` at least 1.4x ``--workers 1``.
+what else the machine does hits both alike; each figure is the median of its rounds. The
+issue's target: ``--workers 2`` at least 1.4x ``--workers 1``.
 
     .venv/bin/python benchmarks/serve_workers.py [--requests 240] [--rounds 3]
 """
