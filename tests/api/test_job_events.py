@@ -36,6 +36,8 @@ from support import (
 PLATFORM = "/api/platform"
 DELAY_SECONDS = 1.5
 """The preview engine's delay here: ten ticks, each a progress report."""
+PREVIEW_STEPS = 11
+"""A one-image preview job's steps: the delay's ten ticks, then painting the image."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,22 @@ def _stream_all(client: httpx.Client, job_id: str, **headers: str) -> list[Event
         return list(_events(response))
 
 
+def _assert_steps(events: list[Event], steps: int) -> None:
+    """Past the start, each progress event names the engine's step of ``steps``, and its
+    percent is that step's share; the steps rise."""
+    counted = [e.data for e in events if e.name == "progress" and e.data["progress"] > 0]
+    assert counted, [e.name for e in events]
+    assert {data["steps"] for data in counted} == {steps}, counted
+    reached = [data["step"] for data in counted]
+    assert reached == sorted(set(reached)), reached
+    assert reached[0] >= 1, reached
+    assert reached[-1] < steps, reached
+    for data in counted:
+        assert data["progress"] == round(100 * data["step"] / steps, 2), data
+    started = [e.data for e in events if e.name == "progress" and e.data["progress"] == 0]
+    assert all((data["step"], data["steps"]) == (None, None) for data in started), started
+
+
 def _assert_progress(events: list[Event]) -> None:
     """Ids rise; percents never fall; every progress event is well formed."""
     ids = [event.id for event in events]
@@ -134,6 +152,7 @@ def test_an_image_job_streams_progress_then_completes(
     _assert_progress(events)
     progress = [event for event in events if event.name == "progress"]
     assert len(progress) >= 3, names
+    _assert_steps(events, PREVIEW_STEPS)
     assert all(event.data["job_id"] == job_id for event in events)
     done = events[-1]
     assert done.id == 1000
@@ -378,6 +397,8 @@ def test_a_stream_on_an_api_node_follows_another_nodes_worker(tmp_path: Path) ->
         progress = [event for _, event in events if event.name == "progress"]
         assert len(progress) >= 2, names
         _assert_progress([event for _, event in events])
+        # The steps came through the creatix_progress notifications.
+        _assert_steps([event for _, event in events], PREVIEW_STEPS)
         assert events[-1][1].data["assets"][0]["url"].startswith(api.url)
     finally:
         for live in (api, worker):

@@ -133,15 +133,18 @@ async def test_a_batch_larger_than_max_batch_is_split_into_calls(tiny_sd: Path) 
 
 async def test_progress_is_reported_per_denoising_step_across_calls(tiny_sd: Path) -> None:
     engine = DiffusersEngine.from_options({"steps": 4, "device": "cpu", "max_batch": 2})
-    reported: list[float] = []
+    reported: list[tuple[float, int | None, int | None]] = []
+
+    def report(fraction: float, *, step: int | None = None, steps: int | None = None) -> None:
+        reported.append((fraction, step, steps))
+
     try:
-        await engine.generate(
-            str(tiny_sd), [_spec(seed=s) for s in (1, 2, 3)], progress=reported.append
-        )
+        await engine.generate(str(tiny_sd), [_spec(seed=s) for s in (1, 2, 3)], progress=report)
     finally:
         await engine.close()
     assert len(engine.calls) == 2
-    assert reported == [step / 8 for step in range(1, 9)], "4 steps in each of 2 calls"
+    # 4 steps in each of 2 calls: steps 1..8 of 8, from the pipeline's own step callback.
+    assert reported == [(step / 8, step, 8) for step in range(1, 9)]
 
 
 async def test_image_to_image_keeps_the_asked_size(engine: DiffusersEngine, tiny_sd: Path) -> None:

@@ -128,10 +128,14 @@ async def test_ltx_makes_an_h264_video_of_8k_plus_1_frames(
     assert isinstance(engine, ImageEngine)
     calls = _recording(engine, monkeypatch)
     reported: list[float] = []
+    steps_told: list[tuple[int | None, int | None]] = []
+
+    def report(fraction: float, *, step: int | None = None, steps: int | None = None) -> None:
+        reported.append(fraction)
+        steps_told.append((step, steps))
+
     spec = _spec(negative_prompt="blurry", cfg_scale=0.25)
-    output = await engine.generate_video(
-        str(tiny_ltx), spec, source, tmp_path, progress=reported.append
-    )
+    output = await engine.generate_video(str(tiny_ltx), spec, source, tmp_path, progress=report)
 
     # 1 s at 8 fps is 8 frames; LTX makes 8k+1: the nearest is 9, 1.125 s.
     assert output.path.parent == tmp_path
@@ -161,6 +165,8 @@ async def test_ltx_makes_an_h264_video_of_8k_plus_1_frames(
 
     # Per denoising step up to 0.9, then the file to 1.
     assert reported[:STEPS] == [0.45, 0.9]
+    # The denoising reports name their step of the pipeline's steps.
+    assert steps_told[:STEPS] == [(1, STEPS), (2, STEPS)]
     assert reported == sorted(reported)
     assert reported[-1] == 1.0
     assert all(0.9 < done < 1 for done in reported[STEPS:-1])

@@ -281,15 +281,33 @@ async def test_generation_leaves_the_event_loop_free() -> None:
 
 async def test_delay_seconds_sleeps_once_per_call() -> None:
     engine = PreviewEngine(delay_seconds=0.2)
-    reports: list[float] = []
+    reports: list[tuple[float, int | None, int | None]] = []
+
+    def report(fraction: float, *, step: int | None = None, steps: int | None = None) -> None:
+        reports.append((fraction, step, steps))
+
     start = time.perf_counter()
     await engine.generate(
-        MODEL, [_spec(width=64, height=64), _spec(width=64, height=64)], progress=reports.append
+        MODEL, [_spec(width=64, height=64), _spec(width=64, height=64)], progress=report
     )
     assert time.perf_counter() - start >= 0.2
-    # The delay reports its progress in DELAY_TICKS steps: one delay for the two images.
-    assert reports == [tick / DELAY_TICKS for tick in range(1, DELAY_TICKS + 1)]
+    # The delay reports its progress in DELAY_TICKS steps (one delay for the two images),
+    # then each image painted is one more step.
+    steps = DELAY_TICKS + 2
+    assert reports == [(step / steps, step, steps) for step in range(1, steps + 1)]
     await engine.close()
+
+
+async def test_each_image_painted_is_a_step_of_the_batch() -> None:
+    reports: list[tuple[float, int | None, int | None]] = []
+
+    def report(fraction: float, *, step: int | None = None, steps: int | None = None) -> None:
+        reports.append((fraction, step, steps))
+
+    await PreviewEngine().generate(
+        MODEL, [_spec(width=64, height=64, n=2), _spec(width=64, height=64)], progress=report
+    )
+    assert reports == [(1 / 3, 1, 3), (2 / 3, 2, 3), (1.0, 3, 3)]
 
 
 def test_a_prompt_without_latin_words_still_renders() -> None:

@@ -254,11 +254,23 @@ def test_route_params_set_the_encoding(square: Image.Image, tmp_path: Path) -> N
 
 def test_progress_every_tenth_up_to_one(square: Image.Image, tmp_path: Path) -> None:
     reports: list[float] = []
-    _generate(_spec(), square, tmp_path, progress=reports.append)
+    frames_told: list[tuple[int | None, int | None]] = []
+
+    def report(fraction: float, *, step: int | None = None, steps: int | None = None) -> None:
+        reports.append(fraction)
+        frames_told.append((step, steps))
+
+    spec = _spec()
+    _generate(spec, square, tmp_path, progress=report)
     assert reports == sorted(reports)
     assert reports[-1] == 1.0
     assert 9 <= len(reports) <= 13
     assert all(0 < b - a <= 0.2 for a, b in itertools.pairwise(reports))
+    # Each report names the frame reached of the video's frames.
+    frames = spec.duration_seconds * spec.fps
+    assert {steps for _, steps in frames_told} == {frames}
+    assert [step for step, _ in frames_told] == sorted(step or 0 for step, _ in frames_told)
+    assert frames_told[-1] == (frames, frames)
 
 
 def test_the_event_loop_keeps_running(wide: Image.Image, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ and stored on the job row) and hands up to ``max_batch`` of them to one ``genera
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -19,8 +19,16 @@ from PIL.Image import Image
 from creatix.jobs.specs import ImageSpec, TextResult, TextSpec, VideoSpec
 
 EngineParams = Mapping[str, str | int | float | bool]
-ProgressCallback = Callable[[float], None]
-"""Told the fraction (0..1) of a ``generate`` call done so far; may be called from any thread."""
+
+
+class ProgressCallback(Protocol):
+    """Told how far a ``generate`` call is: the ``fraction`` (0..1) done so far and, where the
+    engine counts them, the ``step`` it reached of its ``steps`` (denoising steps, frames,
+    rendering stages), both from 1. May be called from any thread."""
+
+    def __call__(
+        self, fraction: float, *, step: int | None = None, steps: int | None = None
+    ) -> None: ...
 
 
 class EngineError(Exception):

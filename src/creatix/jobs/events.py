@@ -14,25 +14,47 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 
 from creatix.jobs.specs import Job, JobStatus
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a running job's engine is: the ``fraction`` done (0..1) and, where the engine
+    counts them, the ``step`` reached of its ``steps`` (denoising steps, frames)."""
+
+    fraction: float
+    step: int | None = None
+    steps: int | None = None
+
+    @classmethod
+    def of(cls, job: Job) -> Progress | None:
+        """What the job's row says, or None before the engine reported anything."""
+        if job.progress is None:
+            return None
+        return cls(job.progress, job.progress_step, job.progress_steps)
+
+
+STARTED = Progress(0.0)
+"""A job just claimed: running, nothing done yet."""
+
+
 class Follower:
-    """What a follower of one job last heard of it: its status, its progress (0..1, None
-    before the engine reported any) and, once it ended, the ended job. ``changed`` waits
-    for news. One small object and one ``asyncio.Event`` per follower: no task, no thread."""
+    """What a follower of one job last heard of it: its status, its progress (None before
+    the engine reported any) and, once it ended, the ended job. ``changed`` waits for news.
+    One small object and one ``asyncio.Event`` per follower: no task, no thread."""
 
     __slots__ = ("_changed", "ended", "job_id", "progress", "status")
 
     def __init__(self, job: Job) -> None:
         self.job_id = job.id
         self.status = job.status
-        self.progress = job.progress
+        self.progress = Progress.of(job)
         self.ended: Job | None = job if job.status.is_terminal else None
         self._changed = asyncio.Event()
 
-    def moved(self, status: JobStatus, progress: float | None) -> None:
+    def moved(self, status: JobStatus, progress: Progress | None) -> None:
         """The job is now ``status`` at ``progress`` (it has not ended)."""
         if self.ended is None and (status, progress) != (self.status, self.progress):
             self.status, self.progress = status, progress
@@ -77,11 +99,11 @@ class JobEvents:
         for follower in self._followers.get(job.id, ()):
             follower.finished(job)
 
-    def job_progressed(self, job_ids: Iterable[str], fraction: float) -> None:
-        """These running jobs' engine is ``fraction`` done (0 when it was just claimed)."""
+    def job_progressed(self, job_ids: Iterable[str], progress: Progress) -> None:
+        """These running jobs' engine is at ``progress`` (``STARTED`` when just claimed)."""
         for job_id in job_ids:
             for follower in self._followers.get(job_id, ()):
-                follower.moved(JobStatus.RUNNING, fraction)
+                follower.moved(JobStatus.RUNNING, progress)
 
     def watched(self, job_id: str) -> bool:
         """Whether anyone in this process waits on or follows the job."""
@@ -123,26 +145,44 @@ PROGRESS_PAYLOAD_IDS = 100
 """Job ids per progress notification (36 characters each: well under PostgreSQL's 8000 bytes)."""
 
 
-def progress_payloads(job_ids: Iterable[str], fraction: float) -> list[str]:
-    """The ``creatix_progress`` notifications that carry ``fraction`` for ``job_ids``:
-    ``"<fraction> <id> <id> …"``, a hundred ids at most in each."""
+def progress_payloads(job_ids: Iterable[str], progress: Progress) -> list[str]:
+    """The ``creatix_progress`` notifications that carry ``progress`` for ``job_ids``:
+    ``"<fraction>[:<step>/<steps>] <id> <id> …"``, a hundred ids at most in each."""
     ids = list(job_ids)
+    head = f"{progress.fraction:.4f}"
+    if progress.step is not None and progress.steps is not None:
+        head += f":{progress.step}/{progress.steps}"
     return [
-        " ".join([f"{fraction:.4f}", *ids[start : start + PROGRESS_PAYLOAD_IDS]])
+        " ".join([head, *ids[start : start + PROGRESS_PAYLOAD_IDS]])
         for start in range(0, len(ids), PROGRESS_PAYLOAD_IDS)
     ]
 
 
-def parse_progress_payload(payload: str) -> tuple[list[str], float] | None:
-    """The job ids and fraction of a ``creatix_progress`` notification; None if malformed."""
+def parse_progress_payload(payload: str) -> tuple[list[str], Progress] | None:
+    """The job ids and progress of a ``creatix_progress`` notification; None if malformed."""
     parts = payload.split()
     if not parts:
         return None
-    fraction, *job_ids = parts
+    head, *job_ids = parts
+    fraction, _, counted = head.partition(":")
     try:
         value = float(fraction)
+        step, steps = _steps(counted)
     except ValueError:
         return None
     if not 0.0 <= value <= 1.0:
         return None
-    return job_ids, value
+    return job_ids, Progress(value, step, steps)
+
+
+def _steps(counted: str) -> tuple[int | None, int | None]:
+    """``"<step>/<steps>"`` as two numbers (``""``: none); ValueError if malformed."""
+    if not counted:
+        return None, None
+    step, slash, steps = counted.partition("/")
+    if not slash:
+        raise ValueError(counted)
+    reached, total = int(step), int(steps)
+    if not 0 <= reached <= total:
+        raise ValueError(counted)
+    return reached, total

@@ -20,7 +20,7 @@ from contextlib import contextmanager, suppress
 from sqlalchemy.orm import Session
 
 from creatix.jobs import repository
-from creatix.jobs.events import Follower, JobEvents
+from creatix.jobs.events import Follower, JobEvents, Progress
 from creatix.jobs.records import QueueSettings, to_job
 from creatix.jobs.specs import Asset, Job, JobStatus
 from creatix.kit.db import Database
@@ -67,7 +67,7 @@ class JobFollowing:
     async def poll(self, followers: list[Follower]) -> None:
         """Tell ``followers`` what the job table says that they have not heard."""
         job_ids = sorted({follower.job_id for follower in followers if follower.ended is None})
-        states: dict[str, tuple[str, float | None]] = {}
+        states: dict[str, repository.JobState] = {}
         for start in range(0, len(job_ids), POLL_CHUNK):
             chunk = job_ids[start : start + POLL_CHUNK]
             states |= await self.db.read(functools.partial(repository.job_states, job_ids=chunk))
@@ -80,7 +80,9 @@ class JobFollowing:
             if status.is_terminal:
                 ended.add(follower.job_id)
             else:
-                follower.moved(status, state[1])
+                _, fraction, step, steps = state
+                progress = Progress(fraction, step, steps) if fraction is not None else None
+                follower.moved(status, progress)
         for job_id in sorted(ended):
             job = await self.db.read(functools.partial(_ended_job, job_id=job_id))
             if job is not None:

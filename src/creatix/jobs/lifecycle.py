@@ -20,7 +20,7 @@ from creatix.billing import ledger, prices, quotas
 from creatix.catalog.schemas import Catalog
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs import repository
-from creatix.jobs.events import JobEvents, progress_payloads
+from creatix.jobs.events import STARTED, JobEvents, Progress, progress_payloads
 from creatix.jobs.models import JobRow
 from creatix.jobs.records import THUMBNAIL, QueueSettings, to_job
 from creatix.jobs.repository import JobRecord
@@ -102,11 +102,11 @@ class JobLifecycle:
                 models=models,
             )
             more = bool(rows) and repository.any_queued(session, list(max_batch), models)
-            _announce_progress(session, [row.id for row in rows], 0.0)
+            _announce_progress(session, [row.id for row in rows], STARTED)
             return Claim(jobs=[to_job(row) for row in rows], more_queued=more)
 
         claimed = await self.db.write(claim)
-        self.events.job_progressed([job.id for job in claimed.jobs], 0.0)
+        self.events.job_progressed([job.id for job in claimed.jobs], STARTED)
         return claimed
 
     async def heartbeat(self, job_ids: Sequence[str], worker_id: str) -> set[str]:
@@ -117,20 +117,27 @@ class JobLifecycle:
         )
 
     async def report_progress(
-        self, job_ids: Sequence[str], worker_id: str, fraction: float, *, announce: bool = True
+        self, job_ids: Sequence[str], worker_id: str, progress: Progress, *, announce: bool = True
     ) -> set[str]:
         """Record how far the engine is with these jobs; the ids this worker still holds.
         Followers in this process hear of it; with ``announce``, those in other processes
         too (a notification on PostgreSQL)."""
 
         def record(session: Session) -> set[str]:
-            held = repository.set_progress(session, job_ids, worker_id, fraction)
+            held = repository.set_progress(
+                session,
+                job_ids,
+                worker_id,
+                progress.fraction,
+                step=progress.step,
+                steps=progress.steps,
+            )
             if announce:
-                _announce_progress(session, sorted(held), fraction)
+                _announce_progress(session, sorted(held), progress)
             return held
 
         held = await self.db.write(record)
-        self.events.job_progressed(held, fraction)
+        self.events.job_progressed(held, progress)
         return held
 
     async def complete(
@@ -420,7 +427,7 @@ class JobLifecycle:
             quotas.release(session, row.account_id, row.quota_period, images)
 
 
-def _announce_progress(session: Session, job_ids: Sequence[str], fraction: float) -> None:
-    """Tell other processes (PostgreSQL) that these jobs are ``fraction`` done, at commit."""
-    for payload in progress_payloads(job_ids, fraction):
+def _announce_progress(session: Session, job_ids: Sequence[str], progress: Progress) -> None:
+    """Tell other processes (PostgreSQL) that these jobs are at ``progress``, at commit."""
+    for payload in progress_payloads(job_ids, progress):
         notify(session, PROGRESS_CHANNEL, payload)

@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from creatix.jobs.events import Progress
 from creatix.jobs.lifecycle import JobLifecycle
 from creatix.kit.backoff import Outage
 
@@ -15,10 +16,14 @@ log = logging.getLogger(__name__)
 
 
 class ProgressReporter:
-    """An engine's ``ProgressCallback`` for one batch: records the latest fraction on the
-    batch's jobs, at most once per ``interval`` seconds, and announces it to other processes
-    (a PostgreSQL notification, for their streams of job events) at most once per
-    ``announce_interval`` seconds; followers in this process hear of every write.
+    """An engine's ``ProgressCallback`` for one batch: records the latest progress (the
+    fraction and, where the engine counts them, its step of its steps) on the batch's jobs,
+    at most once per ``interval`` seconds, and announces it to other processes (a PostgreSQL
+    notification, for their streams of job events) at most once per ``announce_interval``
+    seconds; followers in this process hear of every write.
+
+    A report without a step keeps the step last reported (a video engine's denoising steps
+    are done while it writes the file), so followers never see the step vanish.
 
     Engines report from their inference threads; the reporter hops to the event loop and
     writes from there, so a pipeline step never waits on the database. A failed write (the
@@ -44,18 +49,27 @@ class ProgressReporter:
         self._announced_at: float | None = None
         self._outage = outage or Outage("recording progress", log)
         self._loop = asyncio.get_running_loop()
-        self._latest: float | None = None
-        self._written: float | None = None
+        self._latest: Progress | None = None
+        self._written: Progress | None = None
         self._reported = asyncio.Event()
 
-    def __call__(self, fraction: float) -> None:
+    def __call__(
+        self, fraction: float, *, step: int | None = None, steps: int | None = None
+    ) -> None:
         if fraction >= 1.0:
             return  # done: the completion that follows records it, in its own write
+        if step is not None and steps is not None and steps > 0:
+            progress = Progress(max(0.0, fraction), max(0, min(step, steps)), steps)
+        else:
+            progress = Progress(max(0.0, fraction))
         with contextlib.suppress(RuntimeError):  # the loop closed under a finishing thread
-            self._loop.call_soon_threadsafe(self._note, max(0.0, fraction))
+            self._loop.call_soon_threadsafe(self._note, progress)
 
-    def _note(self, fraction: float) -> None:
-        self._latest = fraction
+    def _note(self, progress: Progress) -> None:
+        latest = self._latest
+        if progress.steps is None and latest is not None and latest.steps is not None:
+            progress = Progress(progress.fraction, latest.step, latest.steps)
+        self._latest = progress
         self._reported.set()
 
     async def run(self) -> None:
@@ -63,20 +77,20 @@ class ProgressReporter:
         while True:
             await self._reported.wait()
             self._reported.clear()
-            fraction = self._latest
-            if fraction is not None and fraction != self._written:
-                await self._write(fraction)
+            progress = self._latest
+            if progress is not None and progress != self._written:
+                await self._write(progress)
             await asyncio.sleep(self._interval)
 
-    async def _write(self, fraction: float) -> None:
-        self._written = fraction
+    async def _write(self, progress: Progress) -> None:
+        self._written = progress
         now = time.monotonic()
         announce = self._announced_at is None or now - self._announced_at >= self._announce_interval
         if announce:
             self._announced_at = now
         try:
             await self._lifecycle.report_progress(
-                self._job_ids, self._worker_id, fraction, announce=announce
+                self._job_ids, self._worker_id, progress, announce=announce
             )
         except Exception as exc:
             await asyncio.sleep(self._outage.failed(exc))

@@ -185,12 +185,21 @@ def queue_position(session: Session, job_id: str) -> int | None:
     return int(ahead) + 1
 
 
-def job_states(session: Session, job_ids: Collection[str]) -> dict[str, tuple[str, float | None]]:
+JobState = tuple[str, float | None, int | None, int | None]
+"""A job's status, progress fraction, and the engine's step of its steps."""
+
+
+def job_states(session: Session, job_ids: Collection[str]) -> dict[str, JobState]:
     """The status and progress of each of these jobs, by id (one indexed read)."""
     rows = session.execute(
-        select(JobRow.id, JobRow.status, JobRow.progress).where(JobRow.id.in_(sorted(job_ids)))
+        select(
+            JobRow.id, JobRow.status, JobRow.progress, JobRow.progress_step, JobRow.progress_steps
+        ).where(JobRow.id.in_(sorted(job_ids)))
     )
-    return {job_id: (status, progress) for job_id, status, progress in rows.all()}
+    return {
+        job_id: (status, progress, step, steps)
+        for job_id, status, progress, step, steps in rows.all()
+    }
 
 
 def insert_assets(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -216,9 +225,16 @@ def extend_leases(
 
 
 def set_progress(
-    session: Session, job_ids: Sequence[str], worker_id: str, fraction: float
+    session: Session,
+    job_ids: Sequence[str],
+    worker_id: str,
+    fraction: float,
+    *,
+    step: int | None = None,
+    steps: int | None = None,
 ) -> set[str]:
-    """Record the engine's progress on this worker's leased jobs; the ids it still holds."""
+    """Record the engine's progress (and its step of its steps, where it counts them) on
+    this worker's leased jobs; the ids it still holds."""
     result = session.execute(
         update(JobRow)
         .where(
@@ -226,7 +242,7 @@ def set_progress(
             JobRow.status == JobStatus.RUNNING,
             JobRow.lease_owner == worker_id,
         )
-        .values(progress=fraction)
+        .values(progress=fraction, progress_step=step, progress_steps=steps)
         .returning(JobRow.id)
     )
     return set(result.scalars())

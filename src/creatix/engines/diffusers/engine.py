@@ -524,9 +524,7 @@ class DiffusersEngine:
         pipeline = self._video_pipeline_for(resident, rules)
         arguments = self._video_arguments(pipeline, spec, plan, image)
         if progress is not None and "callback_on_step_end" in loading.accepts(pipeline):
-            arguments["callback_on_step_end"] = _StepReporter(
-                lambda done: progress(done * DENOISING_SHARE), 0, 1
-            )
+            arguments["callback_on_step_end"] = _StepReporter(progress, 0, 1, share=DENOISING_SHARE)
         async with resident.lock:
             started = time.perf_counter()
             try:
@@ -602,12 +600,17 @@ class DiffusersEngine:
 
 
 class _StepReporter:
-    """A pipeline's ``callback_on_step_end``: reports call ``done`` of ``calls`` per step."""
+    """A pipeline's ``callback_on_step_end``: reports call ``done`` of ``calls`` per step, as
+    step ``done × N + n`` of ``calls × N`` (N the call's denoising steps), the steps taking
+    ``share`` of the progress."""
 
-    def __init__(self, progress: ProgressCallback | None, done: int, calls: int) -> None:
+    def __init__(
+        self, progress: ProgressCallback | None, done: int, calls: int, *, share: float = 1.0
+    ) -> None:
         self.progress = progress
         self.done = done
         self.calls = calls
+        self.share = share
 
     @property
     def wanted(self) -> bool:
@@ -618,9 +621,27 @@ class _StepReporter:
     ) -> dict[str, Any]:
         if self.progress is not None:
             # Image-to-image runs fewer steps than asked; the pipeline knows how many.
-            total = max(1, int(getattr(pipeline, "num_timesteps", 0) or step + 1))
-            self.progress((self.done + min(1.0, (step + 1) / total)) / self.calls)
+            total = max(step + 1, _denoising_steps(pipeline))
+            fraction = (self.done + (step + 1) / total) / self.calls
+            self.progress(
+                self.share * fraction,
+                step=self.done * total + step + 1,
+                steps=self.calls * total,
+            )
         return tensors
+
+
+def _denoising_steps(pipeline: Any) -> int:
+    """The steps of the pipeline's running call: its ``num_timesteps``, else its
+    scheduler's timesteps; 0 when it tells neither."""
+    steps = getattr(pipeline, "num_timesteps", None)
+    if isinstance(steps, int) and steps > 0:
+        return steps
+    timesteps = getattr(getattr(pipeline, "scheduler", None), "timesteps", None)
+    try:
+        return len(timesteps) if timesteps is not None else 0
+    except TypeError:
+        return 0
 
 
 def _exact(image: Image, width: int, height: int) -> Image:

@@ -49,16 +49,29 @@ def render_batch(
     model: str,
     specs: Sequence[ImageSpec],
     input_images: Sequence[Image.Image | None] | None = None,
+    progress: ProgressCallback | None = None,
+    *,
+    steps_before: int = 0,
 ) -> list[list[Image.Image]]:
+    """Each spec's images. ``progress`` is told of each image painted, as one step of the
+    ``steps_before`` (the delay's ticks, already reported) and the batch's images."""
     sources = list(input_images) if input_images is not None else [None] * len(specs)
     if len(sources) != len(specs):
         raise EngineError(f"{len(sources)} input images were given for {len(specs)} specs.")
+    steps = steps_before + sum(spec.n for spec in specs)
+    step = steps_before
     batch = []
     for spec, source in zip(specs, sources, strict=True):
         # The card is never larger than the picture: reduce a big input once, not per image.
         bound = max(spec.width, spec.height)
         prepared = prepare_input(source, bound) if source is not None else None
-        batch.append([render(model, spec, i, prepared) for i in range(spec.n)])
+        images = []
+        for i in range(spec.n):
+            images.append(render(model, spec, i, prepared))
+            step += 1
+            if progress is not None:
+                progress(step / steps, step=step, steps=steps)
+        batch.append(images)
     return batch
 
 
@@ -96,16 +109,20 @@ class PreviewEngine:
         progress: ProgressCallback | None = None,
         params: EngineParams | None = None,
     ) -> list[list[Image.Image]]:
-        if self.delay_seconds:
-            await self._wait(progress)
-        return await asyncio.to_thread(render_batch, model, specs, input_images)
+        ticks = DELAY_TICKS if self.delay_seconds else 0
+        if ticks:
+            await self._wait(progress, ticks + sum(spec.n for spec in specs))
+        return await asyncio.to_thread(
+            render_batch, model, specs, input_images, progress, steps_before=ticks
+        )
 
-    async def _wait(self, progress: ProgressCallback | None) -> None:
-        """The configured delay, in ticks that report progress as a real engine's steps do."""
+    async def _wait(self, progress: ProgressCallback | None, steps: int) -> None:
+        """The configured delay, in ticks that report progress as a real engine's steps do:
+        the first ``DELAY_TICKS`` of ``steps`` (painting each image is one of the rest)."""
         for tick in range(1, DELAY_TICKS + 1):
             await asyncio.sleep(self.delay_seconds / DELAY_TICKS)
             if progress is not None:
-                progress(tick / DELAY_TICKS)
+                progress(tick / steps, step=tick, steps=steps)
 
     async def close(self) -> None:
         return None

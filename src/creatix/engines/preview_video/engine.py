@@ -172,9 +172,9 @@ def _render(
             done = index + 1
             if progress is not None and (done % step == 0 or done == frames):
                 # The encoder's flush and the file's index are still to come: not quite 1.
-                progress(min(0.99, done / frames))
+                progress(min(0.99, done / frames), step=done, steps=frames)
     if progress is not None:
-        progress(1.0)
+        progress(1.0, step=frames, steps=frames)
     return VideoOutput(
         path=path,
         thumbnail=thumbnail,
