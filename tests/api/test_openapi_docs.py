@@ -24,8 +24,9 @@ from support import LiveServer, make_settings
 COOKIE = "creatix_session"
 PASSWORD = "correct horse battery staple 42"
 
-EITHER_KEY_PREFIXES = ("/v1/jobs/",)
-"""Routes every dialect's clients call (job events): a bearer key, or X-API-ID + X-API-KEY."""
+EITHER_KEY_PREFIXES = ("/v1/jobs/", "/v1/me")
+"""Routes every dialect's clients call (jobs, their events, the key in use): a bearer key, or
+X-API-ID + X-API-KEY."""
 BEARER_PREFIXES = ("/v1/", "/api/platform/")
 API_ID_PREFIXES = ("/api/asset_generator/", "/api/text_generator/")
 SESSION_PREFIX = "/api/session"

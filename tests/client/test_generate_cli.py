@@ -6,17 +6,21 @@ import csv
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from client_support import account_key, client_server, write_png
-from support import LiveServer, creatix_command
+from creatix.catalog.loader import load_catalog
+from support import LiveServer, creatix_command, make_settings
 
 __all__ = ["client_server"]  # the fixture, imported for this module
 
@@ -143,9 +147,11 @@ def test_errors_are_one_line(client_server: LiveServer, tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "--size" in bad.stderr
     assert "Traceback" not in bad.stderr
-    no_id = _run(env, "copy", "hello")
-    assert no_id.returncode == 2
-    assert "CREATIX_API_ID" in no_id.stderr
+    # No CREATIX_API_ID: the key's id is learned from the server; no credits is a failure.
+    poor = _run(env, "copy", "hello")
+    assert poor.returncode == 1
+    assert poor.stderr.startswith("error: This request costs")
+    assert poor.stderr.count("\n") == 1
     wrong = _run({**env, "CREATIX_API_KEY": "sk_live_nope"}, "image", "A cat", "--json")
     assert wrong.returncode == 1
     assert wrong.stderr.count("\n") == 1
@@ -241,6 +247,8 @@ def test_batch_interrupted_and_resumed_charges_each_row_once(
     done = [e["row"] for e in manifest if e["status"] == "succeeded"]
     assert sorted(done) == list(range(1, count + 1)), "every row done exactly once"
     assert client_server.balance(name) == 0, "charged once per row"
+    # Each row says what the server charged for it (a replayed row: the job's own charge).
+    assert {e["credits"] for e in manifest if e["status"] == "succeeded"} == {100}
 
 
 def test_batch_stops_at_insufficient_credits(client_server: LiveServer, tmp_path: Path) -> None:
@@ -263,6 +271,122 @@ def test_batch_stops_at_insufficient_credits(client_server: LiveServer, tmp_path
     assert "insufficient credits" in ran.stderr
     assert "2 of 6 rows done" in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_video_and_copy_batches(client_server: LiveServer, tmp_path: Path) -> None:
+    # No CREATIX_API_ID: a video from a local image and the text generator learn the key's
+    # id from the server (GET /v1/me).
+    name, secret, _ = account_key(client_server, credits=100_000)
+    env = _env(client_server, secret)
+    made = _run(env, "image", "A red chair", "-o", str(tmp_path / "img"), "--json")
+    assert made.returncode == 0, made.stderr
+    generation = json.loads(made.stdout)["job_id"]
+    image = write_png(tmp_path / "in.png")
+    videos = _write_csv(
+        tmp_path / "videos.csv",
+        [
+            {"from": generation, "prompt": "Slow orbit", "duration": "3", "audio": ""},
+            {"from": str(image), "prompt": "", "duration": "", "audio": "no"},
+        ],
+    )
+    out = tmp_path / "videos"
+    before = client_server.balance(name)
+    ran = _run(env, "video", "--batch", str(videos), "--duration", "5", "-o", str(out), "--json")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout) == {
+        "rows": 2,
+        "succeeded": 2,
+        "skipped": 0,
+        "failed": 0,
+        "manifest": str(out / "manifest.jsonl"),
+    }
+    manifest = sorted(_manifest(out), key=lambda e: int(e["row"]))  # type: ignore[call-overload]
+    assert [e["status"] for e in manifest] == ["succeeded", "succeeded"]
+    assert manifest[1]["prompt"] == "Smooth camera motion"
+    for entry in manifest:
+        [file] = entry["files"]  # type: ignore[misc]
+        assert Path(file).name == f"row-{entry['row']:05d}.mp4"
+        assert Path(file).stat().st_size > 1000
+        assert isinstance(entry["credits"], int)
+        assert entry["credits"] > 0
+    charged = sum(int(e["credits"]) for e in manifest)  # type: ignore[call-overload]
+    assert client_server.balance(name) == before - charged
+    again = _run(env, "video", "--batch", str(videos), "--duration", "5", "-o", str(out))
+    assert again.returncode == 0, again.stderr
+    assert "2 of 2 rows done (2 from an earlier run)" in again.stdout
+    assert client_server.balance(name) == before - charged
+
+    schema = tmp_path / "schema.json"
+    schema.write_text(
+        json.dumps({"type": "object", "properties": {"h": {"type": "string"}}, "required": ["h"]})
+    )
+    copies = tmp_path / "copy.jsonl"
+    copies.write_text(
+        json.dumps({"prompt": "A headline for cold brew", "schema": str(schema)})
+        + "\n"
+        + json.dumps({"prompt": "A tagline for tea", "temperature": 0.5})
+        + "\n"
+    )
+    out = tmp_path / "copy"
+    ran = _run(env, "copy", "--batch", str(copies), "-o", str(out), "--json")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["succeeded"] == 2
+    by_row = {e["row"]: e for e in _manifest(out)}
+    answer = Path(str(by_row[1]["files"][0]))  # type: ignore[index]
+    assert answer.name == "row-00001.json"
+    assert isinstance(json.loads(answer.read_text())["h"], str)
+    assert json.loads(str(by_row[1]["text"])) == json.loads(answer.read_text())
+    assert Path(str(by_row[2]["files"][0])).read_text().strip() == by_row[2]["text"]  # type: ignore[index]
+    assert all(isinstance(e["credits"], int | float) for e in by_row.values())
+
+
+@pytest.mark.parametrize(
+    ("kind", "rows", "expected"),
+    [
+        ("video", [{"prompt": "Orbit"}], "row 1, column 'from'"),
+        ("video", [{"from": "gen-1", "duration": "long"}], "row 1, column 'duration'"),
+        ("video", [{"from": "gen-1", "resolution": "4k"}], "row 1, column 'resolution'"),
+        ("video", [{"from": "gen-1", "audio": "loud"}], "row 1, column 'audio'"),
+        ("video", [{"from": "gen-1", "n": "2"}], "row 1, column 'n'"),
+        (
+            "copy",
+            [{"prompt": "A", "temperature": ""}, {"prompt": "B", "temperature": "hot"}],
+            "row 2, column 'temperature'",
+        ),
+        ("copy", [{"prompt": "A", "schema": "missing.json"}], "row 1, column 'schema'"),
+        ("copy", [{"prompt": ""}], "row 1, column 'prompt'"),
+    ],
+)
+def test_video_and_copy_batches_refuse_bad_rows(
+    client_server: LiveServer,
+    tmp_path: Path,
+    kind: str,
+    rows: list[dict[str, object]],
+    expected: str,
+) -> None:
+    prompts = _write_csv(tmp_path / "bad.csv", rows)
+    ran = _run(
+        _env(client_server, "sk_live_unused"), kind, "--batch", str(prompts), "-o", str(tmp_path)
+    )
+    assert ran.returncode == 2, ran.stderr
+    assert expected in ran.stderr
+    assert ran.stderr.count("\n") == 1
+    assert "Traceback" not in ran.stderr
+    assert not (tmp_path / "manifest.jsonl").exists()
+
+
+def test_usage_errors_of_video_and_copy(client_server: LiveServer, tmp_path: Path) -> None:
+    env = _env(client_server, "sk_live_unused")
+    for args, expected in (
+        (("video",), "give --from"),
+        (("copy",), "give a prompt"),
+        (("copy", "A", "--batch", str(tmp_path / "p.csv")), "not both"),
+        (("video", "--batch", str(tmp_path / "missing.csv")), "cannot read"),
+    ):
+        ran = _run(env, *args)
+        assert ran.returncode == 2, (args, ran.stderr)
+        assert expected in ran.stderr, (args, ran.stderr)
+        assert "Traceback" not in ran.stderr
 
 
 @pytest.mark.parametrize(
@@ -292,10 +416,23 @@ def test_batch_refuses_bad_rows(
     assert not (tmp_path / "out" / "manifest.jsonl").exists()
 
 
-def test_progress_bar_in_a_terminal(client_server: LiveServer, tmp_path: Path) -> None:
-    _, secret, _ = account_key(client_server)
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server whose preview engine takes a second and a half per batch, in ten steps."""
+    tmp = tmp_path_factory.mktemp("slow")
+    catalog = load_catalog().model_dump(mode="json")
+    catalog["engines"]["preview"]["options"] = {"delay_seconds": 1.5}
+    path = tmp / "catalog.yaml"
+    path.write_text(yaml.safe_dump(catalog))
+    live = LiveServer(make_settings(tmp / "data", catalog=path)).start()
+    yield live
+    live.stop()
+
+
+def test_progress_bar_in_a_terminal(slow_server: LiveServer, tmp_path: Path) -> None:
+    _, secret, _ = account_key(slow_server)
     leader, follower = pty.openpty()
-    env = {**_env(client_server, secret), "COLUMNS": "120", "TERM": "xterm"}
+    env = {**_env(slow_server, secret), "COLUMNS": "120", "TERM": "xterm"}
     process = subprocess.Popen(
         creatix_command("generate", "image", "A lighthouse at dusk", "-o", str(tmp_path)),
         env=env,
@@ -324,6 +461,8 @@ def test_progress_bar_in_a_terminal(client_server: LiveServer, tmp_path: Path) -
     assert process.returncode == 0, text
     assert "100%" in text
     assert "━" in text  # the bar itself
+    # The engine's steps: the preview's ten delay ticks and the image, of 11.
+    assert re.search(r"step ([1-9]|10)/11", text), text
     assert str(tmp_path) in text
 
 

@@ -236,8 +236,47 @@ def test_auth_credits_and_missing_id_errors(client_server: LiveServer) -> None:
         with pytest.raises(InsufficientCredits) as poor:
             broke.images.generate("A priced image", model="z-image-turbo", size="512x512")
         assert poor.value.status == 402
-        with pytest.raises(MissingApiId, match="CREATIX_API_ID"):
-            broke.copy.create("hello")
+
+
+def test_the_key_id_is_learned_from_the_server(client_server: LiveServer, tmp_path: Path) -> None:
+    name, secret, key_id = account_key(client_server, credits=10_000)
+    paths: list[str] = []
+    http = httpx.Client(event_hooks={"request": [lambda r: paths.append(r.url.path)]})
+    with Creatix(client_server.url, secret, http_client=http) as sdk:
+        me = sdk.me()
+        assert (me.id, me.account) == (key_id, name)
+        assert "generate" in me.scopes
+        paths.clear()
+        # The text generator and a video from a local image need the id: asked once.
+        copy = sdk.copy.wait(sdk.copy.create("A tagline for tea").id)
+        assert copy.status == "succeeded"
+        local = sdk.videos.create("A push-in", image=write_png(tmp_path / "in.png"), duration=3)
+        assert sdk.videos.wait(local.id).status == "succeeded"
+    assert paths[0] == "/v1/me"
+    assert paths.count("/v1/me") == 1
+
+
+def test_a_server_without_v1_me_still_asks_for_the_key_id() -> None:
+    stub = Stub(httpx.Response(404, json={"detail": "Not Found"}))
+    with pytest.raises(MissingApiId, match="CREATIX_API_ID"):
+        _stub_client(stub).copy.create("hello")
+    assert [r.url.path for r in stub.requests] == ["/v1/me"]
+
+
+def test_jobs_get_says_what_a_job_cost(client: Creatix) -> None:
+    image = client.images.generate("A priced poster", model="z-image-turbo", size="512x512")
+    assert image.credits_charged == 100
+    assert image.job_id is not None
+    job = client.jobs.get(image.job_id)
+    assert (job.id, job.status, job.kind) == (image.job_id, "succeeded", "image")
+    assert (job.credits_charged, job.credits_reserved, job.progress) == (100, 0, 100.0)
+    assert len(job.assets) == 1
+    assert job.error is None
+    copy = client.copy.wait(client.copy.create("One tagline for tea").id)
+    text = client.jobs.get(copy.id)
+    assert (text.kind, text.text) == ("text", copy.text)
+    with pytest.raises(NotFound):
+        client.jobs.get("01a00000-0000-7000-8000-000000000000")
 
 
 def test_configuration_from_the_environment(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from creatix.api.assets import asset_b64, asset_url, engine_header
 from creatix.api.bodies import documented_body, model_body
-from creatix.api.deps import BearerPrincipal, RuntimeDep, idempotency_key
+from creatix.api.deps import BearerPrincipal, KeyPrincipal, RuntimeDep, idempotency_key
 from creatix.api.openapi_docs import LOOKUP, READ, SYNC_CREATE, create_docs, error_responses
 from creatix.api.routing import dialect_route, model_response
 from creatix.jobs.specs import ImageSpec, Job, JobStatus, seed_or_random
@@ -143,6 +143,17 @@ class ModelList(BaseModel):
     data: list[ModelObject]
 
 
+class KeyInfo(BaseModel):
+    """``GET /v1/me``: the key the request was made with."""
+
+    object: Literal["api_key"] = "api_key"
+    id: str = Field(description="The key's id: what `X-API-ID` takes beside its secret.")
+    account: str = Field(description="The account's name.")
+    account_id: str
+    plan: str
+    scopes: list[str] = Field(description="What the key may do (`generate`, `read`, ...).")
+
+
 def _spec(body: ImageGenerationRequest) -> ImageSpec:
     width, height = dimensions(SIZE_SIDES[body.size], body.aspect_ratio)
     return ImageSpec(
@@ -200,6 +211,7 @@ async def create_images(
     _ensure_succeeded(job)
     response.headers.update(engine_header(runtime, job.engine))
     response.headers["X-Creatix-Job-Id"] = job.id
+    response.headers["X-Creatix-Credits-Charged"] = str(job.credits_charged or 0)
     if body.response_format == "b64_json":
         data = [ImageData(url=None, b64_json=await asset_b64(runtime, a)) for a in job.assets]
     else:
@@ -252,3 +264,21 @@ async def retrieve_model(
         if listed.entry.id == model_id:
             return _model_object(listed, _provenance(runtime))
     raise NotFound(f"The model '{model_id}' does not exist.", param="model", code="model_not_found")
+
+
+@router.get(
+    "/me",
+    summary="The key in use",
+    responses=error_responses(CreatixV1Error, READ),
+)
+async def me(principal: KeyPrincipal) -> KeyInfo:
+    """The key this request was made with: its id (for the dialects that take
+    `X-API-ID` + `X-API-KEY`), its account and its scopes. Any live key may ask, sent as
+    `Authorization: Bearer` or as the `X-API-ID` + `X-API-KEY` pair."""
+    return KeyInfo(
+        id=principal.key_id,
+        account=principal.account_name,
+        account_id=principal.account_id,
+        plan=principal.plan,
+        scopes=list(principal.scopes),
+    )

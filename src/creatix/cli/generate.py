@@ -1,11 +1,13 @@
 """``creatix generate``: images, videos and ad copy from a Creatix server, through the SDK
 (``creatix.client``) only: this module imports nothing of the server.
 
-``generate image --batch prompts.csv`` runs one row per creative, ``--concurrency`` at a
-time, into an output folder with ``manifest.jsonl`` (one line per finished row). A rerun
+``generate image|video|copy --batch prompts.csv`` runs one row per creative,
+``--concurrency`` at a time, into an output folder with ``manifest.jsonl`` (one line per
+finished row: its files, job id and credits). One runner serves the three kinds; a
+``BatchKind`` says what differs (the columns, their checks, how a row is made). A rerun
 skips the rows the manifest has as succeeded; each row's ``Idempotency-Key`` is derived from
-its content, so a row sent again after a crash or Ctrl-C is the server's replay of the same
-job, never a second charge.
+its kind and content, so a row sent again after a crash or Ctrl-C is the server's replay of
+the same job, never a second charge.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import csv
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -74,12 +76,23 @@ ApiId = Annotated[
     typer.Option(
         "--api-id",
         envvar="CREATIX_API_ID",
-        help="The key's id (`creatix keys list`): the text generator and a video from a local "
-        "image need it.",
-        show_default="none",
+        help="The key's id, which the text generator and a video from a local image send as "
+        "X-API-ID.",
+        show_default="asked of the server",
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")]
+Concurrency = Annotated[int, typer.Option(min=1, max=64, help="Rows at a time.")]
+
+
+def _batch_option(columns: str) -> Any:
+    return typer.Option(
+        help=f"A CSV or JSONL file: one creative per row, {columns} and any option as a "
+        "column; results and manifest.jsonl go to --output, and a rerun skips rows done.",
+        show_default="none",
+    )
+
+
 Output = Annotated[
     Path, typer.Option("--output", "-o", help="The folder files are saved in.", show_default="here")
 ]
@@ -129,11 +142,16 @@ def _progress(*, as_json: bool, total: float | None = 100) -> Progress:
 
 
 def _on_event(progress: Progress, task: TaskID) -> Callable[[JobEvent], None]:
+    """The bar of one job: its place in the queue, then the engine's steps."""
+
     def update(event: JobEvent) -> None:
         if event.event == "queued" or event.status == "queued":
             position = event.position
             where = f" (position {position})" if position is not None else ""
             progress.update(task, description=f"queued{where}")
+        elif event.step is not None and event.steps:
+            description = f"step {event.step}/{event.steps}"
+            progress.update(task, description=description, completed=event.progress or 0)
         else:
             progress.update(task, description="generating", completed=event.progress or 0)
 
@@ -170,15 +188,8 @@ def image(
         str | None, typer.Option(help="A style id of the catalog.", show_default="none")
     ] = None,
     output: Output = Path("."),
-    batch: Annotated[
-        Path | None,
-        typer.Option(
-            help="A CSV or JSONL file: one creative per row, a 'prompt' column and "
-            "any option as a column.",
-            show_default="none",
-        ),
-    ] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Rows at a time.")] = 8,
+    batch: Annotated[Path | None, _batch_option("a 'prompt' column")] = None,
+    concurrency: Concurrency = 8,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     api_id: ApiId = None,
@@ -198,7 +209,8 @@ def image(
     if batch is not None:
         if prompt is not None:
             _refuse("give a prompt or --batch, not both")
-        _run_batch(batch, defaults, output, concurrency, base_url, api_key, api_id, as_json)
+        connection = Connection(base_url, api_key, api_id)
+        _run_batch(IMAGE_BATCH, batch, defaults, output, concurrency, connection, as_json)
         return
     if prompt is None:
         _refuse("give a prompt (or --batch FILE)")
@@ -246,7 +258,10 @@ def _one_image(
 
 # -- options and rows ------------------------------------------------------------------------
 
-COLUMNS = (
+ProblemAt = Callable[[str, str], str]
+"""Where a bad value is, in a user's words: (column, problem) → a one-line message."""
+
+IMAGE_COLUMNS = (
     "prompt",
     "model",
     "size",
@@ -258,36 +273,119 @@ COLUMNS = (
     "negative_prompt",
     "output_format",
 )
+VIDEO_COLUMNS = ("from", "prompt", "model", "duration", "resolution", "audio", "negative_prompt")
+COPY_COLUMNS = ("prompt", "model", "schema", "system", "temperature", "max_output_tokens")
+RESOLUTIONS = ("720p", "1080p")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+DEFAULT_VIDEO_PROMPT = "Smooth camera motion"
 
 
-def _checked_options(raw: dict[str, Any], problem_at: Callable[[str, str], str]) -> dict[str, Any]:
+def _whole(value: Any, low: int, high: int, column: str, problem_at: ProblemAt) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        _refuse(problem_at(column, f"must be a whole number, not {value!r}"))
+    if not low <= number <= high:
+        _refuse(problem_at(column, f"must be {low} to {high}, not {number}"))
+    return number
+
+
+def _text(value: Any, column: str, problem_at: ProblemAt, choices: tuple[str, ...] = ()) -> str:
+    if not isinstance(value, str):
+        _refuse(problem_at(column, f"must be text, not {value!r}"))
+    if choices and value not in choices:
+        _refuse(problem_at(column, f"must be one of {', '.join(choices)}, not {value!r}"))
+    return value
+
+
+def _checked_options(raw: dict[str, Any], problem_at: ProblemAt) -> dict[str, Any]:
     """Options as ``images.generate`` takes them; a usage error naming the first bad one."""
     options: dict[str, Any] = {}
     for column, value in raw.items():
         if value is None or value == "":
             continue
         if column in ("n", "seed"):
-            try:
-                number = int(value)
-            except (TypeError, ValueError):
-                _refuse(problem_at(column, f"must be a whole number, not {value!r}"))
             low, high = (1, 4) if column == "n" else (0, 2**32 - 1)
-            if not low <= number <= high:
-                _refuse(problem_at(column, f"must be {low} to {high}, not {number}"))
-            options[column] = number
+            options[column] = _whole(value, low, high, column, problem_at)
             continue
-        if not isinstance(value, str):
-            _refuse(problem_at(column, f"must be text, not {value!r}"))
         choices = {
             "size": SIZES,
             "aspect_ratio": ASPECT_RATIOS,
             "quality": QUALITIES,
             "output_format": FORMATS,
-        }.get(column)
-        if choices is not None and value not in choices:
-            _refuse(problem_at(column, f"must be one of {', '.join(choices)}, not {value!r}"))
-        options[column] = value
+        }.get(column, ())
+        options[column] = _text(value, column, problem_at, choices)
     return options
+
+
+def _video_options(raw: dict[str, Any], problem_at: ProblemAt) -> dict[str, Any]:
+    """A video row's options; ``from`` becomes ``image`` (an image file there is) or
+    ``source_generation_id`` (anything else: a generation's id)."""
+    options: dict[str, Any] = {}
+    for column, value in raw.items():
+        if value is None or value == "":
+            continue
+        if column == "from":
+            source = _text(value, column, problem_at)
+            name = "image" if Path(source).is_file() else "source_generation_id"
+            options[name] = source
+        elif column == "duration":
+            options[column] = _whole(value, 1, 60, column, problem_at)
+        elif column == "audio":
+            # As --audio: asked for, or left out (a model without sound takes no "false").
+            if _yes(value, column, problem_at):
+                options[column] = True
+        else:
+            choices = RESOLUTIONS if column == "resolution" else ()
+            options[column] = _text(value, column, problem_at, choices)
+    return options
+
+
+def _yes(value: Any, column: str, problem_at: ProblemAt) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word not in TRUE_WORDS + FALSE_WORDS:
+        _refuse(problem_at(column, f"must be true or false, not {value!r}"))
+    return word in TRUE_WORDS
+
+
+def _copy_options(raw: dict[str, Any], problem_at: ProblemAt) -> dict[str, Any]:
+    """A copy row's options; ``schema`` names a JSON Schema file, read here (an object in a
+    JSONL row is taken as the schema itself)."""
+    options: dict[str, Any] = {}
+    for column, value in raw.items():
+        if value is None or value == "":
+            continue
+        if column == "schema":
+            options[column] = _schema(value, problem_at)
+        elif column == "temperature":
+            try:
+                temperature = float(value)
+            except (TypeError, ValueError):
+                _refuse(problem_at(column, f"must be a number, not {value!r}"))
+            if not 0.0 <= temperature <= 2.0:
+                _refuse(problem_at(column, f"must be 0 to 2, not {temperature}"))
+            options[column] = temperature
+        elif column == "max_output_tokens":
+            options[column] = _whole(value, 1, 1_000_000, column, problem_at)
+        else:
+            options[column] = _text(value, column, problem_at)
+    return options
+
+
+def _schema(value: Any, problem_at: ProblemAt) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    path = Path(_text(value, "schema", problem_at))
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _refuse(problem_at("schema", f"cannot read a JSON Schema from {path}: {exc}"))
+    if not isinstance(schema, dict):
+        _refuse(problem_at("schema", f"{path} must hold a JSON object"))
+    return schema
 
 
 @dataclass
@@ -325,30 +423,57 @@ def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, dict(record)
 
 
-def _rows(path: Path, defaults: dict[str, Any]) -> list[Row]:
-    """Every row checked before anything is sent; its idempotency key derived from its
-    content (and, for identical rows, which of them it is)."""
+@dataclass(frozen=True)
+class Made:
+    """What one row made: its job, the files saved, what it cost, and (copy) the answer."""
+
+    job_id: str | None
+    files: list[str]
+    credits: float | None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchKind:
+    """What differs between ``generate image|video|copy --batch``: a row's columns (the
+    ``required`` one must be filled), how its options are checked, and how it is made."""
+
+    name: str
+    noun: str
+    """What the overall progress bar counts."""
+    columns: tuple[str, ...]
+    required: str
+    check: Callable[[dict[str, Any], ProblemAt], dict[str, Any]]
+    make: Callable[[AsyncCreatix, Row, Path], Awaitable[Made]]
+
+
+def _rows(path: Path, defaults: dict[str, Any], kind: BatchKind) -> list[Row]:
+    """Every row checked before anything is sent; its idempotency key derived from its kind
+    and content (and, for identical rows, which of them it is)."""
     rows: list[Row] = []
     seen: dict[str, int] = {}
     for number, record in _read_rows(path):
         for column in record:
-            if column not in COLUMNS:
+            if column not in kind.columns:
                 _refuse(
                     f"{path.name} row {number}, column {column!r}: not an option; columns: "
-                    f"{', '.join(COLUMNS)}"
+                    f"{', '.join(kind.columns)}"
                 )
 
         def at(column: str, problem: str, number: int = number) -> str:
             return f"{path.name} row {number}, column {column!r}: {problem}"
 
-        prompt = record.get("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
-            _refuse(at("prompt", "is empty"))
-        options = {
-            **defaults,
-            **_checked_options({k: v for k, v in record.items() if k != "prompt"}, at),
-        }
-        normalized = json.dumps({"prompt": prompt, **options}, sort_keys=True)
+        merged = {**defaults, **{k: v for k, v in record.items() if v is not None and v != ""}}
+        required = merged.get(kind.required)
+        if not isinstance(required, str) or not required.strip():
+            _refuse(at(kind.required, "is empty"))
+        prompt = merged.pop("prompt", DEFAULT_VIDEO_PROMPT)
+        if not isinstance(prompt, str):
+            _refuse(at("prompt", f"must be text, not {prompt!r}"))
+        options = kind.check(merged, at)
+        normalized = json.dumps(
+            {"kind": kind.name, "prompt": prompt, **options}, sort_keys=True, default=str
+        )
         digest = hashlib.sha256(normalized.encode()).hexdigest()
         seen[digest] = seen.get(digest, 0) + 1
         key = f"creatix-batch-{digest[:48]}-{seen[digest]}"
@@ -356,6 +481,54 @@ def _rows(path: Path, defaults: dict[str, Any]) -> list[Row]:
     if not rows:
         _refuse(f"{path.name} has no rows")
     return rows
+
+
+# -- making one row of each kind ---------------------------------------------------------------
+
+
+def _ended(status: str, error: str | None, what: str) -> None:
+    """A wait that ended other than succeeded, as the row's failure."""
+    if status != "succeeded":
+        raise CreatixError(error or f"the {what} {status}", code=status)
+
+
+async def _make_image(client: AsyncCreatix, row: Row, output: Path) -> Made:
+    result = await client.images.generate(row.prompt, idempotency_key=row.key, **row.options)
+    files = []
+    for index, asset in enumerate(result.assets, start=1):
+        suffix = Path(asset.url.split("?", 1)[0]).suffix or ".png"
+        name = f"row-{row.number:05d}-{index}{suffix}"
+        files.append(str(await client.download(asset, output / name)))
+    return Made(result.job_id, files, result.credits_charged)
+
+
+async def _make_video(client: AsyncCreatix, row: Row, output: Path) -> Made:
+    created = await client.videos.create(row.prompt, idempotency_key=row.key, **row.options)
+    done = await client.videos.wait(created.id)
+    _ended(done.status, done.error, "video")
+    files = []
+    for index, asset in enumerate((a for a in done.assets if a.kind == "video"), start=1):
+        suffix = "" if index == 1 else f"-{index}"
+        name = f"row-{row.number:05d}{suffix}.mp4"
+        files.append(str(await client.download(asset, output / name)))
+    # Neither the platform's video nor the asset generator's task says what it cost.
+    job = await client.jobs.get(done.id)
+    return Made(done.id, files, job.credits_charged)
+
+
+async def _make_copy(client: AsyncCreatix, row: Row, output: Path) -> Made:
+    created = await client.copy.create(row.prompt, idempotency_key=row.key, **row.options)
+    done = await client.copy.wait(created.id)
+    _ended(done.status, done.error, "task")
+    suffix = ".json" if "schema" in row.options else ".txt"
+    path = output / f"row-{row.number:05d}{suffix}"
+    path.write_text((done.text or "") + "\n", encoding="utf-8")
+    return Made(done.id, [str(path)], done.credits, done.text)
+
+
+IMAGE_BATCH = BatchKind("image", "images", IMAGE_COLUMNS, "prompt", _checked_options, _make_image)
+VIDEO_BATCH = BatchKind("video", "videos", VIDEO_COLUMNS, "from", _video_options, _make_video)
+COPY_BATCH = BatchKind("copy", "copy", COPY_COLUMNS, "prompt", _copy_options, _make_copy)
 
 
 # -- the batch -------------------------------------------------------------------------------
@@ -390,15 +563,12 @@ class BatchState:
         self.manifest.flush()
 
 
-async def _one_row(client: AsyncCreatix, row: Row, output: Path, state: BatchState) -> None:
+async def _one_row(
+    client: AsyncCreatix, kind: BatchKind, row: Row, output: Path, state: BatchState
+) -> None:
     entry: dict[str, Any] = {"row": row.number, "key": row.key, "prompt": row.prompt}
     try:
-        result = await client.images.generate(row.prompt, idempotency_key=row.key, **row.options)
-        files = []
-        for index, asset in enumerate(result.assets, start=1):
-            suffix = Path(asset.url.split("?", 1)[0]).suffix or ".png"
-            name = f"row-{row.number:05d}-{index}{suffix}"
-            files.append(str(await client.download(asset, output / name)))
+        made = await kind.make(client, row, output)
     except InsufficientCredits as exc:
         if state.stopped is None:
             state.stopped = f"row {row.number}: {exc.message}"
@@ -411,12 +581,14 @@ async def _one_row(client: AsyncCreatix, row: Row, output: Path, state: BatchSta
         )
         return
     state.succeeded += 1
-    state.record(
-        {**entry, "status": "succeeded", "job_id": result.job_id, "files": files, "credits": None}
-    )
+    done = {"status": "succeeded", "job_id": made.job_id, "files": made.files}
+    if made.text is not None:
+        done["text"] = made.text
+    state.record({**entry, **done, "credits": made.credits})
 
 
 async def _batch(
+    kind: BatchKind,
     rows: list[Row],
     output: Path,
     concurrency: int,
@@ -426,13 +598,15 @@ async def _batch(
 ) -> None:
     limit = asyncio.Semaphore(concurrency)
     with _progress(as_json=as_json, total=None) as progress:
-        task = progress.add_task("images", total=len(rows) + state.skipped, completed=state.skipped)
+        task = progress.add_task(
+            kind.noun, total=len(rows) + state.skipped, completed=state.skipped
+        )
 
         async def run(row: Row) -> None:
             async with limit:
                 if state.stopped is not None:
                     return
-                await _one_row(client, row, output, state)
+                await _one_row(client, kind, row, output, state)
                 progress.advance(task)
 
         async with asyncio.TaskGroup() as group:
@@ -440,18 +614,24 @@ async def _batch(
                 group.create_task(run(row))
 
 
+@dataclass(frozen=True)
+class Connection:
+    base_url: str | None
+    api_key: str | None
+    api_id: str | None
+
+
 def _run_batch(
+    kind: BatchKind,
     path: Path,
     defaults: dict[str, Any],
     output: Path,
     concurrency: int,
-    base_url: str | None,
-    api_key: str | None,
-    api_id: str | None,
+    connection: Connection,
     as_json: bool,
 ) -> None:
-    defaults = _checked_options(defaults, lambda c, p: f"--{c.replace('_', '-')} {p}")
-    rows = _rows(path, defaults)
+    kind.check(defaults, lambda c, p: f"--{c.replace('_', '-')} {p}")  # a usage error names it
+    rows = _rows(path, defaults, kind)
     output.mkdir(parents=True, exist_ok=True)
     manifest = output / MANIFEST
     done = _done_keys(manifest)
@@ -460,8 +640,10 @@ def _run_batch(
         state = BatchState(out, skipped=len(rows) - len(todo))
 
         async def main() -> None:
-            async with AsyncCreatix(base_url, api_key, api_id) as client:
-                await _batch(todo, output, concurrency, client, as_json, state)
+            async with AsyncCreatix(
+                connection.base_url, connection.api_key, connection.api_id
+            ) as client:
+                await _batch(kind, todo, output, concurrency, client, as_json, state)
 
         try:
             asyncio.run(main())
@@ -505,10 +687,14 @@ def _run_batch(
 @app.command("video")
 def video(
     source: Annotated[
-        str,
-        typer.Option("--from", help="An image generation's id, or a local PNG/JPEG/WebP file."),
-    ],
-    prompt: Annotated[str, typer.Option(help="How it moves.")] = "Smooth camera motion",
+        str | None,
+        typer.Option(
+            "--from",
+            help="An image generation's id, or a local PNG/JPEG/WebP file (or --batch).",
+            show_default="none",
+        ),
+    ] = None,
+    prompt: Annotated[str, typer.Option(help="How it moves.")] = DEFAULT_VIDEO_PROMPT,
     model: Annotated[
         str | None, typer.Option(help="The video model id.", show_default="kling-v2.5-turbo")
     ] = None,
@@ -518,12 +704,29 @@ def video(
     ] = None,
     audio: Annotated[bool, typer.Option("--audio", help="Generate an audio track.")] = False,
     output: Output = Path("."),
+    batch: Annotated[Path | None, _batch_option("a 'from' column (an id or an image file)")] = None,
+    concurrency: Concurrency = 4,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     api_id: ApiId = None,
     as_json: AsJson = False,
 ) -> None:
     """Animate an image into a video and save it."""
+    if batch is not None:
+        defaults = {
+            "from": source,
+            "prompt": prompt,
+            "model": model,
+            "duration": duration,
+            "resolution": resolution,
+            "audio": True if audio else None,
+        }
+        defaults = {k: v for k, v in defaults.items() if v is not None}
+        connection = Connection(base_url, api_key, api_id)
+        _run_batch(VIDEO_BATCH, batch, defaults, output, concurrency, connection, as_json)
+        return
+    if source is None:
+        _refuse("give --from (a generation's id or an image file), or --batch FILE")
     local = Path(source)
     options: dict[str, Any] = {"duration": duration}
     if local.is_file():
@@ -562,7 +765,9 @@ def video(
 
 @app.command("copy")
 def copy(
-    prompt: Annotated[str, typer.Argument(help="What to write.")],
+    prompt: Annotated[
+        str | None, typer.Argument(help="What to write (or use --batch).", show_default="none")
+    ] = None,
     schema: Annotated[
         Path | None,
         typer.Option(help="A JSON Schema file the answer must satisfy.", show_default="plain text"),
@@ -570,12 +775,26 @@ def copy(
     model: Annotated[
         str | None, typer.Option(help="The text model id.", show_default="gemini-2.5-flash")
     ] = None,
+    output: Output = Path("."),
+    batch: Annotated[Path | None, _batch_option("a 'prompt' column")] = None,
+    concurrency: Concurrency = 8,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     api_id: ApiId = None,
     as_json: AsJson = False,
 ) -> None:
-    """Write ad copy with the text generator; prints the answer."""
+    """Write ad copy with the text generator; prints the answer (with --batch: saves each
+    row's answer under --output)."""
+    if batch is not None:
+        if prompt is not None:
+            _refuse("give a prompt or --batch, not both")
+        defaults = {"model": model, "schema": str(schema) if schema is not None else None}
+        defaults = {k: v for k, v in defaults.items() if v is not None}
+        connection = Connection(base_url, api_key, api_id)
+        _run_batch(COPY_BATCH, batch, defaults, output, concurrency, connection, as_json)
+        return
+    if prompt is None:
+        _refuse("give a prompt (or --batch FILE)")
     options: dict[str, Any] = {}
     if schema is not None:
         try:

@@ -3,7 +3,7 @@
 ```python
 from creatix.client import Creatix
 
-client = Creatix()  # CREATIX_BASE_URL, CREATIX_API_KEY (and CREATIX_API_ID)
+client = Creatix()  # CREATIX_BASE_URL, CREATIX_API_KEY (CREATIX_API_ID: else GET /v1/me)
 result = client.images.generate("A red sneaker on a white table", size="1024x1024")
 client.download(result.assets[0], "out/")
 ```
@@ -33,7 +33,9 @@ from creatix.client._types import (
     Credits,
     Generation,
     ImageResult,
+    Job,
     JobEvent,
+    KeyInfo,
     Status,
     Upload,
     Video,
@@ -54,7 +56,9 @@ __all__ = [
     "Generation",
     "ImageResult",
     "InsufficientCredits",
+    "Job",
     "JobEvent",
+    "KeyInfo",
     "MissingApiId",
     "NotFound",
     "PermissionDenied",

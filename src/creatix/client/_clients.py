@@ -37,6 +37,8 @@ from creatix.client._types import (
     Credits,
     Generation,
     ImageResult,
+    Job,
+    KeyInfo,
     Upload,
     Video,
 )
@@ -62,9 +64,9 @@ class Creatix:
 
     ``base_url`` defaults to ``CREATIX_BASE_URL``, ``api_key`` to ``CREATIX_API_KEY`` and
     ``api_id`` (the key's id, which the asset and text generators take as ``X-API-ID``) to
-    ``CREATIX_API_ID``. Calls are retried ``max_retries`` times on 429, 502, 503, 504 and
-    connection errors; creations send an ``Idempotency-Key`` (a uuid4 unless given) that
-    every retry repeats.
+    ``CREATIX_API_ID``, else it is asked of the server (``GET /v1/me``) when first needed.
+    Calls are retried ``max_retries`` times on 429, 502, 503, 504 and connection errors;
+    creations send an ``Idempotency-Key`` (a uuid4 unless given) that every retry repeats.
     """
 
     def __init__(
@@ -85,10 +87,15 @@ class Creatix:
         self.videos = Videos(self)
         self.assets = Assets(self)
         self.copy = CopyTasks(self)
+        self.jobs = Jobs(self)
 
     @property
     def base_url(self) -> str:
         return self._core.base_url
+
+    def me(self) -> KeyInfo:
+        """The key in use: its id, account and scopes (``GET /v1/me``)."""
+        return self._run(self._core.me())
 
     def credits(self) -> Credits:
         """The platform API's balance and lifetime totals."""
@@ -264,6 +271,17 @@ class CopyTasks(_Resource):
         return self._run(self._core.wait(task_id, self._core.get_copy, timeout, on_progress))
 
 
+class Jobs(_Resource):
+    """Any dialect's job by its id, in the terms of its event stream (``GET /v1/jobs/{id}``)."""
+
+    def get(self, job_id: str) -> Job:
+        return self._run(self._core.get_job(job_id))
+
+    def wait(self, job_id: str, **options: Unpack[WaitOptions]) -> Job:
+        timeout, on_progress = _wait(options)
+        return self._run(self._core.wait(job_id, self._core.get_job, timeout, on_progress))
+
+
 # -- the async transport ---------------------------------------------------------------------
 
 
@@ -289,10 +307,15 @@ class AsyncCreatix:
         self.videos = AsyncVideos(self)
         self.assets = AsyncAssets(self)
         self.copy = AsyncCopyTasks(self)
+        self.jobs = AsyncJobs(self)
 
     @property
     def base_url(self) -> str:
         return self._core.base_url
+
+    async def me(self) -> KeyInfo:
+        """The key in use: its id, account and scopes (``GET /v1/me``)."""
+        return await self._run(self._core.me())
 
     async def credits(self) -> Credits:
         return await self._run(self._core.credits())
@@ -455,3 +478,14 @@ class AsyncCopyTasks(_AsyncResource):
     async def wait(self, task_id: str, **options: Unpack[WaitOptions]) -> Copy:
         timeout, on_progress = _wait(options)
         return await self._run(self._core.wait(task_id, self._core.get_copy, timeout, on_progress))
+
+
+class AsyncJobs(_AsyncResource):
+    """Any dialect's job by its id, in the terms of its event stream (``GET /v1/jobs/{id}``)."""
+
+    async def get(self, job_id: str) -> Job:
+        return await self._run(self._core.get_job(job_id))
+
+    async def wait(self, job_id: str, **options: Unpack[WaitOptions]) -> Job:
+        timeout, on_progress = _wait(options)
+        return await self._run(self._core.wait(job_id, self._core.get_job, timeout, on_progress))

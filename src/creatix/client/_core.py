@@ -40,7 +40,9 @@ from creatix.client._types import (
     Credits,
     Generation,
     ImageResult,
+    Job,
     JobEvent,
+    KeyInfo,
     Upload,
     Video,
 )
@@ -236,8 +238,7 @@ class Core:
 
     def pair(self) -> dict[str, str]:
         """The asset and text generators' headers: ``X-API-ID`` (the key's id) and
-        ``X-API-KEY``. No endpoint tells a generate-scoped key its own id, so it must be
-        given."""
+        ``X-API-KEY``; ``known_api_id`` first learns the id when it was not given."""
         self.bearer()
         if not self.api_id:
             raise MissingApiId(
@@ -247,6 +248,29 @@ class Core:
             )
         assert self.api_key is not None
         return {"X-API-ID": self.api_id, "X-API-KEY": self.api_key}
+
+    def get_job(self, job_id: str) -> Op[Job]:
+        """``GET /v1/jobs/{id}``: any dialect's job, with what it cost once it ended."""
+        response = yield from self.request("GET", f"/v1/jobs/{job_id}")
+        return Job.from_wire(self.json_of(response))
+
+    def me(self) -> Op[KeyInfo]:
+        """``GET /v1/me``: the key in use."""
+        response = yield from self.request("GET", "/v1/me")
+        return KeyInfo.from_wire(self.json_of(response))
+
+    def known_api_id(self) -> Op[str]:
+        """The key's id: as given, else asked of the server once (``GET /v1/me``); a server
+        without that endpoint leaves it to be given (``MissingApiId``)."""
+        if not self.api_id:
+            self.bearer()
+            try:
+                info = yield from self.me()
+            except NotFound:
+                self.pair()  # raises MissingApiId
+                raise
+            self.api_id = info.id
+        return self.api_id
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base·2^attempt)]."""
@@ -269,6 +293,8 @@ class Core:
         """One call, retried on 429, 502, 503, 504 and connection errors (honouring
         ``Retry-After``) up to ``max_retries`` times; the same ``Idempotency-Key`` every time.
         An error answer raises its typed exception."""
+        if auth == "pair":
+            yield from self.known_api_id()
         headers = {"pair": self.pair, "bearer": self.bearer, "none": dict}[auth]()
         headers["Accept"] = "application/json"
         if idempotency_key is not None:
@@ -335,7 +361,9 @@ class Core:
             idempotency_key=options.get("idempotency_key") or new_idempotency_key(),
         )
         return ImageResult.from_wire(
-            self.json_of(response), response.headers.get("x-creatix-job-id")
+            self.json_of(response),
+            response.headers.get("x-creatix-job-id"),
+            response.headers.get("x-creatix-credits-charged"),
         )
 
     # -- the platform API: images, uploads, videos, credits -----------------------------------
@@ -404,7 +432,7 @@ class Core:
         model = options.get("model") or DEFAULT_VIDEO_MODEL
         duration = options.get("duration") or 5
         if image is not None:
-            self.pair()  # before uploading: the asset generator needs the key's id
+            yield from self.known_api_id()  # before uploading: the asset generator needs it
             upload = yield from self.upload(image, None)
             params: dict[str, Any] = {
                 "prompt": prompt,

@@ -11,6 +11,13 @@ from typing import Any, Literal
 
 Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "canceled"})
+_STATUSES: dict[object, Status] = {
+    "queued": "queued",
+    "running": "running",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "canceled": "canceled",
+}
 
 _TASK_STATUSES: dict[str, Status] = {
     "pending": "queued",
@@ -70,25 +77,37 @@ class Asset:
 
 @dataclass(frozen=True)
 class ImageResult:
-    """``images.generate``: Creatix v1's synchronous answer."""
+    """``images.generate``: Creatix v1's synchronous answer; ``credits_charged`` from its
+    ``X-Creatix-Credits-Charged`` header (None from a server that does not send it)."""
 
     job_id: str | None
     created: int
     assets: tuple[Asset, ...]
     raw: dict[str, Any] = field(repr=False)
     status: Status = "succeeded"
+    credits_charged: int | None = None
 
     @property
     def urls(self) -> list[str]:
         return [a.url for a in self.assets if a.url]
 
     @classmethod
-    def from_wire(cls, raw: dict[str, Any], job_id: str | None) -> ImageResult:
+    def from_wire(
+        cls, raw: dict[str, Any], job_id: str | None, credits_charged: str | None = None
+    ) -> ImageResult:
         assets = tuple(
             Asset(url=str(item.get("url") or ""), b64_json=_opt_str(item.get("b64_json")))
             for item in raw.get("data") or []
         )
-        return cls(job_id=job_id, created=int(raw.get("created") or 0), assets=assets, raw=raw)
+        return cls(
+            job_id=job_id,
+            created=int(raw.get("created") or 0),
+            assets=assets,
+            raw=raw,
+            credits_charged=int(credits_charged)
+            if credits_charged is not None and credits_charged.isdecimal()
+            else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -294,6 +313,78 @@ class Credits:
 
 
 @dataclass(frozen=True)
+class Job:
+    """``GET /v1/jobs/{id}``: a job of any dialect (its id as that dialect handed it out), in
+    the terms of its event stream: ``progress`` 0–100 with the engine's ``step`` of ``steps``
+    while it runs, ``credits_charged`` once it ended, its ``assets`` or ``text``, or its
+    ``error`` (a message) and ``error_code``."""
+
+    id: str
+    status: Status
+    kind: str
+    model: str | None
+    progress: float
+    step: int | None
+    steps: int | None
+    credits_reserved: int
+    credits_charged: int | None
+    assets: tuple[Asset, ...]
+    text: str | None
+    error: str | None
+    error_code: str | None
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def urls(self) -> list[str]:
+        return [a.url for a in self.assets]
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> Job:
+        status = raw.get("status")
+        failure = raw.get("error")
+        error: dict[str, Any] = failure if isinstance(failure, dict) else {}
+        return cls(
+            id=str(raw["job_id"]),
+            status=_STATUSES.get(status, "running"),
+            kind=str(raw.get("kind") or "image"),
+            model=_opt_str(raw.get("model")),
+            progress=float(raw.get("progress") or 0),
+            step=_opt_int(raw.get("step")),
+            steps=_opt_int(raw.get("steps")),
+            credits_reserved=_opt_int(raw.get("credits_reserved")) or 0,
+            credits_charged=_opt_int(raw.get("credits_charged")),
+            assets=tuple(Asset.from_event(a) for a in raw.get("assets") or []),
+            text=_opt_str(raw.get("text")),
+            error=_opt_str(error.get("message")),
+            error_code=_opt_str(error.get("code")),
+            raw=raw,
+        )
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """``GET /v1/me``: the key in use, its account and scopes."""
+
+    id: str
+    account: str
+    account_id: str
+    plan: str
+    scopes: tuple[str, ...]
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> KeyInfo:
+        return cls(
+            id=str(raw["id"]),
+            account=str(raw.get("account") or ""),
+            account_id=str(raw.get("account_id") or ""),
+            plan=str(raw.get("plan") or ""),
+            scopes=tuple(str(scope) for scope in raw.get("scopes") or []),
+            raw=raw,
+        )
+
+
+@dataclass(frozen=True)
 class Upload:
     """``POST /api/platform/upload``: the stored image's path and its URL."""
 
@@ -327,6 +418,16 @@ class JobEvent:
     @property
     def progress(self) -> int | None:
         return _opt_int(self.data.get("progress"))
+
+    @property
+    def step(self) -> int | None:
+        """The engine's step (from 1) of ``steps``: a denoising step, a video frame; None
+        where the engine does not count them."""
+        return _opt_int(self.data.get("step"))
+
+    @property
+    def steps(self) -> int | None:
+        return _opt_int(self.data.get("steps"))
 
     @property
     def terminal(self) -> bool:
