@@ -58,8 +58,13 @@ SESSION_ERRORS = {
     ("post", "/api/session/accept-invitation"): {"400", "413", "503"},
 }
 """What each /api/session route answers besides success."""
-MANAGEMENT_LOOKUPS = {("get", "/api/admin/people"), ("post", "/api/admin/people")}
-"""Management routes without an id in the path that still name an account (query, body)."""
+MANAGEMENT_LOOKUPS = {
+    ("get", "/api/admin/people"),
+    ("post", "/api/admin/people"),
+    ("post", "/api/platform/ad-sets"),
+}
+"""Routes without an id in the path that still name an account or a resource (query, body):
+an ad set names its brand kit."""
 MANAGEMENT_CONFLICTS = {
     ("post", "/api/admin/people"),
     ("post", "/api/admin/people/{person_id}/password-reset"),
@@ -75,6 +80,7 @@ CREATES = {
     ("post", "/v1/generate"),
     ("post", "/api/platform/generate"),
     ("post", "/api/platform/videos"),
+    ("post", "/api/platform/ad-sets"),
     ("post", "/api/asset_generator/"),
     ("post", "/api/text_generator/"),
     ("post", "/api/account/{account_id}/generations"),
