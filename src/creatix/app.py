@@ -58,6 +58,7 @@ CORS_EXPOSED_HEADERS = [
     "Retry-After",
     "X-Creatix-Engine",
     "X-Creatix-Job-Id",
+    "X-Creatix-Credits-Charged",
     "Location",
 ]
 """Response headers a browser's script may read (others are hidden from it by CORS)."""

@@ -51,6 +51,8 @@ def test_a_configured_origin_is_allowed_and_sees_the_headers_clients_need(tmp_pa
         "x-ratelimit-reset",
         "retry-after",
         "x-creatix-engine",
+        "x-creatix-job-id",
+        "x-creatix-credits-charged",
     } <= exposed
 
 
