@@ -527,8 +527,9 @@ def lose_the_answer_of_the_first_completion(db: Database) -> list[str]:
 
     def run_write(work: Callable[[Session], T]) -> T:
         result = commit(work)
-        if not lost and "JobLifecycle.complete." in work.__qualname__:
-            lost.append(getattr(result, "id", "?"))
+        if not lost and "JobLifecycle._complete." in work.__qualname__:
+            [job] = result  # type: ignore[misc]  # the one job this completion ended
+            lost.append(getattr(job, "id", "?"))
             raise OperationalError("COMMIT", {}, ConnectionResetError("connection lost"))
         return result
 

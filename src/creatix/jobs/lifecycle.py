@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import event
@@ -21,6 +21,7 @@ from creatix.catalog.schemas import Catalog
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs import repository
 from creatix.jobs.events import STARTED, JobEvents, Progress, progress_payloads
+from creatix.jobs.group_commit import GroupCommit
 from creatix.jobs.models import JobRow
 from creatix.jobs.records import THUMBNAIL, QueueSettings, to_job
 from creatix.jobs.repository import JobRecord
@@ -38,7 +39,13 @@ from creatix.kit.db import Database
 from creatix.kit.errors import NotFound
 from creatix.kit.ids import new_uuid
 from creatix.kit.metrics import Metrics
-from creatix.kit.notify import FINISHED_CHANNEL, JOBS_CHANNEL, PROGRESS_CHANNEL, notify
+from creatix.kit.notify import (
+    FINISHED_CHANNEL,
+    JOBS_CHANNEL,
+    PROGRESS_CHANNEL,
+    notify,
+    notify_many,
+)
 from creatix.provenance import repository as provenance
 from creatix.usage import service as usage
 from creatix.webhooks import outbox
@@ -48,9 +55,26 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Claim:
-    jobs: list[Job]
+    batches: list[list[Job]]
+    """Each a batch one engine call can serve together."""
     more_queued: bool
     """Other queued jobs remain, so the claimer should not wait for a wake-up."""
+
+    @property
+    def jobs(self) -> list[Job]:
+        """Every job claimed, batch after batch (one batch unless more were asked for)."""
+        return [job for batch in self.batches for job in batch]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A job's outputs, for ``complete_many``: what ``complete`` takes."""
+
+    job_id: str
+    outputs: Sequence[StoredOutput]
+    engine_seconds: float
+    engine: str | None = None
+    """The instance that made them, when a fallback route did."""
 
 
 class JobLifecycle:
@@ -74,36 +98,47 @@ class JobLifecycle:
         self.events = events
         self.settings = settings
         self.metrics = metrics
+        self._completions: GroupCommit[tuple[str, Completion], bool] = GroupCommit(
+            self._complete_group
+        )
+        """Concurrent completions in this process share a transaction (PostgreSQL; on
+        SQLite a transaction runs inline and there is never one in flight to join)."""
 
     async def claim(
         self,
         worker_id: str,
         engines: Collection[str] | None = None,
         models: Collection[str] | None = None,
+        *,
+        batches: int = 1,
     ) -> Claim:
         """Lease a batch of queued jobs that one engine call can serve together, of the given
-        engine instances (default: all) and models (default: all)."""
+        engine instances (default: all) and models (default: all); up to ``batches`` such
+        batches in the same statement."""
         max_batch = {
             instance: size
             for instance, size in self.engines.max_batch_by_engine().items()
             if engines is None or instance in engines
         }
         if not max_batch:
-            return Claim(jobs=[], more_queued=False)
+            return Claim(batches=[], more_queued=False)
         now = utcnow()
 
         def claim(session: Session) -> Claim:
-            rows = repository.claim_batch(
+            leased = repository.claim_batches(
                 session,
                 worker_id=worker_id,
                 max_batch=max_batch,
                 lease_until=self.settings.lease_until(),
                 now=now,
+                batches=batches,
                 models=models,
             )
-            more = bool(rows) and repository.any_queued(session, list(max_batch), models)
-            _announce_progress(session, [row.id for row in rows], STARTED)
-            return Claim(jobs=[to_job(row) for row in rows], more_queued=more)
+            more = bool(leased) and repository.any_queued(session, list(max_batch), models)
+            _announce_progress(session, [row.id for rows in leased for row in rows], STARTED)
+            return Claim(
+                batches=[[to_job(row) for row in rows] for rows in leased], more_queued=more
+            )
 
         claimed = await self.db.write(claim)
         self.events.job_progressed([job.id for job in claimed.jobs], STARTED)
@@ -149,48 +184,81 @@ class JobLifecycle:
         engine: str | None = None,
     ) -> bool:
         """Record the outputs and end the job; False when this worker no longer held it.
-        ``engine`` is the instance that made them, when a fallback route did."""
-        now = utcnow()
-        values: dict[str, object] = {"engine": engine} if engine else {}
-        values |= {
-            "status": JobStatus.SUCCEEDED,
-            "finished_at": now,
-            "engine_seconds": engine_seconds,
-            "progress": 1.0,
-            # A video's thumbnail rides along with it; it is not charged on its own.
-            "credits_charged": JobRow.credits_per_output
-            * sum(1 for output in outputs if output.kind != THUMBNAIL),
-        }
+        ``engine`` is the instance that made them, when a fallback route did.
 
-        def finish(session: Session) -> Job | None:
-            row = repository.finish_leased(session, job_id, worker_id, values)
-            if row is None:
-                return None
-            made = sum(1 for output in outputs if output.kind != THUMBNAIL)
-            self._ended(session, row, now, outputs=made)
-            assets = [
-                Asset(
-                    id=new_uuid(),
-                    job_id=job_id,
-                    index=index,
-                    **output.model_dump(),
+        On PostgreSQL, completions made while another is being committed share the next
+        transaction (``GroupCommit``); each job is still settled on its own."""
+        completion = Completion(job_id, outputs, engine_seconds, engine)
+        if self.db.is_sqlite:
+            [done] = await self.complete_many(worker_id, [completion])
+            return done
+        return await self._completions.submit((worker_id, completion))
+
+    async def _complete_group(self, items: Sequence[tuple[str, Completion]]) -> list[bool]:
+        return await self._complete(items)
+
+    async def complete_many(self, worker_id: str, completions: Sequence[Completion]) -> list[bool]:
+        """Complete several jobs this worker holds in one transaction: for each, whether it
+        was still held (and is now succeeded). Each job is settled exactly as ``complete``
+        settles it; if anything fails, nothing of the transaction is recorded."""
+        return await self._complete([(worker_id, completion) for completion in completions])
+
+    async def _complete(self, items: Sequence[tuple[str, Completion]]) -> list[bool]:
+        now = utcnow()
+
+        def finish(session: Session) -> list[Job | None]:
+            # Job rows first (each only its leaseholder's; those ending alike in one
+            # statement); then the settlements in account order: concurrent groups take the
+            # shared rows (balances, usage rollups) in one order, and never deadlock.
+            alike: dict[tuple[str, str | None, float, int], list[int]] = {}
+            for index, (worker_id, completion) in enumerate(items):
+                made = sum(1 for output in completion.outputs if output.kind != THUMBNAIL)
+                key = (worker_id, completion.engine, completion.engine_seconds, made)
+                alike.setdefault(key, []).append(index)
+            rows: dict[int, JobRecord] = {}
+            for (worker_id, engine, engine_seconds, made), indexes in sorted(
+                alike.items(), key=lambda pair: items[pair[1][0]][1].job_id
+            ):
+                values = _completed_values(engine, engine_seconds, made, now)
+                by_job = {items[index][1].job_id: index for index in indexes}
+                for row in repository.finish_leased_many(session, list(by_job), worker_id, values):
+                    rows[by_job[row.id]] = row
+            finished: list[Job | None] = [None] * len(items)
+            together = _Together()
+            for index in sorted(rows, key=lambda index: (rows[index].account_id, index)):
+                finished[index] = self._ended_with_outputs(
+                    session, rows[index], items[index][1].outputs, now, together
                 )
-                for index, output in enumerate(outputs)
-            ]
-            repository.insert_assets(
-                session,
-                [
-                    {**asset.model_dump(), "account_id": row.account_id, "created_at": now}
-                    for asset in assets
-                ],
-            )
-            return to_job(row, assets)
+            together.write(session)
+            return finished
 
         finished = await self.db.write(finish)
-        if finished is None:
-            return False
-        self.events.job_finished(finished)
-        return True
+        for job in finished:
+            if job is not None:
+                self.events.job_finished(job)
+        return [job is not None for job in finished]
+
+    def _ended_with_outputs(
+        self,
+        session: Session,
+        row: JobRecord,
+        outputs: Sequence[StoredOutput],
+        now: datetime,
+        together: _Together,
+    ) -> Job:
+        """End a job that made ``outputs``; its asset rows, usage and notification join
+        ``together``, for the caller to write with those of the others."""
+        made = sum(1 for output in outputs if output.kind != THUMBNAIL)
+        self._ended(session, row, now, outputs=made, together=together)
+        assets = [
+            Asset(id=new_uuid(), job_id=row.id, index=index, **output.model_dump())
+            for index, output in enumerate(outputs)
+        ]
+        together.assets.extend(
+            {**asset.model_dump(), "account_id": row.account_id, "created_at": now}
+            for asset in assets
+        )
+        return to_job(row, assets)
 
     async def complete_text(
         self,
@@ -361,19 +429,27 @@ class JobLifecycle:
             "credits_charged": 0,
         }
 
-    def _ended(self, session: Session, row: JobRecord, now: datetime, *, outputs: int = 0) -> None:
+    def _ended(
+        self,
+        session: Session,
+        row: JobRecord,
+        now: datetime,
+        *,
+        outputs: int = 0,
+        together: _Together | None = None,
+    ) -> None:
         """What every job's end does, in the transaction that ends it: a job that did not
         succeed gives its quota back, one that made fewer images than it counted (the content
         policy dropped some) gives back the rest; the job is settled and counted in the usage rollup
         (``outputs``: the images or videos it made); its webhook is owed an event; it is
-        counted in the metrics once the transaction commits."""
+        counted in the metrics once the transaction commits. Its usage and its notification
+        join ``together`` when given, for the caller to write with those of other jobs."""
         if row.status != JobStatus.SUCCEEDED:
             self._release_quota(session, row, row.quota_images)
         elif row.kind == JobKind.IMAGE and outputs < row.quota_images:
             self._release_quota(session, row, row.quota_images - outputs)
         self._settle(session, row, now)
-        usage.record_job_end(
-            session,
+        end = usage.JobEnd(
             account_id=row.account_id,
             key_id=row.key_id,
             model=row.model,
@@ -384,6 +460,12 @@ class JobLifecycle:
             output_tokens=row.output_tokens or 0,
             credits=self._charged(row),
         )
+        alone = together is None
+        together = _Together() if together is None else together
+        together.ends.append(end)
+        together.finished.append(row.id)
+        if alone:
+            together.write(session)
         count = functools.partial(
             self.metrics.job_ended,
             model=row.model,
@@ -393,7 +475,6 @@ class JobLifecycle:
             engine_seconds=row.engine_seconds,
         )
         event.listen(session, "after_commit", lambda _: count(), once=True)
-        notify(session, FINISHED_CHANNEL, row.id)
         if row.webhook_url:
             outbox.enqueue(
                 session,
@@ -425,6 +506,38 @@ class JobLifecycle:
     def _release_quota(session: Session, row: JobRecord, images: int) -> None:
         if row.quota_period is not None and images > 0:
             quotas.release(session, row.account_id, row.quota_period, images)
+
+
+@dataclass
+class _Together:
+    """What the ends of several jobs in one transaction write at once: their asset rows
+    (one INSERT), usage (one upsert per distinct rollup row) and notifications (one
+    statement)."""
+
+    assets: list[dict[str, object]] = field(default_factory=list)
+    ends: list[usage.JobEnd] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+    def write(self, session: Session) -> None:
+        repository.insert_assets(session, self.assets)
+        usage.record_job_ends(session, self.ends)
+        notify_many(session, FINISHED_CHANNEL, self.finished)
+
+
+def _completed_values(
+    engine: str | None, engine_seconds: float, made: int, now: datetime
+) -> dict[str, object]:
+    """A completed job row's values: ``made`` outputs (a video's thumbnail rides along with
+    it, and is not charged on its own) by ``engine`` (when a fallback route's) in
+    ``engine_seconds``."""
+    values: dict[str, object] = {"engine": engine} if engine else {}
+    return values | {
+        "status": JobStatus.SUCCEEDED,
+        "finished_at": now,
+        "engine_seconds": engine_seconds,
+        "progress": 1.0,
+        "credits_charged": JobRow.credits_per_output * made,
+    }
 
 
 def _announce_progress(session: Session, job_ids: Sequence[str], progress: Progress) -> None:

@@ -139,6 +139,82 @@ def claim_batch(
     return sorted(claimed.all(), key=lambda row: row.created_at)
 
 
+def claim_batches(
+    session: Session,
+    *,
+    worker_id: str,
+    max_batch: Mapping[str, int],
+    lease_until: datetime,
+    now: datetime,
+    batches: int,
+    models: Collection[str] | None = None,
+) -> list[list[JobRecord]]:
+    """Lease up to ``batches`` batches at once: one ``SELECT … FOR UPDATE SKIP LOCKED`` of
+    the next queued jobs in claim order (as many as ``batches`` full batches could hold),
+    grouped by engine and batch key into batches of at most that engine's ``max_batch``, in
+    the order of each batch's first job; then one UPDATE leases the jobs of the first
+    ``batches`` of them. The candidates not leased are unlocked when the transaction ends.
+
+    One batch is ``claim_batch`` (which also gathers peers from further down the queue)."""
+    if batches <= 1:
+        batch = claim_batch(
+            session,
+            worker_id=worker_id,
+            max_batch=max_batch,
+            lease_until=lease_until,
+            now=now,
+            models=models,
+        )
+        return [batch] if batch else []
+    queued = [JobRow.status == JobStatus.QUEUED, JobRow.engine.in_(list(max_batch))]
+    if models is not None:
+        queued.append(JobRow.model.in_(list(models)))
+    candidates = session.execute(
+        select(JobRow.id, JobRow.batch_key, JobRow.engine)
+        .where(*queued)
+        .order_by(JobRow.priority.desc(), JobRow.fair_seq, JobRow.created_at)
+        .limit(batches * max(max_batch.values()))
+        .with_for_update(skip_locked=True)
+    ).all()
+    found = [(row.id, row.batch_key, row.engine) for row in candidates]
+    groups = _grouped(found, max_batch)[:batches]
+    if not groups:
+        return []
+    claimed = session.execute(
+        update(JOBS)
+        .where(JobRow.id.in_([job_id for group in groups for job_id in group]))
+        .values(
+            status=JobStatus.RUNNING,
+            lease_owner=worker_id,
+            lease_expires_at=lease_until,
+            attempts=JobRow.attempts + 1,
+            started_at=func.coalesce(JobRow.started_at, now),
+        )
+        .returning(*JOBS.c)
+    )
+    by_id = {row.id: row for row in claimed.all()}
+    return [
+        sorted((by_id[job_id] for job_id in group), key=lambda row: row.created_at)
+        for group in groups
+    ]
+
+
+def _grouped(
+    candidates: Sequence[tuple[str, str, str]], max_batch: Mapping[str, int]
+) -> list[list[str]]:
+    """The candidates' ids (in claim order) in batches: equal engine and batch key, at most
+    the engine's ``max_batch`` each, ordered by their first job."""
+    groups: list[list[str]] = []
+    open_groups: dict[tuple[str, str], list[str]] = {}
+    for job_id, batch_key, engine in candidates:
+        group = open_groups.get((engine, batch_key))
+        if group is None or len(group) >= max_batch[engine]:
+            group = open_groups[(engine, batch_key)] = []
+            groups.append(group)
+        group.append(job_id)
+    return groups
+
+
 def any_queued(
     session: Session, engines: Sequence[str], models: Collection[str] | None = None
 ) -> bool:
@@ -263,6 +339,24 @@ def finish_leased(
         .returning(*JOBS.c)
     )
     return result.one_or_none()
+
+
+def finish_leased_many(
+    session: Session, job_ids: Sequence[str], worker_id: str, values: Mapping[str, Any]
+) -> list[JobRecord]:
+    """``finish_leased`` for several jobs that end with the same ``values``, in one
+    statement: the rows of those this worker still leased."""
+    result = session.execute(
+        update(JOBS)
+        .where(
+            JobRow.id.in_(sorted(job_ids)),
+            JobRow.status == JobStatus.RUNNING,
+            JobRow.lease_owner == worker_id,
+        )
+        .values(**values, lease_owner=None, lease_expires_at=None)
+        .returning(*JOBS.c)
+    )
+    return list(result.all())
 
 
 def release_leased(session: Session, job_ids: Sequence[str], worker_id: str) -> list[JobRecord]:
