@@ -77,6 +77,8 @@ MAX_RECORDING_SECONDS = 300.0
 """The longest a worker tries to record one job's end, however long heartbeats keep its
 lease: well under the orphan sweeper's grace period (ten minutes at least)."""
 CLEANUP_WINDOW_SECONDS = 60.0
+MAX_CLAIM_BATCHES = 8
+"""The most batches one claim leases (as many as the pool has free slots)."""
 CONTENT_FILTERED = "content_filtered"
 """A job whose every output the content policy refused (refunded in full)."""
 VIDEO_CHECK_FRAMES = 4
@@ -160,6 +162,12 @@ class SlotPools:
     def release(self, engine: str) -> None:
         self._free[self.pool(engine)] += 1
         self._freed.set()
+
+    def take_up_to(self, pool: str, count: int) -> int:
+        """Up to ``count`` more slots of ``pool``; how many were free."""
+        taken = min(count, self._free[pool])
+        self._free[pool] -= taken
+        return taken
 
     def take_one_of_each(self) -> set[str]:
         """One slot from every pool that has one free; the pools."""
@@ -256,20 +264,28 @@ class Worker:
                 await self._slots.wait_freed()
                 continue
             engines = [engine for engine in self._engines if self._slots.pool(engine) in pools]
+            # With one pool in play, every batch a claim returns is that pool's: take more of
+            # its free slots and lease as many batches in the same statement.
+            extra: list[str] = []
+            if len(pools) == 1:
+                [only] = pools
+                extra = [only] * self._slots.take_up_to(only, MAX_CLAIM_BATCHES - 1)
             asked = time.monotonic()
             try:
-                claim = await self.jobs.lifecycle.claim(self.id, engines, self.models)
+                claim = await self.jobs.lifecycle.claim(
+                    self.id, engines, self.models, batches=1 + len(extra)
+                )
             except Exception as exc:
-                for pool in pools:
+                for pool in [*pools, *extra]:
                     self._slots.release(pool)
                 await asyncio.sleep(outage.failed(exc))
                 continue
             outage.recovered()
             used = self._slots.pool(claim.jobs[0].engine) if claim.jobs else None
-            for pool in pools - {used}:
+            for pool in [*(pools - {used}), *extra[max(0, len(claim.batches) - 1) :]]:
                 self._slots.release(pool)
-            if claim.jobs:
-                self._start(claim.jobs, asked)
+            for batch in claim.batches:
+                self._start(batch, asked)
             if not claim.more_queued:
                 await self.jobs.events.wait_for_work(self.poll_interval_seconds)
 
