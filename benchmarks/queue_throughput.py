@@ -3,6 +3,17 @@
 Needs a reachable PostgreSQL (``CREATIX_TEST_POSTGRES``, default
 postgresql://postgres@127.0.0.1:5432/test): a throwaway database is made and dropped.
 
+0. The queue alone, and the floor under it. For 1, 2 and 4 worker processes that run no
+   engine and do no media work (each job is completed with one precomputed output record, so
+   the job row, its asset row, its settlement in the ledger and its usage rollup are written
+   as for a real image): ``--queue-jobs`` jobs are submitted for a held model, then released
+   at once, and the clock runs until the last has succeeded. Each process runs
+   ``--queue-slots`` claim loops; each loop leases up to ``--claim-batches`` batches (of up
+   to 8 jobs, the preview engine's batch) in one ``FOR UPDATE SKIP LOCKED`` statement and
+   completes them concurrently, which the job core commits together (group commit). The same
+   with one batch per claim and one job per completion transaction (``one_at_a_time``) shows
+   what batching buys. Beside them: the database's commit rate, a loop of one-row INSERT
+   transactions on 1, 2 and 4 connections with the same URL and driver.
 1. For 1, 2 and 4 ``creatix worker`` processes (preview engine, 64x64, no delay, 4 slots
    each), two figures:
    - drain: ``--jobs`` jobs are submitted through the job core for a model the workers were
@@ -15,6 +26,7 @@ postgresql://postgres@127.0.0.1:5432/test): a throwaway database is made and dro
    ``POST /api/platform/generate`` (202, asynchronous) to both for ``--seconds``: submits/s.
 
     .venv/bin/python benchmarks/queue_throughput.py [--jobs 2000] [--clients 16]
+        [--queue-jobs 6000] [--claim-batches 8] [--queue-slots 2] [--queue-only]
 """
 
 from __future__ import annotations
@@ -35,15 +47,18 @@ from typing import Any
 import psycopg
 import yaml
 from harness import drive, free_port, wait_healthy
+from sqlalchemy import text
 
 from creatix.accounts import service as accounts
 from creatix.accounts.schemas import Principal
 from creatix.catalog.loader import load_catalog
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs.events import JobEvents
+from creatix.jobs.lifecycle import Completion
+from creatix.jobs.models import JobRow
 from creatix.jobs.records import QueueSettings
 from creatix.jobs.service import JobService
-from creatix.jobs.specs import ImageSpec
+from creatix.jobs.specs import ImageSpec, Job, StoredOutput
 from creatix.kit.db import Database
 from creatix.kit.migrate import upgrade_database
 
@@ -179,6 +194,170 @@ def _workers_run(
     }
 
 
+def _noop_output(job: Job) -> StoredOutput:
+    return StoredOutput(
+        kind="image",
+        storage_key=f"noop/{job.id}.png",
+        mime_type="image/png",
+        size_bytes=1,
+        checksum="sha256:0",
+        width=64,
+        height=64,
+    )
+
+
+async def _noop_worker(database: str, catalog: Path, batches: int, slots: int) -> None:
+    """A worker that runs no engine and does no media work: claim, complete, again; until
+    it is terminated."""
+    loaded = load_catalog(catalog)
+    db = Database(database)
+    service = JobService(
+        db, loaded, EngineRegistry.from_catalog(loaded), JobEvents(), QueueSettings()
+    )
+    worker_id = f"noop-{os.getpid()}"
+    lifecycle = service.lifecycle
+
+    async def loop() -> None:
+        while True:
+            claim = await lifecycle.claim(worker_id, ["preview"], [MODEL], batches=batches)
+            if not claim.jobs:
+                await asyncio.sleep(0.005)
+                continue
+            if batches > 1:
+                await asyncio.gather(
+                    *(
+                        lifecycle.complete(job.id, worker_id, [_noop_output(job)], 0.0)
+                        for job in claim.jobs
+                    )
+                )
+                continue
+            for job in claim.jobs:  # one transaction per completion
+                await lifecycle.complete_many(
+                    worker_id, [Completion(job.id, [_noop_output(job)], 0.0)]
+                )
+
+    print("ready", flush=True)
+    await asyncio.gather(*(loop() for _ in range(slots)))
+
+
+def _seed(database: str, catalog: Path, jobs: int) -> None:
+    """``jobs`` queued jobs of the held model: one submitted through the job core, the rest
+    copies of its row made by one INSERT (the queue is measured, not the intake)."""
+    asyncio.run(_submit(database, catalog, 1, HELD))
+    columns = [column.name for column in JobRow.__table__.columns if column.name != "id"]
+    listed = ", ".join(f'"{name}"' for name in columns)
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute(
+            f"INSERT INTO jobs (id, {listed}) SELECT gen_random_uuid()::text, {listed} "
+            "FROM jobs, generate_series(2, %s) WHERE model = %s AND status = 'queued'",
+            (jobs, HELD),
+        )
+
+
+def _queue_alone(
+    database: str, catalog: Path, workers: int, jobs: int, *, batches: int, slots: int
+) -> float:
+    """Jobs/s of ``workers`` no-op worker processes draining ``jobs`` released at once."""
+    done = _succeeded(database)
+    _seed(database, catalog, jobs)
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--noop-worker",
+                database,
+                str(catalog),
+                str(batches),
+                str(slots),
+            ],
+            env={**os.environ, "CREATIX_LOG_LEVEL": "WARNING"},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(workers)
+    ]
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            process.stdout.readline()  # ready
+        started = time.perf_counter()
+        with psycopg.connect(database, autocommit=True) as connection:
+            connection.execute("UPDATE jobs SET model = %s WHERE model = %s", (MODEL, HELD))
+        _wait_drained(database)
+        took = time.perf_counter() - started
+    finally:
+        _stop(processes)
+    assert _succeeded(database) == done + jobs
+    return round(jobs / took, 1)
+
+
+def _wait_drained(database: str) -> None:
+    """Until no job is queued or running (an index probe: cheaper than counting)."""
+    with psycopg.connect(database, autocommit=True) as connection:
+        while connection.execute(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE status IN ('queued', 'running'))"
+        ).fetchone() == (True,):
+            time.sleep(0.01)
+
+
+def _commit_rate(database: str, connections: int, seconds: float = 2.0) -> float:
+    """Committed one-row INSERT transactions per second on ``connections`` connections (the
+    job core's URL, driver and pool), each in its own thread."""
+    db = Database(database)
+    db.run_write(
+        lambda session: session.execute(text("CREATE TABLE IF NOT EXISTS commit_probe (n int)"))
+    )
+    counts = [0] * connections
+    deadline = time.perf_counter() + seconds
+
+    def committer(index: int) -> None:
+        while time.perf_counter() < deadline:
+            db.run_write(
+                lambda session: session.execute(text("INSERT INTO commit_probe VALUES (1)"))
+            )
+            counts[index] += 1
+
+    threads = [threading.Thread(target=committer, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.engine.dispose()
+    return round(sum(counts) / seconds, 1)
+
+
+def _queue_report(database: str, catalog: Path, args: argparse.Namespace) -> dict[str, Any]:
+    counts = (1, 2, 4)
+    runs = [
+        {
+            "workers": workers,
+            "jobs_per_s": _queue_alone(
+                database,
+                catalog,
+                workers,
+                args.queue_jobs,
+                batches=args.claim_batches,
+                slots=args.queue_slots,
+            ),
+            "one_at_a_time_jobs_per_s": _queue_alone(
+                database, catalog, workers, args.queue_jobs, batches=1, slots=args.queue_slots
+            ),
+            "commits_per_s": _commit_rate(database, workers),
+        }
+        for workers in counts
+    ]
+    with psycopg.connect(database) as connection:
+        synchronous = connection.execute("SHOW synchronous_commit").fetchone()
+    return {
+        "jobs": args.queue_jobs,
+        "claim_batches": args.claim_batches,
+        "slots_per_worker": args.queue_slots,
+        "synchronous_commit": synchronous[0] if synchronous else None,
+        "runs": runs,
+    }
+
+
 def _http_submits(
     database: str, catalog: Path, tmp: Path, clients: int, total: int
 ) -> dict[str, Any]:
@@ -258,31 +437,42 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--submits", type=int, default=3200)
+    parser.add_argument("--queue-jobs", type=int, default=6000)
+    parser.add_argument("--claim-batches", type=int, default=8, help="batches per claim")
+    parser.add_argument("--queue-slots", type=int, default=2, help="claim loops per worker")
+    parser.add_argument("--queue-only", action="store_true", help="only the queue alone")
+    parser.add_argument("--noop-worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.noop_worker:
+        url, catalog_path, batches, slots = args.noop_worker
+        asyncio.run(_noop_worker(url, Path(catalog_path), int(batches), int(slots)))
+        return
     database = _database()
+    report: dict[str, Any] = {"cpus": os.cpu_count()}
     try:
         upgrade_database(database)
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
             catalog = _catalog(tmp / "catalog.yaml")
-            runs = [_workers_run(database, catalog, tmp, n, args.jobs) for n in (1, 2, 4)]
-            http = _http_submits(database, catalog, tmp, args.clients, args.submits)
+            report["queue_alone"] = queue = _queue_report(database, catalog, args)
+            if not args.queue_only:
+                runs = [_workers_run(database, catalog, tmp, n, args.jobs) for n in (1, 2, 4)]
+                http = _http_submits(database, catalog, tmp, args.clients, args.submits)
     finally:
         _drop(database)
-    print(
-        json.dumps(
-            {
-                "cpus": os.cpu_count(),
-                "queue": runs,
-                "http": http,
-                "targets": {
-                    "jobs_per_s_4_workers": {"min": 500, "measured": runs[-1]["drain_jobs_per_s"]},
-                    "submits_per_s": {"min": 800, "measured": http["submits_per_s"]},
-                },
-            },
-            indent=2,
-        )
-    )
+    targets: dict[str, Any] = {
+        "queue_alone_jobs_per_s_2_workers": {
+            "min": 2000,
+            "measured": queue["runs"][1]["jobs_per_s"],
+        }
+    }
+    if not args.queue_only:
+        report |= {"queue": runs, "http": http}
+        targets |= {
+            "jobs_per_s_4_workers": {"min": 500, "measured": runs[-1]["drain_jobs_per_s"]},
+            "submits_per_s": {"min": 800, "measured": http["submits_per_s"]},
+        }
+    print(json.dumps(report | {"targets": targets}, indent=2))
 
 
 if __name__ == "__main__":
