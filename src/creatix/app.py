@@ -16,10 +16,10 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from creatix import __version__
 from creatix.api import (
     account,
+    account_ad_sets,
     account_generations,
     account_usage,
     account_webhooks,
-    ad_sets,
     admin,
     admin_policy,
     admin_status,
@@ -143,7 +143,7 @@ def create_app(
     app.include_router(platform.router)
     app.include_router(uploads.router)
     app.include_router(brand_kits.router)
-    app.include_router(ad_sets.router)
+    app.include_router(account_ad_sets.router)  # both APIs' ad set routes
     app.include_router(provenance.router)
     app.include_router(asset_generator.router)
     app.include_router(text_generator.router)

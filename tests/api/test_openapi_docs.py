@@ -84,6 +84,7 @@ CREATES = {
     ("post", "/api/asset_generator/"),
     ("post", "/api/text_generator/"),
     ("post", "/api/account/{account_id}/generations"),
+    ("post", "/api/account/{account_id}/ad-sets"),
 }
 """The operations that start a job, all of which honour an Idempotency-Key."""
 IDEMPOTENT = CREATES | {("post", "/api/admin/accounts/{account_id}/credits")}

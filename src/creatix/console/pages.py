@@ -44,6 +44,8 @@ PAGES = [
     Page("overview", "Overview"),
     Page("playground", "Playground"),
     Page("gallery", "Gallery"),
+    Page("brand-kits", "Brand kits"),
+    Page("ad-sets", "Ad sets"),
     Page("keys", "API keys"),
     Page("usage", "Usage"),
     Page("webhooks", "Webhooks"),
