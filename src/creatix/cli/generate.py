@@ -34,6 +34,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from creatix.cli.generate_ad_set import ad_set
 from creatix.client import (
     AsyncCreatix,
     BadRequest,
@@ -48,6 +49,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Generate images, videos and ad copy on a Creatix server (CREATIX_BASE_URL).",
 )
+app.command("ad-set")(ad_set)
 err = Console(stderr=True, soft_wrap=True)
 
 SIZES = ("512x512", "1024x1024", "2048x2048")
