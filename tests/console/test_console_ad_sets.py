@@ -17,9 +17,11 @@ import pytest
 from browser_support import PASSWORD, Person, Watched
 from PIL import Image
 
+import creatix.layout
 from support import LiveServer
 
 pytestmark = pytest.mark.slow  # a browser per test; the PostgreSQL pass leaves them out
+FONT = Path(creatix.layout.__file__).parent / "fonts" / "Roboto-Bold.ttf"
 
 
 def _expect(page: Any) -> Any:
@@ -210,3 +212,48 @@ def test_the_account_api_makes_lists_and_shows_ad_sets_for_a_session(
         assert client.get(f"/api/account/{other.account_id}/ad-sets").status_code == 404
     with _signed_in(console_server, other) as client:
         assert client.get(f"/api/account/{other.account_id}/ad-sets/{set_id}").status_code == 404
+
+
+def test_a_kit_is_edited_with_an_uploaded_font_then_deleted(
+    console: Watched, person: Callable[..., Person], tmp_path: Path
+) -> None:
+    console.sign_in(person())
+    _make_kit(console, tmp_path, "Before")
+    page = console.page
+    page.get_by_role("button", name="Edit Before").click()
+    form = page.locator("form[aria-label='Edit Before']")
+    _expect(form.locator("input[name=defaultCta]")).to_have_value("Shop now")
+    form.locator("input[name=name]").fill("After")
+    form.locator("input[name=primary]").fill("#123456")
+    form.locator("input[name=fontFile]").set_input_files(str(FONT))
+    form.locator("button[type=submit]").click()
+    row = page.locator("tr", has_text="After")
+    _expect(row).to_contain_text("(uploaded)")
+    _expect(row.get_by_role("img", name=re.compile("Primary colour #123456"))).to_have_count(1)
+    _expect(page.locator("tr", has_text="Before")).to_have_count(0)
+
+    # A file that is not a font is refused beside the font field; the kit keeps its font.
+    page.get_by_role("button", name="Edit After").click()
+    form = page.locator("form[aria-label='Edit After']")
+    bogus = tmp_path / "bogus.ttf"
+    bogus.write_bytes(b"not a font at all" * 10)
+    form.locator("input[name=fontFile]").set_input_files(str(bogus))
+    console.expect_error("400")
+    form.locator("button[type=submit]").click()
+    _expect(form.locator("input[name=fontFile] ~ .field-error")).to_be_visible()
+
+    console.goto("/console/brand-kits")
+    page.get_by_role("button", name="Delete After").click()  # the dialog is accepted
+    _expect(page.locator("tr", has_text="After")).to_have_count(0)
+    _expect(page.locator("table")).to_contain_text("Nothing yet.")
+
+    # A new kit whose font is refused is made once: trying again changes it.
+    form = page.locator("form[aria-label='New brand kit']")
+    form.locator("input[name=name]").fill("Once")
+    form.locator("input[name=fontFile]").set_input_files(str(bogus))
+    form.locator("button[type=submit]").click()
+    _expect(form.locator("input[name=fontFile] ~ .field-error")).to_be_visible()
+    form.locator("input[name=fontFile]").set_input_files(str(FONT))
+    form.locator("button[type=submit]").click()
+    _expect(page.locator("tr", has_text="Once")).to_contain_text("(uploaded)")
+    _expect(page.locator("tbody tr")).to_have_count(1)

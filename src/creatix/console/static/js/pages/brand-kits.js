@@ -10,7 +10,7 @@ const COLORS = [["primary", "Primary colour", "#0a4d8c"], ["secondary", "Seconda
 const OWN_FONT = "__upload";
 
 /** Sends a file as the raw body of PUT …/logo or …/font; an error answer becomes an ApiError
- * whose param names the form's field. */
+ * shown beside the form's file field (the API names `logo` or `font`, the kit's fields). */
 async function putFile(kitId, what, file) {
   const type = file.type || (what === "font" ? "application/octet-stream" : "");
   const response = await fetch(accountPath(`/brand-kits/${encodeURIComponent(kitId)}/${what}`), {
@@ -21,7 +21,7 @@ async function putFile(kitId, what, file) {
     let error = {};
     try { error = (await response.json()).error || {}; } catch (_) { /* not JSON */ }
     throw new ApiError(response.status, error.code || String(response.status),
-      error.message || response.statusText, error.param || what);
+      error.message || response.statusText, what === "font" ? "fontFile" : "logo");
   }
   return response.json();
 }
@@ -61,11 +61,13 @@ function kitForm(fonts, kit, done) {
     field("Legal line", input("legalLine", { maxlength: 200, value: kit && kit.legalLine ? kit.legalLine : "" })),
     h("div.row", h("button.primary", { type: "submit" }, kit ? "Save kit" : "Create kit"),
       kit ? h("button", { type: "button", on: { click: done } }, "Cancel") : null));
+  let current = kit;
   onSubmit(form, async () => {
     const body = kitBody(form);
-    const saved = kit
-      ? await api("PATCH", accountPath(`/brand-kits/${encodeURIComponent(kit.id)}`), body)
+    const saved = current
+      ? await api("PATCH", accountPath(`/brand-kits/${encodeURIComponent(current.id)}`), body)
       : await api("POST", accountPath("/brand-kits"), body);
+    current = saved; // a file refused below: trying again changes this kit, never makes another
     const fontFile = form.elements.namedItem("fontFile").files[0];
     const logo = form.elements.namedItem("logo").files[0];
     if (fontFile) await putFile(saved.id, "font", fontFile);
