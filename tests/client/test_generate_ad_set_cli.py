@@ -149,3 +149,22 @@ def test_a_missing_file_and_a_refused_key_are_named(
     assert refused.returncode == 2
     assert "--api-key" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_a_set_the_balance_cannot_cover_is_a_failure_exit_1(
+    client_server: LiveServer, tmp_path: Path
+) -> None:
+    env, _ = _setup(client_server)
+    _, poor, _ = account_key(client_server, credits=0)
+    poor_kit = httpx.post(
+        f"{client_server.url}/api/platform/brand-kits",
+        json={"name": "Poor"},
+        headers={"Authorization": f"Bearer {poor}"},
+        timeout=30,
+    ).json()["id"]
+    brief = _brief(tmp_path / "brief.yaml", poor_kit)
+    done = _run({**env, "CREATIX_API_KEY": poor}, str(brief), "-o", str(tmp_path / "out"))
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "HTTP 402" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -305,6 +305,9 @@ def ad_set(
         for item in saved:
             print(item["path"])
     for variant in failed:
-        err.print(f"variant {variant['index'] + 1} failed: {escape(str(variant['error']))}")
+        err.print(
+            f"variant {variant['index'] + 1} failed: {escape(str(variant['error']))}",
+            highlight=False,
+        )
     if failed:
         raise typer.Exit(code=1)
