@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from creatix.brands.schemas import BrandKit
+from creatix.catalog.schemas import ImageLimits
 from creatix.jobs.specs import ChatTurn, ImageSpec, TextConfig, TextSpec, seed_or_random
 from creatix.kit.errors import InvalidRequest
 from creatix.layout import (
@@ -30,6 +31,9 @@ from creatix.layout import (
 MAX_PLACEMENTS = 12
 MAX_VARIANTS = 6
 VISUAL_NEGATIVE = "text, letters, words, typography, captions, watermark, logo"
+VISUAL_STEP = 16
+"""Key visuals' sides are multiples of this: what latent diffusion models need (8 for Stable
+Diffusion 1.5 and XL, 16 for SD3 and FLUX); the layout step crops to each placement anyway."""
 
 
 @dataclass(frozen=True)
@@ -235,14 +239,37 @@ def visual_placement(placements: Sequence[Placement]) -> int:
     return max(range(len(placements)), key=lambda i: placements[i].width * placements[i].height)
 
 
+def visual_size(placement: Placement, limits: ImageLimits, index: int) -> tuple[int, int]:
+    """The key visual's size for ``placement`` (the ``index``-th): its sides rounded to
+    multiples of ``VISUAL_STEP`` within the model's sides; a placement larger than the model
+    makes is a 400 naming it."""
+    if max(placement.width, placement.height) > limits.max_side:
+        raise InvalidRequest(
+            f"placements[{index}] needs a key visual of {placement.width}x{placement.height}, "
+            f"and the image model makes sides of at most {limits.max_side} px.",
+            param=f"placements[{index}]",
+            code="size_out_of_range",
+        )
+
+    def side(length: int) -> int:
+        stepped = max(VISUAL_STEP, int(length / VISUAL_STEP + 0.5) * VISUAL_STEP)
+        while stepped > limits.max_side:
+            stepped -= VISUAL_STEP
+        while stepped < limits.min_side:
+            stepped += VISUAL_STEP
+        return stepped
+
+    return side(placement.width), side(placement.height)
+
+
 def visual_spec(
     brief: Brief,
     kit: BrandKit,
-    placement: Placement,
+    size: tuple[int, int],
     variant: int,
     engine_params: dict[str, str | int | float | bool],
 ) -> ImageSpec:
-    """A key visual without text, sized for ``placement`` (the layout step crops the rest)."""
+    """A key visual without text, of ``size`` (the layout step crops it to each placement)."""
     # The product first: an engine that sets the prompt's first words as type (the preview
     # engine's headline) shows the product, and real models weigh early words most.
     prompt = (
@@ -253,8 +280,8 @@ def visual_spec(
     return ImageSpec(
         prompt=prompt,
         negative_prompt=VISUAL_NEGATIVE,
-        width=placement.width,
-        height=placement.height,
+        width=size[0],
+        height=size[1],
         seed=seed_or_random(None),
         input_image=brief.input_image,
         engine_params=dict(engine_params),

@@ -104,11 +104,10 @@ async def submit(
     image_model = _model(jobs, request.image_model, JobKind.IMAGE, "image_model")
     copy_model = _model(jobs, request.copy_model, JobKind.TEXT, "copy_model")
     largest = plan.visual_placement(placements)
+    size = plan.visual_size(placements[largest], image_model.limits, largest)
     copy = plan.copy_spec(request.brief, kit, placements, request.variants)
     visuals = [
-        plan.visual_spec(
-            request.brief, kit, placements[largest], index, _engine_params(image_model)
-        )
+        plan.visual_spec(request.brief, kit, size, index, _engine_params(image_model))
         for index in range(request.variants)
     ]
     _quoted(
