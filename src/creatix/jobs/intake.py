@@ -226,28 +226,10 @@ class JobIntake:
         """Check, price, count against the quota, reserve credits and enqueue, in one
         transaction. With an idempotency key seen in the last 24 hours for the same request,
         the job that key created instead (finished or not), and nothing is charged again."""
-        model = self._checked_model(model_id, JobKind.IMAGE)
-        await self.policy.check_request(
-            principal,
-            source,
-            {"prompt": spec.prompt, "negative_prompt": spec.negative_prompt or ""},
-        )
-        route, spec, per_image = self._priced_image(principal, model, spec)
+        row, model, spec = await self._image_row(principal, model_id, spec, source, webhook_url)
         plan = self.catalog.plan(principal.plan)
         if plan is None:
             raise Unavailable(f"The account's plan '{principal.plan}' is not in the catalog.")
-        row = self._job_row(
-            principal,
-            model,
-            route,
-            spec,
-            batch_key=route.image_engine.batch_key(route.engine_model, spec),
-            source=source,
-            webhook_url=webhook_url,
-            quota_images=spec.n,
-            credits_per_output=per_image,
-            credits_reserved=per_image * spec.n,
-        )
 
         def prepare(session: Session) -> None:
             if spec.input_image is not None:
@@ -270,22 +252,7 @@ class JobIntake:
     ) -> Job:
         """Check, reserve the most the answer can cost, and enqueue, in one transaction.
         Text jobs count against no image quota; they settle at their tokens' exact price."""
-        model = self._checked_model(model_id, JobKind.TEXT)
-        texts = {f"messages[{i}].content": turn.content for i, turn in enumerate(spec.messages)}
-        await self.policy.check_request(
-            principal, source, {"system_instruction": spec.system_instruction or "", **texts}
-        )
-        route, reserved = self._priced_text(principal, model, spec)
-        row = self._job_row(
-            principal,
-            model,
-            route,
-            spec,
-            batch_key=f"text:{new_id('call')}",
-            source=source,
-            webhook_url=webhook_url,
-            credits_reserved=reserved,
-        )
+        row = await self._text_row(principal, model_id, spec, source, webhook_url)
         return await self._enqueue(principal, row, idempotency, lambda session: None)
 
     async def submit_video(
@@ -350,49 +317,15 @@ class JobIntake:
         plan = self.catalog.plan(principal.plan)
         if plan is None:
             raise Unavailable(f"The account's plan '{principal.plan}' is not in the catalog.")
-        prepared: list[tuple[JobRow, ModelEntry, str | None]] = []
+        prepared: list[tuple[JobRow, ModelEntry | None, str | None]] = []
         for model_id, asked in parts:
             if isinstance(asked, ImageSpec):
-                model = self._checked_model(model_id, JobKind.IMAGE)
-                await self.policy.check_request(
-                    principal,
-                    source,
-                    {"prompt": asked.prompt, "negative_prompt": asked.negative_prompt or ""},
-                )
-                route, spec, per_image = self._priced_image(principal, model, asked)
-                row = self._job_row(
-                    principal,
-                    model,
-                    route,
-                    spec,
-                    batch_key=route.image_engine.batch_key(route.engine_model, spec),
-                    source=source,
-                    webhook_url=None,
-                    quota_images=spec.n,
-                    credits_per_output=per_image,
-                    credits_reserved=per_image * spec.n,
-                )
+                row, model, spec = await self._image_row(principal, model_id, asked, source, None)
                 prepared.append((row, model, spec.input_image))
-                continue
-            model = self._checked_model(model_id, JobKind.TEXT)
-            texts = {
-                f"messages[{i}].content": turn.content for i, turn in enumerate(asked.messages)
-            }
-            await self.policy.check_request(
-                principal, source, {"system_instruction": asked.system_instruction or "", **texts}
-            )
-            route, reserved = self._priced_text(principal, model, asked)
-            row = self._job_row(
-                principal,
-                model,
-                route,
-                asked,
-                batch_key=f"text:{new_id('call')}",
-                source=source,
-                webhook_url=None,
-                credits_reserved=reserved,
-            )
-            prepared.append((row, model, None))
+            else:
+                prepared.append(
+                    (await self._text_row(principal, model_id, asked, source, None), None, None)
+                )
 
         def enqueue(session: Session) -> tuple[list[Job], bool]:
             if idempotency is not None:
@@ -403,7 +336,7 @@ class JobIntake:
             for row, model, input_image in prepared:
                 row.priority = plan.priority
                 self._admit_key(session, principal, row, row.created_at)
-                if input_image is not None:
+                if model is not None and input_image is not None:
                     self._check_input_image(session, principal, model, input_image)
                 if row.quota_images:
                     row.quota_period = quotas.reserve(
@@ -434,6 +367,64 @@ class JobIntake:
         if created:
             self.events.job_submitted()
         return jobs, created
+
+    async def _image_row(
+        self,
+        principal: Principal,
+        model_id: str,
+        spec: ImageSpec,
+        source: str,
+        webhook_url: str | None,
+    ) -> tuple[JobRow, ModelEntry, ImageSpec]:
+        """An image job's row, checked against the content policy and priced (the spec as the
+        engine takes it)."""
+        model = self._checked_model(model_id, JobKind.IMAGE)
+        await self.policy.check_request(
+            principal,
+            source,
+            {"prompt": spec.prompt, "negative_prompt": spec.negative_prompt or ""},
+        )
+        route, priced, per_image = self._priced_image(principal, model, spec)
+        row = self._job_row(
+            principal,
+            model,
+            route,
+            priced,
+            batch_key=route.image_engine.batch_key(route.engine_model, priced),
+            source=source,
+            webhook_url=webhook_url,
+            quota_images=priced.n,
+            credits_per_output=per_image,
+            credits_reserved=per_image * priced.n,
+        )
+        return row, model, priced
+
+    async def _text_row(
+        self,
+        principal: Principal,
+        model_id: str,
+        spec: TextSpec,
+        source: str,
+        webhook_url: str | None,
+    ) -> JobRow:
+        """A text job's row, checked against the content policy, reserving the most its
+        answer can cost."""
+        model = self._checked_model(model_id, JobKind.TEXT)
+        texts = {f"messages[{i}].content": turn.content for i, turn in enumerate(spec.messages)}
+        await self.policy.check_request(
+            principal, source, {"system_instruction": spec.system_instruction or "", **texts}
+        )
+        route, reserved = self._priced_text(principal, model, spec)
+        return self._job_row(
+            principal,
+            model,
+            route,
+            spec,
+            batch_key=f"text:{new_id('call')}",
+            source=source,
+            webhook_url=webhook_url,
+            credits_reserved=reserved,
+        )
 
     def _job_row(
         self,
