@@ -21,7 +21,7 @@ from creatix.adsets import service as adsets
 from creatix.api import ad_sets as platform_ad_sets
 from creatix.api.account import AccountId
 from creatix.api.actors import Manager, account_of
-from creatix.api.ad_sets import EXAMPLE, WIRE_FIELDS, _out, _request
+from creatix.api.ad_sets import EXAMPLE, ad_set_out, start_ad_set
 from creatix.api.bodies import documented_body, model_body
 from creatix.api.brand_kit_schemas import (
     AdSetAccepted,
@@ -30,12 +30,11 @@ from creatix.api.brand_kit_schemas import (
     AdSetRequest,
     FontList,
 )
-from creatix.api.deps import RuntimeDep, count_request, idempotency_key
+from creatix.api.deps import RuntimeDep, count_request
 from creatix.api.openapi_docs import MANAGE, create_docs, error_responses
 from creatix.api.platform import TOTAL_COUNT, Limit, Offset, render_error
 from creatix.api.platform_schemas import PlatformError
 from creatix.api.routing import dialect_route
-from creatix.kit.errors import CreatixError
 from creatix.layout import bundled_fonts
 from creatix.runtime import Runtime
 
@@ -79,23 +78,7 @@ async def create_ad_set(
     principal = accounts.may_submit(await _principal(actor, runtime, account_id))
     if actor.kind == "person":  # a key's request was counted when it authenticated
         await count_request(runtime, principal, response)
-    idempotency = idempotency_key(request, body.model_dump(by_alias=True, exclude_unset=True))
-    try:
-        ad_set_id, created = await adsets.submit(
-            runtime.jobs,
-            principal,
-            _request(body),
-            source=SOURCE,
-            storage=runtime.storage,
-            idempotency=idempotency,
-        )
-    except CreatixError as exc:
-        param = WIRE_FIELDS.get(exc.param or "", exc.param)
-        raise type(exc)(exc.message, param=param, code=exc.code, headers=exc.headers) from exc
-    if created:
-        return AdSetAccepted(id=ad_set_id, status="processing")
-    view = await adsets.get(runtime.jobs, principal.account_id, ad_set_id)
-    return AdSetAccepted(id=ad_set_id, status=view.status)
+    return await start_ad_set(runtime, principal, body, request, SOURCE)
 
 
 @account_router.get(
@@ -117,7 +100,7 @@ async def list_ad_sets(
     owner = account_of(actor, account_id)
     views, total = await adsets.page(runtime.jobs, owner, limit=limit, offset=offset)
     response.headers[TOTAL_COUNT] = str(total)
-    return [_out(view, runtime, request) for view in views]
+    return [ad_set_out(view, runtime, request) for view in views]
 
 
 @account_router.get(
@@ -130,7 +113,7 @@ async def get_ad_set(
 ) -> AdSetEnvelope:
     """One of the account's ad sets: its parts' progress and each variant's creatives."""
     view = await adsets.get(runtime.jobs, account_of(actor, account_id), ad_set_id)
-    return AdSetEnvelope(ad_set=_out(view, runtime, request))
+    return AdSetEnvelope(ad_set=ad_set_out(view, runtime, request))
 
 
 router = APIRouter()

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
+from creatix.accounts.schemas import Principal
 from creatix.adsets import service as adsets
 from creatix.adsets.plan import Brief, CustomSize
 from creatix.adsets.schemas import AdSetView, PartView, VariantView
@@ -117,13 +118,21 @@ async def create_ad_set(
     """Start an ad set: copy and key visuals as jobs, then every placement composed in the
     brand kit; poll GET /ad-sets/{id}. Credits: the sum of its parts, reserved now."""
     body = await model_body(request, AdSetRequest)
+    return await start_ad_set(runtime, principal, body, request, SOURCE)
+
+
+async def start_ad_set(
+    runtime: Runtime, principal: Principal, body: AdSetRequest, request: Request, source: str
+) -> AdSetAccepted:
+    """Submit ``body`` (with the request's Idempotency-Key) as ``principal``; refusals name
+    the wire's fields. A replay (the same key and body) shows where that set is."""
     idempotency = idempotency_key(request, body.model_dump(by_alias=True, exclude_unset=True))
     try:
         ad_set_id, created = await adsets.submit(
             runtime.jobs,
             principal,
             _request(body),
-            source=SOURCE,
+            source=source,
             storage=runtime.storage,
             idempotency=idempotency,
         )
@@ -132,7 +141,6 @@ async def create_ad_set(
         raise type(exc)(exc.message, param=param, code=exc.code, headers=exc.headers) from exc
     if created:
         return AdSetAccepted(id=ad_set_id, status="processing")
-    # A replay (the same Idempotency-Key and body) shows where that set is.
     view = await adsets.get(runtime.jobs, principal.account_id, ad_set_id)
     return AdSetAccepted(id=ad_set_id, status=view.status)
 
@@ -179,7 +187,7 @@ def _variant(variant: VariantView, runtime: Runtime, request: Request) -> AdSetV
     )
 
 
-def _out(view: AdSetView, runtime: Runtime, request: Request) -> AdSetOut:
+def ad_set_out(view: AdSetView, runtime: Runtime, request: Request) -> AdSetOut:
     return AdSetOut(
         id=view.id,
         status=view.status,
@@ -213,7 +221,7 @@ async def list_ad_sets(
     all in the `X-Total-Count` header."""
     views, total = await adsets.page(runtime.jobs, principal.account_id, limit=limit, offset=offset)
     response.headers[TOTAL_COUNT] = str(total)
-    return [_out(view, runtime, request) for view in views]
+    return [ad_set_out(view, runtime, request) for view in views]
 
 
 @router.get(
@@ -229,4 +237,4 @@ async def get_ad_set(
 ) -> AdSetEnvelope:
     """One ad set: its parts' progress, and each variant's copy and creatives (signed URLs)."""
     view = await adsets.get(runtime.jobs, principal.account_id, ad_set_id)
-    return AdSetEnvelope(ad_set=_out(view, runtime, request))
+    return AdSetEnvelope(ad_set=ad_set_out(view, runtime, request))
