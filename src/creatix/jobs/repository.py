@@ -29,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from creatix.jobs.models import AssetRow, FairQueueRow, JobRow, WorkerRow
 from creatix.jobs.specs import JobScope, JobStatus
@@ -88,6 +89,38 @@ def next_fair_seq(session: Session, account_id: str) -> int:
     return int(placed)
 
 
+CLAIM_ORDER = (JobRow.priority.desc(), JobRow.fair_seq, JobRow.created_at)
+"""Which queued job is next: the highest plan priority, then the earliest fair-queue place."""
+
+
+def _claimable(
+    max_batch: Mapping[str, int], models: Collection[str] | None
+) -> list[ColumnElement[bool]]:
+    """Queued jobs of the given engines (and models)."""
+    queued = [JobRow.status == JobStatus.QUEUED, JobRow.engine.in_(list(max_batch))]
+    if models is not None:
+        queued.append(JobRow.model.in_(list(models)))
+    return queued
+
+
+def _leasing(
+    jobs: ColumnElement[bool], worker_id: str, lease_until: datetime, now: datetime
+) -> ReturningUpdate[Any]:
+    """The UPDATE that leases ``jobs`` to ``worker_id``, returning their rows."""
+    return (
+        update(JOBS)
+        .where(jobs)
+        .values(
+            status=JobStatus.RUNNING,
+            lease_owner=worker_id,
+            lease_expires_at=lease_until,
+            attempts=JobRow.attempts + 1,
+            started_at=func.coalesce(JobRow.started_at, now),
+        )
+        .returning(*JOBS.c)
+    )
+
+
 def claim_batch(
     session: Session,
     *,
@@ -104,13 +137,11 @@ def claim_batch(
     On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED`` so that workers never wait on
     one another; on SQLite the write transaction already holds the database lock.
     """
-    queued = [JobRow.status == JobStatus.QUEUED, JobRow.engine.in_(list(max_batch))]
-    if models is not None:
-        queued.append(JobRow.model.in_(list(models)))
+    queued = _claimable(max_batch, models)
     first = session.execute(
         select(JobRow.id, JobRow.batch_key, JobRow.engine)
         .where(*queued)
-        .order_by(JobRow.priority.desc(), JobRow.fair_seq, JobRow.created_at)
+        .order_by(*CLAIM_ORDER)
         .limit(1)
         .with_for_update(skip_locked=True)
     ).one_or_none()
@@ -125,16 +156,7 @@ def claim_batch(
         .with_for_update(skip_locked=True)
     )
     claimed = session.execute(
-        update(JOBS)
-        .where(JobRow.id.in_(peers.scalar_subquery()))
-        .values(
-            status=JobStatus.RUNNING,
-            lease_owner=worker_id,
-            lease_expires_at=lease_until,
-            attempts=JobRow.attempts + 1,
-            started_at=func.coalesce(JobRow.started_at, now),
-        )
-        .returning(*JOBS.c)
+        _leasing(JobRow.id.in_(peers.scalar_subquery()), worker_id, lease_until, now)
     )
     return sorted(claimed.all(), key=lambda row: row.created_at)
 
@@ -166,13 +188,11 @@ def claim_batches(
             models=models,
         )
         return [batch] if batch else []
-    queued = [JobRow.status == JobStatus.QUEUED, JobRow.engine.in_(list(max_batch))]
-    if models is not None:
-        queued.append(JobRow.model.in_(list(models)))
+    queued = _claimable(max_batch, models)
     candidates = session.execute(
         select(JobRow.id, JobRow.batch_key, JobRow.engine)
         .where(*queued)
-        .order_by(JobRow.priority.desc(), JobRow.fair_seq, JobRow.created_at)
+        .order_by(*CLAIM_ORDER)
         .limit(batches * max(max_batch.values()))
         .with_for_update(skip_locked=True)
     ).all()
@@ -180,18 +200,8 @@ def claim_batches(
     groups = _grouped(found, max_batch)[:batches]
     if not groups:
         return []
-    claimed = session.execute(
-        update(JOBS)
-        .where(JobRow.id.in_([job_id for group in groups for job_id in group]))
-        .values(
-            status=JobStatus.RUNNING,
-            lease_owner=worker_id,
-            lease_expires_at=lease_until,
-            attempts=JobRow.attempts + 1,
-            started_at=func.coalesce(JobRow.started_at, now),
-        )
-        .returning(*JOBS.c)
-    )
+    leased = JobRow.id.in_([job_id for group in groups for job_id in group])
+    claimed = session.execute(_leasing(leased, worker_id, lease_until, now))
     by_id = {row.id: row for row in claimed.all()}
     return [
         sorted((by_id[job_id] for job_id in group), key=lambda row: row.created_at)
