@@ -332,4 +332,4 @@ def _raised_from(error: Exception, cause: Exception) -> Exception:
     ],
 )
 def test_each_failure_reads_as_what_happened(error: Exception, expected: str) -> None:
-    assert expected in weights._explain(error, "tiny/sd", Path("/models"))
+    assert expected in weights.explain_pull_failure(error, "tiny/sd", Path("/models"))
