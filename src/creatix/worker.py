@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from PIL import Image as PILImage
 from PIL.Image import Image
+from sqlalchemy.orm import Session
 
 from creatix.catalog.schemas import Route, VisibleMarkStyle
 from creatix.engines.base import EngineError, ProgressCallback, VideoOutput
@@ -412,7 +413,7 @@ class Worker:
 
         # Marks are decided before the engine runs, so that after it only recording the
         # job's end touches the database (and is retried through an outage).
-        marks = {job.id: await self._marks(job, running) for job in batch}
+        marks = await self._marks(batch, running)
         made = await self._on_routes(batch, running, draw)
         if made is None:
             return
@@ -478,7 +479,7 @@ class Worker:
             return
         assert source is not None
         with tempfile.TemporaryDirectory(prefix="creatix-video-") as workdir:
-            marker = self._frame_marks(*await self._marks(job, running))
+            marker = self._frame_marks(*(await self._marks([job], running))[job.id])
 
             async def animate(route: ResolvedRoute) -> VideoOutput:
                 return await route.video_engine.generate_video(
@@ -596,25 +597,27 @@ class Worker:
         return Ingredient(data, image_mime_type(data), key.rsplit("/", 1)[-1])
 
     async def _marks(
-        self, job: Job, running: _Running
-    ) -> tuple[VisibleMarkStyle | None, bytes | None]:
-        """The visible mark the policy gives ``job``'s outputs, and its invisible payload."""
-        mark = await marking.visible_mark(self.jobs.db, self.jobs.catalog, job)
-        return mark, await self._payload(job, running)
+        self, batch: Sequence[Job], running: _Running
+    ) -> dict[str, tuple[VisibleMarkStyle | None, bytes | None]]:
+        """Per job of ``batch``, the visible mark the policy gives its outputs and its
+        invisible payload, the payload recorded (so that verification finds the job from it)
+        before any output carrying it is stored: one transaction for the batch."""
+        provenance, catalog = self.provenance, self.jobs.catalog
+        payloads = {job.id: provenance.payload(job.id) if provenance else None for job in batch}
 
-    async def _payload(self, job: Job, running: _Running) -> bytes | None:
-        """The invisible mark's payload for ``job``'s outputs, recorded so that verification
-        finds the job from it (before any output carrying it is stored)."""
-        if self.provenance is None:
-            return None
-        payload = self.provenance.payload(job.id)
-        await self._retrying(
-            lambda: self.jobs.db.write(
-                lambda session: provenance_repository.record(session, job.id, payload)
-            ),
-            self._recording_deadline(running.lease),
+        def decide(session: Session) -> dict[str, tuple[VisibleMarkStyle | None, bytes | None]]:
+            marks = {}
+            for job in batch:
+                payload = payloads[job.id]
+                if payload is not None:
+                    provenance_repository.record(session, job.id, payload)
+                marks[job.id] = (marking.visible_mark(session, catalog, job), payload)
+            return marks
+
+        decided, _ = await self._retrying(
+            lambda: self.jobs.db.write(decide), self._recording_deadline(running.lease)
         )
-        return payload
+        return decided
 
     async def _store_video(self, job: Job, video: VideoOutput) -> list[StoredOutput]:
         """The video, streamed from its file, and its thumbnail."""

@@ -60,10 +60,11 @@ def _made(server: LiveServer, plan: str) -> tuple[dict[str, Any], bytes, bytes]:
     creative = httpx.get(ad_set["variants"][0]["creatives"][0]["url"]).content
     assert server.runtime is not None
     visual_job = server.call(server.runtime.jobs.get(ad_set["parts"][1]["jobId"]))
-    assert (
-        server.call(marking.visible_mark(server.runtime.db, server.runtime.catalog, visual_job))
-        is None
-    ), "a part's outputs are intermediate: never visibly marked"
+    catalog = server.runtime.catalog
+    part_mark = server.call(
+        server.runtime.db.read(lambda session: marking.visible_mark(session, catalog, visual_job))
+    )
+    assert part_mark is None, "a part's outputs are intermediate: never visibly marked"
     visual = server.call(server.runtime.storage.get(visual_job.assets[0].storage_key))
     return ad_set, creative, visual
 

@@ -15,22 +15,24 @@ AD_SET_PART = "ad_set_part"
 intermediate, unmarked; the layout step marks the composed creatives as the set's dialect's."""
 
 
-async def visible_mark(db: Database, catalog: Catalog, job: Job) -> VisibleMarkStyle | None:
+def visible_mark(session: Session, catalog: Catalog, job: Job) -> VisibleMarkStyle | None:
     """The visible mark ``job``'s images and video frames carry, or None for clean outputs.
     The account's plan is read now: a plan changed while the job was queued applies."""
     if job.source == AD_SET_PART:
         return None
-    return await account_mark(db, catalog, job.account_id, job.source)
+    return _mark_for(session, catalog, job.account_id, job.source)
 
 
 async def account_mark(
     db: Database, catalog: Catalog, account_id: str, source: str
 ) -> VisibleMarkStyle | None:
     """The visible mark outputs made for ``account_id`` through ``source`` carry now."""
+    return await db.read(lambda session: _mark_for(session, catalog, account_id, source))
 
-    def plan_of(session: Session) -> str | None:
-        account = session.get(Account, account_id)
-        return account.plan if account is not None else None
 
-    plan = await db.read(plan_of)
+def _mark_for(
+    session: Session, catalog: Catalog, account_id: str, source: str
+) -> VisibleMarkStyle | None:
+    account = session.get(Account, account_id)
+    plan = account.plan if account is not None else None
     return catalog.visible_marks.for_output(plan or catalog.default_plan, source)
