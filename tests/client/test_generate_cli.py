@@ -300,8 +300,12 @@ def test_video_and_copy_batches(client_server: LiveServer, tmp_path: Path) -> No
         "failed": 0,
         "manifest": str(out / "manifest.jsonl"),
     }
-    manifest = sorted(_manifest(out), key=lambda e: int(e["row"]))  # type: ignore[call-overload]
-    assert [e["status"] for e in manifest] == ["succeeded", "succeeded"]
+    lines = _manifest(out)
+    assert sorted(e["status"] for e in lines) == ["created"] * 2 + ["succeeded"] * 2
+    manifest = sorted(
+        (e for e in lines if e["status"] == "succeeded"),
+        key=lambda e: int(e["row"]),  # type: ignore[call-overload]
+    )
     assert manifest[1]["prompt"] == "Smooth camera motion"
     for entry in manifest:
         [file] = entry["files"]  # type: ignore[misc]
@@ -338,6 +342,136 @@ def test_video_and_copy_batches(client_server: LiveServer, tmp_path: Path) -> No
     assert json.loads(str(by_row[1]["text"])) == json.loads(answer.read_text())
     assert Path(str(by_row[2]["files"][0])).read_text().strip() == by_row[2]["text"]  # type: ignore[index]
     assert all(isinstance(e["credits"], int | float) for e in by_row.values())
+
+
+def _local_videos(tmp_path: Path, count: int) -> Path:
+    """A video batch of ``count`` rows, each animating its own local PNG."""
+    from PIL import Image
+
+    rows: list[dict[str, object]] = []
+    for i in range(count):
+        image = tmp_path / f"in-{i}.png"
+        Image.new("RGB", (512, 512), (40 * i, 120, 200)).save(image)
+        rows.append({"from": str(image), "prompt": f"Slow push-in {i}", "duration": "5"})
+    return _write_csv(tmp_path / "videos.csv", rows)
+
+
+def _charges(server: LiveServer, name: str) -> int:
+    return server.ledger_kinds(name).count("charge")
+
+
+def test_local_image_videos_interrupted_and_resumed(
+    client_server: LiveServer, tmp_path: Path
+) -> None:
+    """Interrupted once every row's job was accepted and before all were done: the rerun
+    waits on the recorded jobs (no second upload under the same key, so no 409)."""
+    count = 3
+    name, secret, _ = account_key(client_server, credits=100_000)
+    env = _env(client_server, secret)  # no key id: learned from the server on each run
+    videos = _local_videos(tmp_path, count)
+    out = tmp_path / "out"
+    before = client_server.balance(name)
+    process = subprocess.Popen(
+        creatix_command(
+            "generate", "video", "--batch", str(videos), "--concurrency", "3", "-o", str(out)
+        ),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if sum(e["status"] == "created" for e in _manifest(out)) == count:
+            break
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr, stderr
+    first = _manifest(out)
+    assert sum(e["status"] == "created" for e in first) == count, first
+    finished = {e["key"] for e in first if e["status"] == "succeeded"}
+    assert len(finished) < count, "some video was created but not finished"
+    assert not [e for e in first if e["status"] == "failed"]
+
+    resumed = _run(env, "video", "--batch", str(videos), "-o", str(out), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout) == {
+        "rows": count,
+        "succeeded": count,
+        "skipped": len(finished),
+        "failed": 0,
+        "manifest": str(out / "manifest.jsonl"),
+    }
+    manifest = _manifest(out)
+    assert not [e for e in manifest if e["status"] == "failed"], "no 409 on the rerun"
+    created = {e["key"]: e["job_id"] for e in manifest if e["status"] == "created"}
+    done = [e for e in manifest if e["status"] == "succeeded"]
+    assert sorted(int(str(e["row"])) for e in done) == list(range(1, count + 1))
+    for entry in done:
+        assert entry["job_id"] == created[entry["key"]], "the recorded job, not a new one"
+        [file] = entry["files"]  # type: ignore[misc]
+        assert Path(file).name == f"row-{entry['row']:05d}.mp4"
+        assert Path(file).stat().st_size > 1000
+    assert _charges(client_server, name) == count, "one job per row"
+    charged = sum(int(str(e["credits"])) for e in done)
+    assert charged > 0
+    assert client_server.balance(name) == before - charged, "charged once per row"
+
+
+def test_a_created_row_is_waited_on_not_created_again(
+    client_server: LiveServer, tmp_path: Path
+) -> None:
+    """A manifest whose latest line for a row is ``created``: the rerun waits on that job id
+    and makes no new job; a job recorded as ended badly is created afresh on a new key."""
+    name, secret, _ = account_key(client_server, credits=100_000)
+    env = _env(client_server, secret)
+    videos = _local_videos(tmp_path, 1)
+    out = tmp_path / "out"
+    ran = _run(env, "video", "--batch", str(videos), "-o", str(out), "--json")
+    assert ran.returncode == 0, ran.stderr
+    [created, done] = _manifest(out)
+    assert created["status"] == "created"
+    assert created["job_id"] == done["job_id"]
+    assert {k: created[k] for k in ("row", "key")} == {k: done[k] for k in ("row", "key")}
+    balance = client_server.balance(name)
+    assert _charges(client_server, name) == 1
+
+    # As if killed while the job ran: its created line, a torn line, no file.
+    torn = '{"row": 1, "ke'
+    (out / "manifest.jsonl").write_text(json.dumps(created) + "\n" + torn)
+    Path(str(done["files"][0])).unlink()  # type: ignore[index]
+    resumed = _run(env, "video", "--batch", str(videos), "-o", str(out), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["succeeded"] == 1
+    assert json.loads(resumed.stdout)["skipped"] == 0, "finished in this run, not skipped"
+    lines = (out / "manifest.jsonl").read_text().splitlines()
+    assert lines[1] == torn, "the torn line is left whole, the next one after it"
+    [again] = [json.loads(line) for line in lines[2:]]
+    assert again["status"] == "succeeded"
+    assert again["job_id"] == created["job_id"]
+    assert Path(str(again["files"][0])).stat().st_size > 1000  # type: ignore[index]
+    assert _charges(client_server, name) == 1, "no new job"
+    assert client_server.balance(name) == balance
+
+    # A recorded job that ended failed: the row fails with its message; the next rerun
+    # makes a new job under a new key (the old one would be refused: a fresh upload URL).
+    failed = {
+        **created,
+        "status": "failed",
+        "error": {"code": "failed", "message": "the engine gave up"},
+    }
+    (out / "manifest.jsonl").write_text(json.dumps(created) + "\n" + json.dumps(failed) + "\n")
+    retried = _run(env, "video", "--batch", str(videos), "-o", str(out), "--json")
+    assert retried.returncode == 0, retried.stderr
+    [*_, new_created, new_done] = _manifest(out)
+    assert new_created["status"] == "created"
+    assert new_created["job_id"] != created["job_id"]
+    assert new_done["job_id"] == new_created["job_id"]
+    assert new_done["key"] == created["key"]
+    assert _charges(client_server, name) == 2
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,33 @@
 (``creatix.client``) only: this module imports nothing of the server.
 
 ``generate image|video|copy --batch prompts.csv`` runs one row per creative,
-``--concurrency`` at a time, into an output folder with ``manifest.jsonl`` (one line per
-finished row: its files, job id and credits). One runner serves the three kinds; a
-``BatchKind`` says what differs (the columns, their checks, how a row is made). A rerun
-skips the rows the manifest has as succeeded; each row's ``Idempotency-Key`` is derived from
-its kind and content, so a row sent again after a crash or Ctrl-C is the server's replay of
-the same job, never a second charge.
+``--concurrency`` at a time, into an output folder with ``manifest.jsonl``: a line per
+finished row (its files, job id and credits, or its error) and, for a video or copy row, a
+``created`` line (its key and job id) as soon as the server accepted its job. One runner
+serves the three kinds; a ``BatchKind`` says what differs (the columns, their checks, how a
+row is made). Each row's ``Idempotency-Key`` is derived from its kind and content, so a row
+sent again after a crash or Ctrl-C is the server's replay of the same job, never a second
+charge.
+
+A rerun goes by each row's manifest lines:
+
+- a ``succeeded`` line: the row is skipped;
+- a job id whose job did not end badly (a ``created`` line, or a failure while waiting or
+  saving): the row is not created again; this run waits on that job, saves its files and
+  writes the row's ``succeeded`` line. A video from a local image needs this: its upload has
+  a fresh signed URL each time, so creating it again would be a different body under the
+  same key, which the server refuses (409 ``idempotency_key_reused``);
+- a job that ended failed or canceled (its ``failed`` line has the job id and that status as
+  its code): the run counts the row failed; the next rerun creates it afresh under a new key
+  (``…-retry1``, ``…-retry2``: one more per such job), since the old key would only replay
+  the failed job (or, for a local image, be refused);
+- otherwise (no line, or a failure before any job was accepted) the row is created under its
+  key, which the server replays if an earlier try did get through.
+
+An interrupt between the server accepting a job and its ``created`` line being written leaves
+one window: a rerun creates the row again under the same key, which is a replay for a row
+from a generation id but a 409 for a video from a local image: that row fails (never charged
+twice), its first job unrecorded, until the row is changed or the key's window has passed.
 """
 
 from __future__ import annotations
@@ -18,7 +39,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -396,6 +417,15 @@ class Row:
     prompt: str
     options: dict[str, Any]
     key: str = ""
+    """The row's identity in the manifest, and its Idempotency-Key on a first try."""
+    job_id: str | None = None
+    """A job an earlier run created for the row, which this run waits on."""
+    retry: int = 0
+    """How many earlier jobs of the row ended failed or canceled."""
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.key if not self.retry else f"{self.key}-retry{self.retry}"
 
 
 def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -435,6 +465,10 @@ class Made:
     text: str | None = None
 
 
+Started = Callable[[str], None]
+"""Told a row's job id once the server accepted its creation (to write its ``created`` line)."""
+
+
 @dataclass(frozen=True)
 class BatchKind:
     """What differs between ``generate image|video|copy --batch``: a row's columns (the
@@ -446,7 +480,7 @@ class BatchKind:
     columns: tuple[str, ...]
     required: str
     check: Callable[[dict[str, Any], ProblemAt], dict[str, Any]]
-    make: Callable[[AsyncCreatix, Row, Path], Awaitable[Made]]
+    make: Callable[[AsyncCreatix, Row, Path, Started], Awaitable[Made]]
 
 
 def _rows(path: Path, defaults: dict[str, Any], kind: BatchKind) -> list[Row]:
@@ -494,8 +528,11 @@ def _ended(status: str, error: str | None, what: str) -> None:
         raise CreatixError(error or f"the {what} {status}", code=status)
 
 
-async def _make_image(client: AsyncCreatix, row: Row, output: Path) -> Made:
-    result = await client.images.generate(row.prompt, idempotency_key=row.key, **row.options)
+async def _make_image(client: AsyncCreatix, row: Row, output: Path, _: Started) -> Made:
+    # Synchronous: no job to wait on apart from its creation, which the key replays.
+    result = await client.images.generate(
+        row.prompt, idempotency_key=row.idempotency_key, **row.options
+    )
     files = []
     for index, asset in enumerate(result.assets, start=1):
         suffix = Path(asset.url.split("?", 1)[0]).suffix or ".png"
@@ -504,9 +541,15 @@ async def _make_image(client: AsyncCreatix, row: Row, output: Path) -> Made:
     return Made(result.job_id, files, result.credits_charged)
 
 
-async def _make_video(client: AsyncCreatix, row: Row, output: Path) -> Made:
-    created = await client.videos.create(row.prompt, idempotency_key=row.key, **row.options)
-    done = await client.videos.wait(created.id)
+async def _make_video(client: AsyncCreatix, row: Row, output: Path, started: Started) -> Made:
+    job_id = row.job_id
+    if job_id is None:
+        created = await client.videos.create(
+            row.prompt, idempotency_key=row.idempotency_key, **row.options
+        )
+        job_id = created.id
+        started(job_id)
+    done = await client.videos.wait(job_id)
     _ended(done.status, done.error, "video")
     files = []
     for index, asset in enumerate((a for a in done.assets if a.kind == "video"), start=1):
@@ -518,9 +561,15 @@ async def _make_video(client: AsyncCreatix, row: Row, output: Path) -> Made:
     return Made(done.id, files, job.credits_charged)
 
 
-async def _make_copy(client: AsyncCreatix, row: Row, output: Path) -> Made:
-    created = await client.copy.create(row.prompt, idempotency_key=row.key, **row.options)
-    done = await client.copy.wait(created.id)
+async def _make_copy(client: AsyncCreatix, row: Row, output: Path, started: Started) -> Made:
+    job_id = row.job_id
+    if job_id is None:
+        created = await client.copy.create(
+            row.prompt, idempotency_key=row.idempotency_key, **row.options
+        )
+        job_id = created.id
+        started(job_id)
+    done = await client.copy.wait(job_id)
     _ended(done.status, done.error, "task")
     suffix = ".json" if "schema" in row.options else ".txt"
     path = output / f"row-{row.number:05d}{suffix}"
@@ -536,19 +585,56 @@ COPY_BATCH = BatchKind("copy", "copy", COPY_COLUMNS, "prompt", _copy_options, _m
 # -- the batch -------------------------------------------------------------------------------
 
 
-def _done_keys(manifest: Path) -> dict[str, dict[str, Any]]:
-    """The rows the manifest has as succeeded, by key (a torn last line is ignored)."""
-    done: dict[str, dict[str, Any]] = {}
+ENDED_BADLY = ("failed", "canceled")
+"""A job's statuses, as a ``failed`` line's code, after which the row is created afresh."""
+
+
+def _history(manifest: Path) -> dict[str, list[dict[str, Any]]]:
+    """Each row's manifest lines by key, oldest first (a torn line is ignored)."""
+    lines: dict[str, list[dict[str, Any]]] = {}
     if not manifest.exists():
-        return done
+        return lines
     for line in manifest.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
         except ValueError:
             continue
-        if isinstance(entry, dict) and entry.get("status") == "succeeded":
-            done[str(entry.get("key"))] = entry
-    return done
+        if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+            lines.setdefault(entry["key"], []).append(entry)
+    return lines
+
+
+def _torn(manifest: Path) -> bool:
+    """Whether the manifest's last line lacks its newline (a run killed mid-write)."""
+    with manifest.open("rb") as raw:
+        if raw.seek(0, 2) == 0:
+            return False
+        raw.seek(-1, 2)
+        return raw.read(1) != b"\n"
+
+
+def _job_ended_badly(entry: dict[str, Any]) -> bool:
+    error = entry.get("error")
+    return (
+        entry.get("status") == "failed"
+        and bool(entry.get("job_id"))
+        and isinstance(error, dict)
+        and error.get("code") in ENDED_BADLY
+    )
+
+
+def _this_run(row: Row, lines: list[dict[str, Any]]) -> Row | None:
+    """The row as this run takes it (see the module's docstring): None when an earlier run
+    did it; else waiting on the job an earlier run created, or created (afresh, under a new
+    key, once an earlier job of it ended badly)."""
+    if any(entry.get("status") == "succeeded" for entry in lines):
+        return None
+    retry = sum(1 for entry in lines if _job_ended_badly(entry))
+    latest = lines[-1] if lines else {}
+    job_id = latest.get("job_id")
+    if isinstance(job_id, str) and job_id and not _job_ended_badly(latest):
+        return replace(row, job_id=job_id, retry=retry)
+    return replace(row, retry=retry)
 
 
 @dataclass
@@ -569,8 +655,15 @@ async def _one_row(
     client: AsyncCreatix, kind: BatchKind, row: Row, output: Path, state: BatchState
 ) -> None:
     entry: dict[str, Any] = {"row": row.number, "key": row.key, "prompt": row.prompt}
+    if row.job_id is not None:
+        entry["job_id"] = row.job_id
+
+    def started(job_id: str) -> None:
+        entry["job_id"] = job_id
+        state.record({**entry, "status": "created"})
+
     try:
-        made = await kind.make(client, row, output)
+        made = await kind.make(client, row, output, started)
     except InsufficientCredits as exc:
         if state.stopped is None:
             state.stopped = f"row {row.number}: {exc.message}"
@@ -636,9 +729,15 @@ def _run_batch(
     rows = _rows(path, defaults, kind)
     output.mkdir(parents=True, exist_ok=True)
     manifest = output / MANIFEST
-    done = _done_keys(manifest)
-    todo = [row for row in rows if row.key not in done]
+    history = _history(manifest)
+    todo = [
+        this_run
+        for row in rows
+        if (this_run := _this_run(row, history.get(row.key, []))) is not None
+    ]
     with manifest.open("a", encoding="utf-8") as out:
+        if _torn(manifest):
+            out.write("\n")  # ends the torn line, so the next one is whole
         state = BatchState(out, skipped=len(rows) - len(todo))
 
         async def main() -> None:

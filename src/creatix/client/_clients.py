@@ -134,7 +134,9 @@ class Creatix:
             value, error = None, None
             try:
                 value = self._perform(action)
-            except httpx.TransportError as exc:
+            except BaseException as exc:
+                # The op handles a transport error; anything else (a cancelled task, Ctrl-C)
+                # passes through it so its cleanup (an open stream's CloseStream) runs first.
                 error = exc
 
     def _perform(self, action: Any) -> Any:
@@ -351,7 +353,9 @@ class AsyncCreatix:
             value, error = None, None
             try:
                 value = await self._perform(action)
-            except httpx.TransportError as exc:
+            except BaseException as exc:
+                # The op handles a transport error; anything else (a cancelled task, Ctrl-C)
+                # passes through it so its cleanup (an open stream's CloseStream) runs first.
                 error = exc
 
     async def _perform(self, action: Any) -> Any:

@@ -474,9 +474,14 @@ class Core:
         """The platform's video; one made from a local image is the asset generator's task."""
         try:
             response = yield from self.request("GET", f"/api/platform/videos/{video_id}")
-        except NotFound:
+        except NotFound as missing:
+            # Not the platform's: a video from a local image is the asset generator's task,
+            # which needs the key's id (learned here when this client did not create it).
             if not self.api_id:
-                raise
+                try:
+                    yield from self.known_api_id()
+                except CreatixError:
+                    raise missing from None
             task = yield from self.get_asset(video_id)
             return Video.from_task(task)
         return Video.from_wire(self.json_of(response))
