@@ -298,8 +298,8 @@ async def test_a_failing_completion_records_nothing_of_its_transaction(queue: Qu
 async def test_concurrent_completions_share_a_transaction_and_a_bad_one_fails_alone(
     queue: Queue,
 ) -> None:
-    """On PostgreSQL, completions made at the same time commit together (on SQLite each runs
-    inline, one transaction each); one that fails does not take its neighbours with it."""
+    """Completions made at the same time commit together; one that fails does not take its
+    neighbours with it."""
     principal = await queue.account(credits=10 * PRICE)
     await queue.submit(principal, 6)
     claimed = (await queue.jobs.lifecycle.claim("w")).jobs
@@ -315,7 +315,7 @@ async def test_concurrent_completions_share_a_transaction_and_a_bad_one_fails_al
     )
     event.remove(queue.db.engine, "commit", committed)
     assert outcomes == [True] * 4
-    assert len(commits) == (4 if queue.db.is_sqlite else 1)
+    assert len(commits) == 1
 
     good, bad = claimed[4], claimed[5]
     mixed = await asyncio.gather(

@@ -101,8 +101,7 @@ class JobLifecycle:
         self._completions: GroupCommit[tuple[str, Completion], bool] = GroupCommit(
             self._complete_group
         )
-        """Concurrent completions in this process share a transaction (PostgreSQL; on
-        SQLite a transaction runs inline and there is never one in flight to join)."""
+        """Concurrent completions in this process share a transaction."""
 
     async def claim(
         self,
@@ -186,12 +185,9 @@ class JobLifecycle:
         """Record the outputs and end the job; False when this worker no longer held it.
         ``engine`` is the instance that made them, when a fallback route did.
 
-        On PostgreSQL, completions made while another is being committed share the next
-        transaction (``GroupCommit``); each job is still settled on its own."""
+        Completions made while another is being committed share the next transaction
+        (``GroupCommit``); each job is still settled on its own."""
         completion = Completion(job_id, outputs, engine_seconds, engine)
-        if self.db.is_sqlite:
-            [done] = await self.complete_many(worker_id, [completion])
-            return done
         return await self._completions.submit((worker_id, completion))
 
     async def _complete_group(self, items: Sequence[tuple[str, Completion]]) -> list[bool]:

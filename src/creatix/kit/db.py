@@ -3,16 +3,18 @@
 Every repository function is synchronous SQL over a ``Session``; services hand such a
 function to ``Database.read`` or ``Database.write``, which run it in one transaction:
 
-- SQLite: inline on the caller's thread. A local WAL transaction takes tens of
-  microseconds, less than a hop to a thread, and since nothing in this process can run
-  between its statements, in-process transactions never contend. Writers from other
-  processes (``serve --workers``' API and worker processes, a CLI) queue on an exclusive
-  ``flock`` of ``creatix.db.write-lock`` before ``BEGIN IMMEDIATE``, held until the
-  connection goes back to the pool: the kernel wakes the next writer the moment the lock is
-  free, where SQLite's own busy handler (still there, ``busy_timeout`` 30 s, for anything
-  that writes without it) sleeps 1 ms, then 2, 5, 10 ... 100 ms between tries, which under
-  several writing processes blocked each event loop for tens of milliseconds a transaction.
-  (A writer that hangs without dying holds the others; one that dies frees the lock.)
+- SQLite: reads inline on the caller's thread (a local WAL read takes tens of microseconds,
+  less than a hop to a thread, and never waits for a writer). Writes to a database file go
+  to one writer thread per process: writers from other processes (``serve --workers``' API
+  and worker processes, a CLI) queue on an exclusive ``flock`` of ``creatix.db.write-lock``
+  before ``BEGIN IMMEDIATE``, held until the connection goes back to the pool, and a write
+  that waits there must not stop its event loop (measured: inline, four processes on two
+  cores spent an eighth of a worker's time with its loop blocked on the lock). The kernel
+  wakes the next writer the moment the lock is free, where SQLite's own busy handler (still
+  there, ``busy_timeout`` 30 s, for anything that writes without it) sleeps 1 ms, then 2, 5,
+  10 ... 100 ms between tries. One thread keeps this process's writes in order, one at a
+  time. (A writer that hangs without dying holds the others; one that dies frees the lock.)
+  An in-memory database has no other writers: its writes run inline too.
 - PostgreSQL: in a thread pool sized to the connection pool, one hop per transaction.
 """
 
@@ -150,15 +152,20 @@ class Database:
         self.is_sqlite = target.get_backend_name() == "sqlite"
         options: dict[str, Any] = {"echo": echo}
         self._executor: ThreadPoolExecutor | None = None
+        self._writer: ThreadPoolExecutor | None = None
         if self.is_sqlite:
-            # Connections are used from the loop and, for the CLI, the main thread.
+            # Connections are used from the loop, the writer thread and, for the CLI, the
+            # main thread.
             options["connect_args"] = {"check_same_thread": False}
         else:
             options.update(pool_size=POSTGRES_POOL_SIZE, max_overflow=0, pool_pre_ping=True)
             self._executor = ThreadPoolExecutor(POSTGRES_POOL_SIZE, thread_name_prefix="db")
+            self._writer = self._executor
         self.engine = create_engine(target, **options)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+            if _write_lock_path(self.engine) is not None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="db-writer")
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(creatix_write=True), expire_on_commit=False
@@ -174,18 +181,23 @@ class Database:
             return work(session)
 
     async def read(self, work: Work[T]) -> T:
-        return await self._dispatch(self.run_read, work)
+        return await _dispatch(self._executor, self.run_read, work)
 
     async def write(self, work: Work[T]) -> T:
-        return await self._dispatch(self.run_write, work)
-
-    async def _dispatch(self, runner: Callable[[Work[T]], T], work: Work[T]) -> T:
-        if self._executor is None:
-            return runner(work)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(runner, work))
+        return await _dispatch(self._writer, self.run_write, work)
 
     async def dispose(self) -> None:
         self.engine.dispose()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
+        for executor in (self._executor, self._writer):
+            if executor is not None:
+                executor.shutdown(wait=False)
+
+
+async def _dispatch(
+    executor: ThreadPoolExecutor | None, runner: Callable[[Work[T]], T], work: Work[T]
+) -> T:
+    """``runner(work)`` on ``executor``'s threads, or inline when there is none."""
+    if executor is None:
+        return runner(work)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, functools.partial(runner, work))
