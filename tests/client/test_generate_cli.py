@@ -615,3 +615,33 @@ def test_generate_imports_nothing_server_side() -> None:
     ).stdout
     assert "BAD []" in out
     assert "image" in out
+
+
+def test_a_row_whose_recorded_job_is_gone_is_created_afresh_on_the_next_rerun(
+    client_server: LiveServer, tmp_path: Path
+) -> None:
+    """A ``created`` line naming a job the server does not know (deleted since): the row
+    fails as ``gone`` rather than being waited on forever; the next rerun makes a new job."""
+    name, secret, _ = account_key(client_server, credits=100_000)
+    env = _env(client_server, secret)
+    videos = _local_videos(tmp_path, 1)
+    out = tmp_path / "out"
+    assert _run(env, "video", "--batch", str(videos), "-o", str(out), "--json").returncode == 0
+    [created, _] = _manifest(out)
+    job_id = str(created["job_id"])
+    missing = job_id[:-1] + ("0" if job_id[-1] != "0" else "1")
+    (out / "manifest.jsonl").write_text(json.dumps({**created, "job_id": missing}) + "\n")
+
+    lost = _run(env, "video", "--batch", str(videos), "-o", str(out), "--json")
+    assert lost.returncode == 1, lost.stderr
+    [_, failed] = _manifest(out)
+    assert failed["status"] == "failed"
+    assert failed["job_id"] == missing
+    assert failed["error"]["code"] == "gone"  # type: ignore[index]
+
+    again = _run(env, "video", "--batch", str(videos), "-o", str(out), "--json")
+    assert again.returncode == 0, again.stderr
+    [*_, new_created, new_done] = _manifest(out)
+    assert new_done["status"] == "succeeded"
+    assert new_done["job_id"] == new_created["job_id"] not in (job_id, missing)
+    assert _charges(client_server, name) == 2

@@ -18,10 +18,10 @@ A rerun goes by each row's manifest lines:
   writes the row's ``succeeded`` line. A video from a local image needs this: its upload has
   a fresh signed URL each time, so creating it again would be a different body under the
   same key, which the server refuses (409 ``idempotency_key_reused``);
-- a job that ended failed or canceled (its ``failed`` line has the job id and that status as
-  its code): the run counts the row failed; the next rerun creates it afresh under a new key
-  (``…-retry1``, ``…-retry2``: one more per such job), since the old key would only replay
-  the failed job (or, for a local image, be refused);
+- a job that ended failed or canceled, or is gone (its ``failed`` line has the job id and
+  that status, or ``gone``, as its code): the run counts the row failed; the next rerun
+  creates it afresh under a new key (``…-retry1``, ``…-retry2``: one more per such job),
+  since the old key would only replay the failed job (or, for a local image, be refused);
 - otherwise (no line, or a failure before any job was accepted) the row is created under its
   key, which the server replays if an earlier try did get through.
 
@@ -64,6 +64,7 @@ from creatix.client import (
     InsufficientCredits,
     JobEvent,
     MissingApiId,
+    NotFound,
 )
 
 app = typer.Typer(
@@ -585,8 +586,10 @@ COPY_BATCH = BatchKind("copy", "copy", COPY_COLUMNS, "prompt", _copy_options, _m
 # -- the batch -------------------------------------------------------------------------------
 
 
-ENDED_BADLY = ("failed", "canceled")
-"""A job's statuses, as a ``failed`` line's code, after which the row is created afresh."""
+GONE = "gone"
+"""A ``failed`` line's code when the job the row waited on is not found (deleted since)."""
+ENDED_BADLY = ("failed", "canceled", GONE)
+"""A job's ends, as a ``failed`` line's code, after which the row is created afresh."""
 
 
 def _history(manifest: Path) -> dict[str, list[dict[str, Any]]]:
@@ -671,9 +674,8 @@ async def _one_row(
     except CreatixError as exc:
         state.failed += 1
         state.failures.append(f"row {row.number}: {exc.message}")
-        state.record(
-            {**entry, "status": "failed", "error": {"code": exc.code, "message": exc.message}}
-        )
+        code = GONE if isinstance(exc, NotFound) and "job_id" in entry else exc.code
+        state.record({**entry, "status": "failed", "error": {"code": code, "message": exc.message}})
         return
     state.succeeded += 1
     done = {"status": "succeeded", "job_id": made.job_id, "files": made.files}
