@@ -232,3 +232,29 @@ def test_two_api_processes_on_postgresql(tmp_path: Path) -> None:
             server.stop()
     finally:
         drop_postgres_database(url)
+
+
+def test_a_keys_rate_limit_is_counted_once_across_api_processes(tmp_path: Path) -> None:
+    """Each request on a new connection, so that the kernel spreads them over both API
+    processes: together they allow the plan's limit, not twice it (the supervisor's counter
+    host, ``kit/shared_counters.py``)."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _, secret = _key(data_dir, "acme")
+    catalog = load_catalog().model_dump(mode="json")
+    [unlimited] = [plan for plan in catalog["plans"] if plan["id"] == "unlimited"]
+    unlimited["requests_per_minute"] = 6
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    server = ServerProcess(
+        data_dir, "--workers", "2", "--no-worker", "--catalog", str(tmp_path / "catalog.yaml")
+    ).start()
+    try:
+        answers = [
+            httpx.get(f"{server.url}/v1/me", headers={"Authorization": f"Bearer {secret}"})
+            for _ in range(12)
+        ]
+    finally:
+        server.stop()
+    assert [a.status_code for a in answers] == [200] * 6 + [429] * 6, [a.text for a in answers]
+    remaining = [int(a.headers["X-RateLimit-Remaining"]) for a in answers[:6]]
+    assert remaining == [5, 4, 3, 2, 1, 0], "one window, counted by both processes"

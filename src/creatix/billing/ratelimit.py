@@ -1,4 +1,5 @@
-"""Per-key request rate limits, counted in memory (embedded) or in Redis (shared by all nodes)."""
+"""Per-key request rate limits, counted in memory (one process), in the supervisor's counter host
+(``serve --workers``' processes) or in Redis (shared by all nodes)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from dataclasses import dataclass
 
 from limits import RateLimitItemPerMinute
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
+from limits.errors import StorageError
 
 from creatix.kit.errors import TooManyRequests
+from creatix.kit.shared_counters import counter_storage, counters_answering
 
 
 @dataclass(frozen=True)
@@ -31,24 +33,25 @@ class RateLimitState:
 
 class RateLimiter:
     def __init__(self, storage_uri: str = "memory://") -> None:
-        uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
-        # Redis through redis-py's asyncio client (the `redis` extra), shared by every node.
-        options = {"implementation": "redispy"} if "+redis" in uri else {}
-        self._storage = storage_from_string(uri, **options)
+        self._storage = counter_storage(storage_uri)
         # A moving window, exact: the sliding-window counter floors its estimate, which lets a
         # key through one request over its limit at a window boundary (two at once at 1/min).
         self._limiter = MovingWindowRateLimiter(self._storage)
 
     async def check(self) -> bool:
         """Whether the counters' storage answers (Redis reachable)."""
-        answered = self._storage.check()  # an async storage: a coroutine
-        return bool(await answered) if inspect.isawaitable(answered) else bool(answered)
+        try:
+            answered = self._storage.check()  # an async storage: a coroutine
+            return bool(await answered) if inspect.isawaitable(answered) else bool(answered)
+        except StorageError:
+            return False
 
     async def hit(self, key_id: str, requests_per_minute: int) -> RateLimitState:
         """Count one request for the key; raise ``TooManyRequests`` when over its limit."""
         item = RateLimitItemPerMinute(requests_per_minute)
-        allowed = await self._limiter.hit(item, "key", key_id)
-        stats = await self._limiter.get_window_stats(item, "key", key_id)
+        with counters_answering():
+            allowed = await self._limiter.hit(item, "key", key_id)
+            stats = await self._limiter.get_window_stats(item, "key", key_id)
         state = RateLimitState(
             limit=requests_per_minute,
             remaining=max(0, stats.remaining),

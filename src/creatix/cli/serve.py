@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
 import signal
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -33,6 +35,7 @@ from creatix.cli.common import (
 from creatix.config import Settings
 from creatix.kit.logging import configure_logging
 from creatix.kit.migrate import upgrade_database
+from creatix.kit.shared_counters import CounterHost
 from creatix.provenance.credentials import DEVELOPMENT_FOLDER, CredentialsError
 from creatix.runtime import Runtime, output_provenance
 from creatix.supervisor import (
@@ -237,22 +240,32 @@ def _supervise(settings: Settings, loaded: Catalog, processes: int) -> None:
             "secret_key": settings.resolved_secret_key(),
         }
     )
-    if not settings.redis_url:
-        log.warning(
-            "%d API processes count rate limits and sign-in attempts each on its own: set "
-            "CREATIX_REDIS_URL to share them",
-            processes,
-        )
     try:
         sockets = listening_sockets(settings.host, settings.port, processes)
     except PortInUse as exc:
         raise error(str(exc)) from exc
     plans = plan_children(loaded, processes, run_worker=settings.run_worker)
-    supervisor = Supervisor(settings, plans, sockets, on_ready=_all_ready)
+    with _shared_counters(settings) as settings:
+        supervisor = Supervisor(settings, plans, sockets, on_ready=_all_ready)
+        try:
+            supervisor.run()
+        except StartFailure as exc:
+            raise error(str(exc)) from exc
+
+
+@contextlib.contextmanager
+def _shared_counters(settings: Settings) -> Iterator[Settings]:
+    """The settings the children get: unless the counters live elsewhere already (Redis), the
+    API processes count rate limits and sign-in attempts in this process's counter host."""
+    if settings.rate_limiter_uri != "memory://":
+        yield settings
+        return
+    host = CounterHost()
+    host.start()
     try:
-        supervisor.run()
-    except StartFailure as exc:
-        raise error(str(exc)) from exc
+        yield settings.model_copy(update={"rate_limit_storage": host.uri})
+    finally:
+        host.close()
 
 
 def _all_ready(plans: list[ChildPlan]) -> None:

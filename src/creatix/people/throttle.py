@@ -1,5 +1,6 @@
-"""Sign-in attempts counted per email and per client address (``limits``, in memory or in
-the Redis every node shares, as the per-key rate limits are)."""
+"""Sign-in attempts counted per email and per client address (``limits``, in memory, in the
+supervisor's counter host that ``serve --workers``' processes share, or in the Redis every node
+shares, as the per-key rate limits are)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import time
 
 from limits import RateLimitItemPerSecond
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
-from limits.storage import storage_from_string
 
 from creatix.kit.errors import TooManyRequests
+from creatix.kit.shared_counters import counter_storage, counters_answering
 
 
 class SigninThrottle:
@@ -22,9 +23,7 @@ class SigninThrottle:
         per_address: int,
         window_seconds: int,
     ) -> None:
-        uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
-        options = {"implementation": "redispy"} if "+redis" in uri else {}
-        self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(uri, **options))
+        self._limiter = SlidingWindowCounterRateLimiter(counter_storage(storage_uri))
         self._per_email = RateLimitItemPerSecond(per_email, window_seconds)
         self._per_address = RateLimitItemPerSecond(per_address, window_seconds)
 
@@ -36,10 +35,11 @@ class SigninThrottle:
         if address:
             checks.insert(0, (self._per_address, "address", address))
         for item, kind, value in checks:
-            if not await self._limiter.hit(item, "signin", kind, value):
-                stats = await self._limiter.get_window_stats(item, "signin", kind, value)
-                raise TooManyRequests(
-                    "Too many sign-in attempts; try again later.",
-                    code="too_many_signin_attempts",
-                    retry_after=math.ceil(stats.reset_time - time.time()),
-                )
+            with counters_answering():
+                if not await self._limiter.hit(item, "signin", kind, value):
+                    stats = await self._limiter.get_window_stats(item, "signin", kind, value)
+                    raise TooManyRequests(
+                        "Too many sign-in attempts; try again later.",
+                        code="too_many_signin_attempts",
+                        retry_after=math.ceil(stats.reset_time - time.time()),
+                    )
