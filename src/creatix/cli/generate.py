@@ -59,12 +59,14 @@ from creatix.cli.generate_ad_set import ad_set
 from creatix.client import (
     AsyncCreatix,
     BadRequest,
+    Copy,
     Creatix,
     CreatixError,
     InsufficientCredits,
     JobEvent,
     MissingApiId,
     NotFound,
+    Video,
 )
 
 app = typer.Typer(
@@ -542,14 +544,20 @@ async def _make_image(client: AsyncCreatix, row: Row, output: Path, _: Started) 
     return Made(result.job_id, files, result.credits_charged)
 
 
+async def _recorded_or_created(
+    row: Row, create: Callable[..., Awaitable[Video | Copy]], started: Started
+) -> str:
+    """The id of the job an earlier run created for ``row``, else of one created now (and
+    told to ``started``)."""
+    if row.job_id is not None:
+        return row.job_id
+    created = await create(row.prompt, idempotency_key=row.idempotency_key, **row.options)
+    started(created.id)
+    return created.id
+
+
 async def _make_video(client: AsyncCreatix, row: Row, output: Path, started: Started) -> Made:
-    job_id = row.job_id
-    if job_id is None:
-        created = await client.videos.create(
-            row.prompt, idempotency_key=row.idempotency_key, **row.options
-        )
-        job_id = created.id
-        started(job_id)
+    job_id = await _recorded_or_created(row, client.videos.create, started)
     done = await client.videos.wait(job_id)
     _ended(done.status, done.error, "video")
     files = []
@@ -563,13 +571,7 @@ async def _make_video(client: AsyncCreatix, row: Row, output: Path, started: Sta
 
 
 async def _make_copy(client: AsyncCreatix, row: Row, output: Path, started: Started) -> Made:
-    job_id = row.job_id
-    if job_id is None:
-        created = await client.copy.create(
-            row.prompt, idempotency_key=row.idempotency_key, **row.options
-        )
-        job_id = created.id
-        started(job_id)
+    job_id = await _recorded_or_created(row, client.copy.create, started)
     done = await client.copy.wait(job_id)
     _ended(done.status, done.error, "task")
     suffix = ".json" if "schema" in row.options else ".txt"
