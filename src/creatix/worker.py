@@ -276,9 +276,11 @@ class Worker:
                 claim = await self.jobs.lifecycle.claim(
                     self.id, engines, self.models, batches=1 + len(extra)
                 )
-            except Exception as exc:
+            except BaseException as exc:  # cancelled mid-claim too: the slots are not used
                 for pool in [*pools, *extra]:
                     self._slots.release(pool)
+                if not isinstance(exc, Exception):
+                    raise
                 await asyncio.sleep(outage.failed(exc))
                 continue
             outage.recovered()
