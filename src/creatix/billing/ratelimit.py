@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from limits import RateLimitItemPerMinute
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.errors import StorageError
 
 from creatix.kit.errors import TooManyRequests
 from creatix.kit.shared_counters import counter_storage, counters_answering
@@ -40,11 +39,8 @@ class RateLimiter:
 
     async def check(self) -> bool:
         """Whether the counters' storage answers (Redis reachable)."""
-        try:
-            answered = self._storage.check()  # an async storage: a coroutine
-            return bool(await answered) if inspect.isawaitable(answered) else bool(answered)
-        except StorageError:
-            return False
+        answered = self._storage.check()  # an async storage: a coroutine
+        return bool(await answered) if inspect.isawaitable(answered) else bool(answered)
 
     async def hit(self, key_id: str, requests_per_minute: int) -> RateLimitState:
         """Count one request for the key; raise ``TooManyRequests`` when over its limit."""

@@ -6,9 +6,10 @@ socket (Linux: in the abstract namespace; elsewhere a socket file in a private t
 folder) in front of one ``limits`` in-memory storage. Each API process's rate limiter and
 sign-in throttle use ``HostedStorage`` (``creatix-host://ADDRESS``): a ``limits`` storage
 whose every call (``acquire_entry``, ``get_moving_window``, ``incr`` ...) is one JSON line to
-the host and one back, pipelined on one connection per process and event loop. The windows
-are exactly those of one process's memory storage, counted once for every process. The
-children die with the supervisor, so the host never outlives its clients.
+the host and one back, pipelined on one connection per process (opened again on another event
+loop, or once the host closed it). The windows are exactly those of one process's memory
+storage, counted once for every process. The children die with the supervisor, so the host
+never outlives its clients.
 """
 
 from __future__ import annotations
@@ -204,14 +205,19 @@ class _Connection:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
+        self.loop = asyncio.get_running_loop()
         self._ids = itertools.count()
         self._waiting: dict[int, asyncio.Future[Any]] = {}
         self.closed = False
         self._reading = asyncio.create_task(self._read(reader))
 
+    def usable(self) -> bool:
+        """Open, and on the running event loop (where its reading task runs)."""
+        return not self.closed and self.loop is asyncio.get_running_loop()
+
     async def call(self, method: str, args: list[Any]) -> Any:
         call_id = next(self._ids)
-        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[Any] = self.loop.create_future()
         self._waiting[call_id] = answer
         try:
             self._writer.write(json.dumps([call_id, method, args]).encode() + b"\n")
@@ -249,7 +255,7 @@ class HostedStorage(Storage, MovingWindowSupport, SlidingWindowCounterSupport):
 
     def __init__(self, uri: str, wrap_exceptions: bool = False, **options: Any) -> None:
         self._address = uri.split("://", 1)[1]
-        self._connections: dict[asyncio.AbstractEventLoop, _Connection] = {}
+        self._connection: _Connection | None = None
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
 
     @property
@@ -257,11 +263,10 @@ class HostedStorage(Storage, MovingWindowSupport, SlidingWindowCounterSupport):
         return (HostError, OSError)
 
     async def _call(self, method: str, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        connection = self._connections.get(loop)
-        if connection is None or connection.closed:
+        connection = self._connection
+        if connection is None or not connection.usable():
             reader, writer = await _connect(self._address)
-            connection = self._connections[loop] = _Connection(reader, writer)
+            connection = self._connection = _Connection(reader, writer)
         return await connection.call(method, list(args))
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
