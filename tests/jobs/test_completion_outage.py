@@ -350,6 +350,9 @@ async def test_a_finished_job_survives_a_database_blip(
             await until(lambda: backend.refused >= 3, "three refused database calls")
             backend.restore()
             done = await finished(admin, job.id)
+            # The commit is visible to the test before the worker's coroutine resumes to log
+            # its recovery (the write ran on the SQLite writer thread): wait for that too.
+            await until(lambda: not worker.outages["record"].down, "the worker to log recovery")
     finally:
         await side.close()
 
