@@ -48,9 +48,9 @@ from PIL import Image as PILImage
 
 from creatix.catalog.loader import load_catalog
 from creatix.config import Settings
+from creatix.media.finishing import decode_image, finished_image_bytes
 from creatix.provenance.credentials import Claims
 from creatix.runtime import output_provenance
-from creatix.worker import decode_image, finished_image_bytes
 
 SIDE = 512
 PROMPT = "A perfume bottle on marble"

@@ -38,7 +38,7 @@ from creatix.brands.schemas import BrandColors, BrandKit
 from creatix.brands.service import brand_style
 from creatix.catalog.loader import load_catalog
 from creatix.layout import PLACEMENTS, AdCopy, BrandStyle, compose_layers
-from creatix.worker import decode_image
+from creatix.media.finishing import decode_image
 from support import LiveServer, make_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]

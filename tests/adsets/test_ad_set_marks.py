@@ -18,7 +18,7 @@ from creatix.brands.schemas import BrandColors, BrandKit
 from creatix.brands.service import brand_style
 from creatix.jobs import marking
 from creatix.layout import PLACEMENTS, AdCopy, compose
-from creatix.worker import decode_image
+from creatix.media.finishing import decode_image
 from support import LiveServer
 
 KIT = {

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import creatix.worker as worker_module
+import creatix.worker.outputs as worker_outputs
 from creatix.engines.base import VideoOutput
 from creatix.engines.preview_video.engine import PreviewVideoEngine
 from creatix.jobs.specs import Job
@@ -115,7 +115,7 @@ def _engine_video_unmarked(server: LiveServer, job_id: str) -> list[np.ndarray]:
 
 
 def _calls_of(
-    monkeypatch: pytest.MonkeyPatch, name: str, module: Any = worker_module
+    monkeypatch: pytest.MonkeyPatch, name: str, module: Any = worker_outputs
 ) -> list[tuple[Any, ...]]:
     calls: list[tuple[Any, ...]] = []
     original: Callable[..., Any] = getattr(module, name)

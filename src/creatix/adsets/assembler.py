@@ -9,9 +9,10 @@ refunded itself); a variant whose parts succeeded is leased to this process
 composed per placement (``layout.compose``) with the kit's ``BrandStyle``; each creative
 gets the visible mark the catalog's policy gives the set's dialect and the account's plan,
 the key visual job's invisible mark, and content credentials naming the key visual as its
-ingredient, as the worker's outputs do (``worker.finished_image_bytes``); it is stored under
-``ad-sets/{account_id}/{ad_set_id}/``. One transaction, conditional on still holding the
-lease, records the creatives and ends the variant, and ends the set when it was its last.
+ingredient, as the worker's outputs do (``media/finishing.finished_image_bytes``); it is
+stored under ``ad-sets/{account_id}/{ad_set_id}/``. One transaction, conditional on still
+holding the lease, records the creatives and ends the variant, and ends the set when it was
+its last.
 
 A process that dies while composing leaves the lease to expire: another takes the variant
 up again (``MAX_LAYOUT_ATTEMPTS``). What it had stored is named by no row (the creatives
@@ -56,11 +57,11 @@ from creatix.layout import (
     custom_placement,
     missing_glyphs,
 )
+from creatix.media.finishing import decode_image, finished_image_bytes
 from creatix.provenance.credentials import Claims, Ingredient, image_mime_type
 from creatix.provenance.service import OutputProvenance
 from creatix.provenance.xmp import digital_source_xmp
 from creatix.storage.base import ObjectNotFound, Storage
-from creatix.worker import decode_image, finished_image_bytes
 
 log = logging.getLogger(__name__)
 
