@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from creatix.accounts import service as accounts
 from creatix.accounts.schemas import Principal
+from creatix.adsets.models import AdSetCreativeRow, AdSetRow
 from creatix.catalog.loader import load_catalog
 from creatix.engines.registry import EngineRegistry
 from creatix.jobs.events import JobEvents
@@ -28,9 +29,11 @@ def _output(key: str) -> StoredOutput:
     )
 
 
-async def name_in_rows(db: Database, *, assets: list[str], uploads: list[str]) -> None:
-    """Rows naming these keys, made as the service makes them: a finished job's assets, and
-    upload rows."""
+async def name_in_rows(
+    db: Database, *, assets: list[str], uploads: list[str], creatives: list[str]
+) -> None:
+    """Rows naming these keys, made as the services make them: a finished job's assets,
+    upload rows, and an ad set's creatives."""
     info = await accounts.ensure_account(db, "sweep", "paid", "free")
     principal = Principal(account_id=info.id, account_name=info.name, plan="paid", key_id="k")
     catalog = load_catalog()
@@ -58,13 +61,52 @@ async def name_in_rows(db: Database, *, assets: list[str], uploads: list[str]) -
                 )
             )
 
+    def add_creatives(session: Session) -> None:
+        ad_set = AdSetRow(
+            id=new_id("set"),
+            account_id=info.id,
+            brand_kit_id="kit",
+            kit={},
+            brief={},
+            placements=[],
+            variants=1,
+            image_model="creatix-flash",
+            copy_model="creatix-copy",
+            copy_job_id=job.id,
+            source="platform",
+            status="completed",
+            created_at=utcnow(),
+        )
+        session.add(ad_set)
+        session.flush()
+        for position, key in enumerate(creatives):
+            session.add(
+                AdSetCreativeRow(
+                    id=new_id("cre"),
+                    ad_set_id=ad_set.id,
+                    account_id=info.id,
+                    variant=0,
+                    position=position,
+                    placement="feed",
+                    width=1,
+                    height=1,
+                    storage_key=key,
+                    mime_type="image/png",
+                    size_bytes=1,
+                    checksum="sha256:0",
+                    created_at=utcnow(),
+                )
+            )
+
     await db.write(add_uploads)
+    await db.write(add_creatives)
 
 
 @dataclass(frozen=True)
 class Layout:
     named_by_asset: list[str]
     named_by_upload: list[str]
+    named_by_creative: list[str]
     old_orphans: list[str]
     young_orphans: list[str]
     outside_output_folders: list[str]
@@ -74,6 +116,7 @@ class Layout:
         return sorted(
             self.named_by_asset
             + self.named_by_upload
+            + self.named_by_creative
             + self.young_orphans
             + self.outside_output_folders
         )
@@ -87,8 +130,11 @@ LAYOUT = Layout(
     ],
     # Uploads live under uploads/; one named under images/ proves upload rows are checked.
     named_by_upload=["images/acct/upl_odd.png"],
+    named_by_creative=["ad-sets/acct/set_a/v0-feed-1.png", "ad-sets/acct/set_a/v0-story-2.png"],
     old_orphans=[f"images/acct/job_{i}/lost.png" for i in range(5)]
-    + ["videos/acct/job_x/lost.mp4", "videos/acct/job_x/lost.jpg"],
+    + ["videos/acct/job_x/lost.mp4", "videos/acct/job_x/lost.jpg"]
+    # An ad set's creative stored by a layout step that died before recording it.
+    + ["ad-sets/acct/set_a/v1-feed-3.png"],
     young_orphans=["images/acct/job_new/fresh.png"],
     outside_output_folders=["uploads/acct/upl_1.png", "exports/acct/report.csv"],
 )

@@ -760,7 +760,12 @@ async def test_the_sweeper_deletes_old_objects_no_row_names(
     upgrade_database(url)
     db = Database(url)
     try:
-        await name_in_rows(db, assets=LAYOUT.named_by_asset, uploads=LAYOUT.named_by_upload)
+        await name_in_rows(
+            db,
+            assets=LAYOUT.named_by_asset,
+            uploads=LAYOUT.named_by_upload,
+            creatives=LAYOUT.named_by_creative,
+        )
         # S3 dates an object itself (LastModified, to the second): store the old ones, let
         # the clock pass a cut, store the young ones, and sweep as if the grace period had
         # passed since the cut.

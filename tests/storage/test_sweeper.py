@@ -1,6 +1,7 @@
 """The sweeper of orphaned outputs over local files: what no row names and is older than the
-grace period goes; what an asset or upload row names, what is younger, and what lies outside
-the output folders stays. (The same against S3: ``test_s3.py``.) Also ``list_objects``."""
+grace period goes; what an asset, upload or ad-set creative row names, what is younger, and
+what lies outside the output folders stays. (The same against S3: ``test_s3.py``.) Also
+``list_objects``."""
 
 from __future__ import annotations
 
@@ -82,7 +83,12 @@ async def test_the_sweeper_deletes_old_files_no_row_names(
     storage: LocalStorage, db: Database
 ) -> None:
     await stored_layout(storage)
-    await name_in_rows(db, assets=LAYOUT.named_by_asset, uploads=LAYOUT.named_by_upload)
+    await name_in_rows(
+        db,
+        assets=LAYOUT.named_by_asset,
+        uploads=LAYOUT.named_by_upload,
+        creatives=LAYOUT.named_by_creative,
+    )
     everything_but_young = sorted(
         set(LAYOUT.survivors + LAYOUT.old_orphans) - set(LAYOUT.young_orphans)
     )
@@ -97,12 +103,19 @@ async def test_the_sweeper_deletes_old_files_no_row_names(
     assert first.deleted + second.deleted >= len(LAYOUT.old_orphans)
     again = await sweeper.sweep()
     assert again.deleted == 0
-    assert again.old == len(LAYOUT.named_by_asset) + len(LAYOUT.named_by_upload)
+    assert again.old == sum(
+        map(len, (LAYOUT.named_by_asset, LAYOUT.named_by_upload, LAYOUT.named_by_creative))
+    )
 
 
 async def test_nothing_goes_before_the_grace_period(storage: LocalStorage, db: Database) -> None:
     await stored_layout(storage)
-    await name_in_rows(db, assets=LAYOUT.named_by_asset, uploads=LAYOUT.named_by_upload)
+    await name_in_rows(
+        db,
+        assets=LAYOUT.named_by_asset,
+        uploads=LAYOUT.named_by_upload,
+        creatives=LAYOUT.named_by_creative,
+    )
     backdate(storage, LAYOUT.old_orphans, 30 * 60)
 
     sweeper = OrphanSweeper(db, storage, grace_seconds=HOURS, interval_seconds=HOURS)
@@ -119,7 +132,12 @@ async def test_every_worker_process_sweeps_in_the_background(tmp_path: Path) -> 
     storage = runtime.storage
     assert isinstance(storage, LocalStorage)
     await stored_layout(storage)
-    await name_in_rows(runtime.db, assets=LAYOUT.named_by_asset, uploads=LAYOUT.named_by_upload)
+    await name_in_rows(
+        runtime.db,
+        assets=LAYOUT.named_by_asset,
+        uploads=LAYOUT.named_by_upload,
+        creatives=LAYOUT.named_by_creative,
+    )
     backdate(
         storage, LAYOUT.named_by_asset + LAYOUT.named_by_upload + LAYOUT.old_orphans, 2 * HOURS
     )

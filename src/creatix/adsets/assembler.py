@@ -44,6 +44,7 @@ from creatix.brands.service import brand_style
 from creatix.catalog.schemas import Catalog, VisibleMarkStyle
 from creatix.jobs import marking
 from creatix.jobs.events import JobEvents
+from creatix.jobs.sweeper import AD_SETS_FOLDER
 from creatix.kit.backoff import Outage
 from creatix.kit.clock import utcnow
 from creatix.kit.db import Database
@@ -73,7 +74,6 @@ WATCHED = 200
 """Parts watched at once while idle (others are found by the poll)."""
 BATCH = 4
 """Variants taken per round."""
-FOLDER = "ad-sets/"
 ENGINE = "creatix-layout"
 
 
@@ -355,7 +355,7 @@ class AdSetAssembler:
         size: tuple[int, int],
     ) -> AdSetCreativeRow:
         key = (
-            f"{FOLDER}{task.account_id}/{task.ad_set_id}/"
+            f"{AD_SETS_FOLDER}{task.account_id}/{task.ad_set_id}/"
             f"v{task.index}-{placement.name}-{secrets.token_hex(6)}.png"
         )
         await self.storage.put(key, data, "image/png")

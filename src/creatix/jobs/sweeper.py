@@ -6,15 +6,17 @@ left by a crash between storing and recording, or by a completion whose outcome 
 learned (the database stayed unreachable until well past its lease). So every worker process
 also sweeps, every ``orphan_sweep_interval_seconds`` (``BackgroundWork``): it pages through
 the folders job outputs are stored in (``OUTPUT_FOLDERS``), and deletes each object last
-written more than ``orphan_grace_seconds`` ago that no asset row and no upload row names.
+written more than ``orphan_grace_seconds`` ago that no asset, upload or ad-set creative row
+names.
 
-- Only the output folders are swept: uploads (``uploads/``) are stored before their row is
-  written and removed by their own service when the row is not; nothing else lives in the
-  output folders.
+- Only the output folders are swept, the ad-set assembler's creatives (``ad-sets/``, stored
+  before the transaction that records them) among them: uploads (``uploads/``) are stored
+  before their row is written and removed by their own service when the row is not; nothing
+  else lives in the output folders.
 - The grace period must outlast the longest a worker takes from storing an output to
   recording it: the upload of a large video (S3 dates a multipart upload from its start)
-  plus a completion retried while its lease holds (``worker.MAX_RECORDING_SECONDS`` at
-  most). Settings refuse less than ten minutes; the default is an hour.
+  plus a completion retried while its lease holds (``worker/recording.MAX_RECORDING_SECONDS``
+  at most). Settings refuse less than ten minutes; the default is an hour.
 - Bounded: one page of keys (``LIST_PAGE_SIZE``) is in memory at a time, checked against
   the database in one query.
 - Safe to run in every process at once: each page is checked against the rows as they are
@@ -33,6 +35,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
+from creatix.adsets.models import AdSetCreativeRow
 from creatix.jobs.models import AssetRow
 from creatix.kit.backoff import Outage
 from creatix.kit.clock import utcnow
@@ -44,8 +47,10 @@ log = logging.getLogger(__name__)
 
 IMAGES_FOLDER = "images/"
 VIDEOS_FOLDER = "videos/"
-OUTPUT_FOLDERS = (IMAGES_FOLDER, VIDEOS_FOLDER)
-"""Where the worker stores job outputs (``{folder}{account}/{job}/{random}.{ext}``)."""
+AD_SETS_FOLDER = "ad-sets/"
+OUTPUT_FOLDERS = (IMAGES_FOLDER, VIDEOS_FOLDER, AD_SETS_FOLDER)
+"""Where the worker stores job outputs (``{folder}{account}/{job}/{random}.{ext}``) and the
+ad-set assembler its creatives (``ad-sets/{account}/{set}/v{variant}-{placement}-{random}.png``)."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +63,17 @@ class Sweep:
 
 
 def named_keys(session: Session, keys: list[str]) -> set[str]:
-    """Those of ``keys`` that a row names: an asset's file, or an upload's.
+    """Those of ``keys`` that a row names: an asset's file, an upload's, or an ad-set
+    creative's.
 
-    The one query outside a room's repository: it reads two rooms' tables (jobs' assets,
-    uploads) for the one question the sweeper asks."""
+    The one query outside a room's repository: it reads three rooms' tables (jobs' assets,
+    uploads, ad-set creatives) for the one question the sweeper asks."""
     assets = select(AssetRow.storage_key.label("key")).where(AssetRow.storage_key.in_(keys))
     uploads = select(UploadRow.path.label("key")).where(UploadRow.path.in_(keys))
-    return set(session.execute(union(assets, uploads)).scalars())
+    creatives = select(AdSetCreativeRow.storage_key.label("key")).where(
+        AdSetCreativeRow.storage_key.in_(keys)
+    )
+    return set(session.execute(union(assets, uploads, creatives)).scalars())
 
 
 class OrphanSweeper:
