@@ -32,11 +32,11 @@ from urllib.parse import urlsplit
 import httpx
 import typer
 import yaml
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-err = Console(stderr=True, soft_wrap=True)
+from creatix.cli.generate_output import err, fail, refuse
+
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 POLL_SECONDS = 1.0
 FIELDS = ("brand_kit", "brief", "placements", "variants", "image_model", "copy_model")
@@ -58,16 +58,6 @@ class Usage(Exception):
 
 class Failure(Exception):
     """The server refused the set, could not be reached, or a part failed."""
-
-
-def _refuse(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-    raise typer.Exit(code=2)
-
-
-def _fail(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
-    raise typer.Exit(code=1)
 
 
 # -- the brief file --------------------------------------------------------------------------
@@ -276,7 +266,7 @@ def ad_set(
     """Make an ad set from a brief file: every placement of every variant, downloaded as
     OUT/<variant>/<placement>.png."""
     if not api_key:
-        _refuse("--api-key / CREATIX_API_KEY: a key is needed.")
+        refuse("--api-key / CREATIX_API_KEY: a key is needed.")
     url = (base_url or os.environ.get("CREATIX_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     try:
         body, key = read_brief(brief)
@@ -286,9 +276,9 @@ def ad_set(
                 Server(client, url), body, key, output, quiet=as_json, timeout=timeout
             )
     except Usage as exc:
-        _refuse(str(exc))
+        refuse(str(exc))
     except Failure as exc:
-        _fail(str(exc))
+        fail(str(exc))
     failed = [v for v in made["variants"] if v["status"] == "failed"]
     if as_json:
         print(
