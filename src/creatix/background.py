@@ -47,11 +47,9 @@ class BackgroundWork:
         """The ad sets' layout step, beside the worker that makes their parts."""
         runtime = self.runtime
         return AdSetAssembler(
-            runtime.db,
-            runtime.catalog,
+            runtime.jobs,
             runtime.storage,
             runtime.provenance,
-            events=runtime.jobs.events,
             poll_interval_seconds=runtime.settings.poll_interval_seconds,
         )
 

@@ -1,6 +1,6 @@
 """The layout step's lease: a process that took a variant and died leaves it to another once
 the lease expires; the dead one's late record is refused, so a variant is composed and
-recorded once."""
+recorded once. A set whose copy part failed cancels the key visuals still waiting."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from creatix.adsets.assembler import AdSetAssembler
 from creatix.adsets.models import AdSetVariantRow
+from creatix.jobs.specs import JobError, JobStatus
 from creatix.kit.clock import utcnow
 from support import LiveServer, make_settings
 
@@ -70,10 +71,10 @@ def test_an_expired_layout_lease_is_taken_up_and_the_dead_owner_cannot_record(
         running.cancel()
 
     def assembler() -> AdSetAssembler:
-        return AdSetAssembler(runtime.db, runtime.catalog, runtime.storage, runtime.provenance)
+        return AdSetAssembler(runtime.jobs, runtime.storage, runtime.provenance)
 
     dead, alive = assembler(), assembler()
-    taken, _ = workerless.call(runtime.db.write(dead._take))
+    taken = workerless.call(runtime.db.write(dead._take)).tasks
     assert [task.ad_set_id for task in taken] == [ad_set_id]
     assert workerless.call(alive.round()) == 0, "a live lease is not taken over"
 
@@ -129,3 +130,46 @@ def test_the_layout_step_is_woken_by_its_parts_ending(slow_polling: LiveServer) 
                 break
             time.sleep(0.2)
     assert ad_set["status"] == "completed", ad_set
+
+
+def test_a_failed_copy_part_cancels_the_key_visuals_no_creative_will_use(
+    workerless: LiveServer,
+) -> None:
+    runtime = workerless.runtime
+    assert runtime is not None
+    name, secret = workerless.funded_account(credits=10_000)
+    with workerless.client(secret) as client:
+        kit_id = client.post("/api/platform/brand-kits", json=KIT).json()["id"]
+        body = {
+            "brandKitId": kit_id,
+            "brief": BRIEF,
+            "placements": ["square_feed"],
+            "variants": 2,
+            "imageModel": "creatix-flash",
+            "copyModel": "gemini-2.5-flash",
+        }
+        ad_set_id = client.post("/api/platform/ad-sets", json=body).json()["id"]
+    # No worker runs here: the copy part is taken and failed by hand, the key visuals wait.
+    lifecycle = runtime.jobs.lifecycle
+    [copy_job] = workerless.call(lifecycle.claim("by-hand", models=["gemini-2.5-flash"])).jobs
+    error = JobError(code="invalid_output", message="No valid copy.")
+    workerless.call(lifecycle.fail(copy_job.id, "by-hand", error, retryable=False))
+
+    assembler = AdSetAssembler(runtime.jobs, runtime.storage, runtime.provenance)
+    assert workerless.call(assembler.round()) == 2, "both variants end without their visuals"
+
+    with workerless.client(secret) as client:
+        ad_set = client.get(f"/api/platform/ad-sets/{ad_set_id}").json()["adSet"]
+    assert ad_set["status"] == "failed"
+    assert [v["error"] for v in ad_set["variants"]] == [
+        "The copy job failed: No valid copy.; it was refunded."
+    ] * 2
+    visuals = [part for part in ad_set["parts"] if part["role"] == "visual"]
+    assert [part["status"] for part in visuals] == ["failed", "failed"]  # the wire's word
+    for part in visuals:
+        visual = workerless.call(runtime.jobs.get(part["jobId"]))
+        assert visual.status is JobStatus.CANCELED
+    assert all(part["creditsCharged"] == 0 for part in visuals)
+    assert ad_set["creditsCharged"] == 0
+    assert workerless.balance(name) == 10_000, "every part refunded"
+    assert workerless.call(lifecycle.claim("by-hand")).jobs == [], "nothing left to draw"

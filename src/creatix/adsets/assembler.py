@@ -1,22 +1,22 @@
 """The layout step: composes a variant in every placement once its parts have ended.
 
-It runs in each worker process beside the worker (``background.py``). Every
-``poll_interval`` it takes, in one transaction, the variants whose copy job and key-visual
-job have both ended (``repository.ready_variants``, rows locked ``SKIP LOCKED`` on
+It runs in each worker process beside the worker (``background.py``). Every ``poll_interval``
+it takes, in one transaction, the variants whose copy job and key-visual job have both ended,
+or whose copy job failed (``repository.ready_variants``, rows locked ``SKIP LOCKED`` on
 PostgreSQL): a variant whose part failed ends ``failed`` with that part's error (the part
-refunded itself); a variant whose parts succeeded is leased to this process
-(``composing``, ``LAYOUT_LEASE_SECONDS``). Then, off the event loop, the key visual is
-composed per placement (``layout.compose``) with the kit's ``BrandStyle``; each creative
-gets the visible mark the catalog's policy gives the set's dialect and the account's plan,
-the key visual job's invisible mark, and content credentials naming the key visual as its
-ingredient, as the worker's outputs do (``media/finishing.finished_image_bytes``); it is
-stored under ``ad-sets/{account_id}/{ad_set_id}/``. One transaction, conditional on still
-holding the lease, records the creatives and ends the variant, and ends the set when it was
-its last.
+refunded itself), and a key visual no creative will use (its copy failed) is canceled and
+refunded in the same transaction; a variant whose parts succeeded is leased to this process
+(``composing``, ``LAYOUT_LEASE_SECONDS``). Then, off the event loop, the key visual is composed
+per placement (``layout.compose``) with the kit's ``BrandStyle``; each creative gets the
+visible mark the catalog's policy gives the set's dialect and the account's plan, the key
+visual job's invisible mark, and content credentials naming the key visual as its ingredient,
+as the worker's outputs do (``media/finishing.finished_image_bytes``); it is stored under
+``ad-sets/{account_id}/{ad_set_id}/``. One transaction, conditional on still holding the lease,
+records the creatives and ends the variant, and ends the set when it was its last.
 
-A process that dies while composing leaves the lease to expire: another takes the variant
-up again (``MAX_LAYOUT_ATTEMPTS``). What it had stored is named by no row (the creatives
-are recorded with the variant's end) and is not swept (the folder is not the sweeper's).
+A process that dies while composing leaves the lease to expire: another takes the variant up
+again (``MAX_LAYOUT_ATTEMPTS``). What it had stored is named by no row (the creatives are
+recorded with the variant's end): the orphan sweeper deletes it (``jobs/sweeper.py``).
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ from creatix.adsets import plan, repository
 from creatix.adsets.models import AdSetCreativeRow, AdSetRow, AdSetVariantRow
 from creatix.brands.schemas import BrandKit
 from creatix.brands.service import brand_style
-from creatix.catalog.schemas import Catalog, VisibleMarkStyle
+from creatix.catalog.schemas import VisibleMarkStyle
 from creatix.jobs import marking
-from creatix.jobs.events import JobEvents
+from creatix.jobs.service import JobService
+from creatix.jobs.specs import Job
 from creatix.jobs.sweeper import AD_SETS_FOLDER
 from creatix.kit.backoff import Outage
 from creatix.kit.clock import utcnow
-from creatix.kit.db import Database
 from creatix.kit.ids import new_uuid
 from creatix.layout import PLACEMENTS as PRESETS
 from creatix.layout import (
@@ -95,6 +95,16 @@ class Task:
     stored: list[AdSetCreativeRow] = field(default_factory=list)
 
 
+@dataclass
+class Taken:
+    """What one round's transaction took: variants to compose, variants it ended (failed),
+    and parts it canceled (to tell this process's waiters once it commits)."""
+
+    tasks: list[Task] = field(default_factory=list)
+    ended: int = 0
+    canceled: list[Job] = field(default_factory=list)
+
+
 def placement_of(stored: dict[str, object]) -> Placement:
     name = str(stored["name"])
     preset = PRESETS.get(name)
@@ -140,18 +150,17 @@ def end_if_done(session: Session, ad_set_id: str) -> None:
 class AdSetAssembler:
     def __init__(
         self,
-        db: Database,
-        catalog: Catalog,
+        jobs: JobService,
         storage: Storage,
         provenance: OutputProvenance | None,
         *,
-        events: JobEvents | None = None,
         poll_interval_seconds: float = 1.0,
     ) -> None:
-        self.db = db
-        self.events = events
-        """Wakes the step when a part it waits on ends (None: it polls only)."""
-        self.catalog = catalog
+        self.db = jobs.db
+        self.events = jobs.events
+        """Wakes the step when a part it waits on ends."""
+        self.lifecycle = jobs.lifecycle
+        self.catalog = jobs.catalog
         self.storage = storage
         self.provenance = provenance
         self.poll_interval_seconds = poll_interval_seconds
@@ -174,14 +183,7 @@ class AdSetAssembler:
     async def _idle(self) -> None:
         """Wait until a part a waiting variant needs ends (``JobEvents.watch``: this process's
         worker, or another's through the listener), or ``poll_interval_seconds``."""
-        parts = (
-            await self.db.read(lambda session: repository.waiting_parts(session, WATCHED))
-            if self.events is not None
-            else []
-        )
-        if self.events is None:
-            await asyncio.sleep(self.poll_interval_seconds)
-            return
+        parts = await self.db.read(lambda session: repository.waiting_parts(session, WATCHED))
         if not parts:  # no set to wait on: look for new ones again soon
             await asyncio.sleep(min(self.poll_interval_seconds, NEW_SETS_LOOK_SECONDS))
             return
@@ -198,19 +200,21 @@ class AdSetAssembler:
         """Take what is ready and compose it; how many variants were taken."""
         if not await self.db.read(lambda session: repository.any_ready(session, utcnow())):
             return 0
-        tasks, ended = await self.db.write(self._take)
-        await asyncio.gather(*(self.compose(task) for task in tasks))
-        return len(tasks) + ended
+        taken = await self.db.write(self._take)
+        for job in taken.canceled:
+            self.events.job_finished(job)
+        await asyncio.gather(*(self.compose(task) for task in taken.tasks))
+        return len(taken.tasks) + taken.ended
 
-    def _take(self, session: Session) -> tuple[list[Task], int]:
+    def _take(self, session: Session) -> Taken:
         now = utcnow()
-        tasks: list[Task] = []
-        ended = 0
+        taken = Taken()
         for ready in repository.ready_variants(session, now, BATCH):
             variant, ad_set = ready.variant, ready.ad_set
             task = self._task(session, ready)
             if task is None:
-                ended += 1
+                taken.ended += 1
+                taken.canceled.extend(self._cancel_stranded_visual(session, ready))
                 end_if_done(session, ad_set.id)
                 continue
             variant.status = "composing"
@@ -220,8 +224,19 @@ class AdSetAssembler:
             variant.headline = task.copy.headline
             variant.body = task.copy.body
             variant.cta = task.copy.cta
-            tasks.append(task)
-        return tasks, ended
+            taken.tasks.append(task)
+        return taken
+
+    def _cancel_stranded_visual(self, session: Session, ready: repository.Ready) -> list[Job]:
+        """A failed variant's key visual that is still queued or running (its copy part
+        failed: no creative will use it), canceled and refunded in the transaction that
+        fails the variant."""
+        if ready.visual_job.status in repository.TERMINAL:
+            return []
+        job = self.lifecycle.cancel_unfinished_in(
+            session, ready.visual_job.id, ready.ad_set.account_id
+        )
+        return [job] if job is not None else []
 
     def _task(self, session: Session, ready: repository.Ready) -> Task | None:
         """The variant's layout work, or None when it ended failed here."""

@@ -14,6 +14,7 @@ from creatix.adsets.models import AdSetCreativeRow, AdSetRow, AdSetVariantRow
 from creatix.jobs.models import AssetRow, JobRow
 
 TERMINAL = ("succeeded", "failed", "canceled")
+FAILED = ("failed", "canceled")
 
 
 def owned(session: Session, account_id: str, ad_set_id: str) -> AdSetRow | None:
@@ -61,7 +62,8 @@ def jobs(session: Session, job_ids: Sequence[str]) -> dict[str, JobRow]:
 
 @dataclass(frozen=True)
 class Ready:
-    """A variant whose parts have both ended (or whose layout lease ran out)."""
+    """A variant whose parts have both ended, whose copy part failed, or whose layout lease
+    ran out."""
 
     variant: AdSetVariantRow
     ad_set: AdSetRow
@@ -79,6 +81,8 @@ def _ready(now: datetime) -> tuple[Any, ...]:
             copy_job.status.in_(TERMINAL),
             visual_job.status.in_(TERMINAL),
         ),
+        # The copy failed: no creative can be made, whatever the key visual does.
+        and_(AdSetVariantRow.status == "waiting", copy_job.status.in_(FAILED)),
         and_(AdSetVariantRow.status == "composing", AdSetVariantRow.layout_expires_at < now),
     )
     return copy_job, visual_job, condition

@@ -363,14 +363,13 @@ class JobLifecycle:
         """
 
         def cancel(session: Session) -> Job | None:
-            row = repository.cancel_unfinished(session, job_id, account_id, utcnow())
-            if row is None:
-                current = repository.job(session, job_id)
-                if current is None or current.account_id != account_id or current.deleted_at:
-                    return None
-                return to_job(current)
-            self._ended(session, row, utcnow())
-            return to_job(row)
+            canceled = self.cancel_unfinished_in(session, job_id, account_id)
+            if canceled is not None:
+                return canceled
+            current = repository.job(session, job_id)
+            if current is None or current.account_id != account_id or current.deleted_at:
+                return None
+            return to_job(current)
 
         job = await self.db.write(cancel)
         if job is None:
@@ -378,6 +377,16 @@ class JobLifecycle:
         if job.status is JobStatus.CANCELED:
             self.events.job_finished(job)
         return job
+
+    def cancel_unfinished_in(self, session: Session, job_id: str, account_id: str) -> Job | None:
+        """``cancel`` in the caller's transaction: the job, ended canceled and refunded, or
+        None when it was not the account's unfinished job. The caller tells
+        ``events.job_finished`` once the transaction commits."""
+        row = repository.cancel_unfinished(session, job_id, account_id, utcnow())
+        if row is None:
+            return None
+        self._ended(session, row, utcnow())
+        return to_job(row)
 
     async def requeue_expired(self) -> int:
         """Give the jobs of dead workers back to the queue, or fail those out of attempts."""
