@@ -33,6 +33,23 @@ def workerless(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]
     live.stop()
 
 
+def _start_set(server: LiveServer, secret: str, placements: list[str], variants: int) -> str:
+    """A new kit and an ad set on it; the set's id."""
+    with server.client(secret) as client:
+        kit_id = client.post("/api/platform/brand-kits", json=KIT).json()["id"]
+        body = {
+            "brandKitId": kit_id,
+            "brief": BRIEF,
+            "placements": placements,
+            "variants": variants,
+            "imageModel": "creatix-flash",
+            "copyModel": "gemini-2.5-flash",
+        }
+        started = client.post("/api/platform/ad-sets", json=body)
+    assert started.status_code == 202, started.text
+    return str(started.json()["id"])
+
+
 def _parts_done(server: LiveServer, ad_set_id: str, secret: str) -> None:
     deadline = time.monotonic() + 120
     with server.client(secret) as client:
@@ -55,17 +72,7 @@ def test_an_expired_layout_lease_is_taken_up_and_the_dead_owner_cannot_record(
     running = asyncio.run_coroutine_threadsafe(worker.run(), loop)
     try:
         _, secret = workerless.funded_account(credits=10_000)
-        with workerless.client(secret) as client:
-            kit_id = client.post("/api/platform/brand-kits", json=KIT).json()["id"]
-            body = {
-                "brandKitId": kit_id,
-                "brief": BRIEF,
-                "placements": ["square_feed", "display_300x250"],
-                "variants": 1,
-                "imageModel": "creatix-flash",
-                "copyModel": "gemini-2.5-flash",
-            }
-            ad_set_id = client.post("/api/platform/ad-sets", json=body).json()["id"]
+        ad_set_id = _start_set(workerless, secret, ["square_feed", "display_300x250"], 1)
         _parts_done(workerless, ad_set_id, secret)
     finally:
         running.cancel()
@@ -112,17 +119,8 @@ def slow_polling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
 
 def test_the_layout_step_is_woken_by_its_parts_ending(slow_polling: LiveServer) -> None:
     _, secret = slow_polling.funded_account(credits=10_000)
+    ad_set_id = _start_set(slow_polling, secret, ["display_300x250"], 1)
     with slow_polling.client(secret) as client:
-        kit_id = client.post("/api/platform/brand-kits", json=KIT).json()["id"]
-        body = {
-            "brandKitId": kit_id,
-            "brief": BRIEF,
-            "placements": ["display_300x250"],
-            "variants": 1,
-            "imageModel": "creatix-flash",
-            "copyModel": "gemini-2.5-flash",
-        }
-        ad_set_id = client.post("/api/platform/ad-sets", json=body).json()["id"]
         deadline = time.monotonic() + 40  # well inside the minute a poll would take
         while time.monotonic() < deadline:
             ad_set = client.get(f"/api/platform/ad-sets/{ad_set_id}").json()["adSet"]
@@ -138,17 +136,7 @@ def test_a_failed_copy_part_cancels_the_key_visuals_no_creative_will_use(
     runtime = workerless.runtime
     assert runtime is not None
     name, secret = workerless.funded_account(credits=10_000)
-    with workerless.client(secret) as client:
-        kit_id = client.post("/api/platform/brand-kits", json=KIT).json()["id"]
-        body = {
-            "brandKitId": kit_id,
-            "brief": BRIEF,
-            "placements": ["square_feed"],
-            "variants": 2,
-            "imageModel": "creatix-flash",
-            "copyModel": "gemini-2.5-flash",
-        }
-        ad_set_id = client.post("/api/platform/ad-sets", json=body).json()["id"]
+    ad_set_id = _start_set(workerless, secret, ["square_feed"], 2)
     # No worker runs here: the copy part is taken and failed by hand, the key visuals wait.
     lifecycle = runtime.jobs.lifecycle
     [copy_job] = workerless.call(lifecycle.claim("by-hand", models=["gemini-2.5-flash"])).jobs
