@@ -22,21 +22,22 @@ drawn from the regular expression itself.
 
 The schema's patterns are matched by RE2 (``kit/patterns.py``), in linear time; a pattern RE2
 cannot run (a backreference, a lookaround) makes the schema unsatisfiable. Strings drawn from
-a pattern are at most ``SAMPLE_CHARS`` long.
+a pattern are at most ``pattern_samples.SAMPLE_CHARS`` long.
+
+Beside this module: ``schema_merge.py`` merges ``allOf`` subschemas (and a ``$ref``'s target)
+into one, ``pattern_samples.py`` draws strings from a regular expression,
+``number_bounds.py`` reads numeric bounds and picks a number within them, and
+``string_formats.py`` has example strings for each ``format``.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import math
 import re
 import time
-import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from fractions import Fraction
+from dataclasses import dataclass, replace
 from random import Random
 from typing import Any
 
@@ -49,6 +50,10 @@ from referencing.jsonschema import DRAFT7, DRAFT202012
 
 from creatix.engines.preview_text.brief import Limit
 from creatix.engines.preview_text.copy import Writer, capitalised, kind_for, trim
+from creatix.engines.preview_text.number_bounds import bound, choose_number
+from creatix.engines.preview_text.pattern_samples import samples
+from creatix.engines.preview_text.schema_merge import CONFLICT, PATTERNS, mapping, merge
+from creatix.engines.preview_text.string_formats import format_examples
 from creatix.engines.preview_text.vocabulary import word_set
 from creatix.kit.patterns import (
     UnsafePattern,
@@ -74,11 +79,7 @@ TIME_BUDGET_SECONDS = 2.0
 BRANCH_TRIES = 8
 """Values tried per branch of ``anyOf``/``oneOf`` (and per item for ``uniqueItems``)."""
 PATTERN_TRIES = 60
-SAMPLE_CHARS = 10_000
-"""The longest string drawn from a pattern (nested repeats multiply)."""
 EXTRA_NAMES = ("note", "extra", "detail", "label", "info", "meta", "tag", "field")
-PATTERNS = "__creatix_patterns__"
-CONFLICT = "__creatix_conflict__"
 REFERENCES = ("$ref", "$dynamicRef", "$recursiveRef")
 OBJECT_KEYWORDS = word_set(
     "properties required additionalProperties patternProperties minProperties maxProperties "
@@ -89,15 +90,6 @@ ARRAY_KEYWORDS = word_set(
 )
 STRING_KEYWORDS = word_set("minLength maxLength pattern format contentMediaType")
 NUMBER_KEYWORDS = word_set("minimum maximum exclusiveMinimum exclusiveMaximum multipleOf")
-LOWER_BOUNDS = word_set("minimum minLength minItems minProperties minContains")
-UPPER_BOUNDS = word_set("maximum maxLength maxItems maxProperties maxContains")
-SUBSCHEMA_KEYWORDS = word_set(
-    "items additionalItems contains propertyNames unevaluatedItems unevaluatedProperties "
-    "if then else"
-)
-PRINTABLE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.#@!"
-_re_parser: Any = importlib.import_module("re._parser")
-_MAXREPEAT = int(_re_parser.MAXREPEAT)
 
 
 class SchemaUnsatisfiable(Exception):
@@ -304,13 +296,13 @@ class InstanceBuilder:
             if reference is not None:
                 target, at = self._resolve(str(flat.pop(reference)), at)
                 target_flat, at = self._flatten(target, at)
-                flat = _merge(target_flat, flat)
+                flat = merge(target_flat, flat)
                 continue
             if "allOf" in flat:
                 parts = flat.pop("allOf")
                 for part in parts if isinstance(parts, list) else []:
                     part_flat, _ = self._flatten(part, at)
-                    flat = _merge(flat, part_flat)
+                    flat = merge(flat, part_flat)
                 continue
             return flat, at
         raise SchemaUnsatisfiable(
@@ -397,8 +389,8 @@ class InstanceBuilder:
     # -- objects -----------------------------------------------------------------------------
 
     def _object(self, schema: dict[str, Any], at: _At) -> dict[str, Any]:
-        properties: Mapping[str, Any] = _mapping(schema.get("properties"))
-        patterns: Mapping[str, Any] = _mapping(schema.get("patternProperties"))
+        properties: Mapping[str, Any] = mapping(schema.get("properties"))
+        patterns: Mapping[str, Any] = mapping(schema.get("patternProperties"))
         additional = schema.get("additionalProperties", True)
         if "additionalProperties" not in schema and schema.get("unevaluatedProperties") is False:
             additional = False
@@ -464,7 +456,7 @@ class InstanceBuilder:
         if additional is not False:
             candidates += [f"{n}_{i}" if i else n for i in range(least) for n in EXTRA_NAMES]
         for pattern in patterns:
-            candidates += [s for s in _samples(pattern, self.rng, tries=20) if s]
+            candidates += [s for s in samples(pattern, self.rng, tries=20) if s]
         for name in dict.fromkeys(candidates):
             if len(result) >= least:
                 return
@@ -601,7 +593,11 @@ class InstanceBuilder:
             return all(p.search(text) for p in compiled)
 
         fmt = schema.get("format")
-        formatted = self._formatted(fmt, at) if isinstance(fmt, str) else None
+        formatted = (
+            format_examples(fmt, slug=self.writer.slug(), rng=self.rng, index=at.index)
+            if isinstance(fmt, str)
+            else None
+        )
         if formatted is not None:
             chosen = next((text for text in formatted if fits(text)), None)
             if chosen is None:
@@ -659,65 +655,18 @@ class InstanceBuilder:
                 yield variant
                 yield self._fit(variant, least, most)
         for pattern in patterns:
-            for sample in _samples(pattern, self.rng, PATTERN_TRIES, least=least):
+            for sample in samples(pattern, self.rng, PATTERN_TRIES, least=least):
                 yield sample
                 # An unanchored pattern may sit inside copy long enough for minLength.
                 yield self._fit(f"{sample} {sources[0]}", least, most)
-
-    def _formatted(self, fmt: str, at: _At) -> list[str] | None:
-        slug = self.writer.slug()
-        year, month, day = 2026, self.rng.randint(1, 12), self.rng.randint(1, 28)
-        hour, minute = self.rng.randint(8, 19), self.rng.choice((0, 15, 30, 45))
-        date = f"{year:04d}-{month:02d}-{day:02d}"
-        time = f"{hour:02d}:{minute:02d}:00Z"
-        host = f"{slug[:40].strip('-') or 'www'}.example.com"
-        formats = {
-            "email": f"hello@{host}",
-            "idn-email": f"hello@{host}",
-            "uri": f"https://www.example.com/{slug}",
-            "iri": f"https://www.example.com/{slug}",
-            "url": f"https://www.example.com/{slug}",
-            "uri-reference": f"/{slug}",
-            "iri-reference": f"/{slug}",
-            "uri-template": f"https://www.example.com/{slug}/{{id}}",
-            "hostname": host,
-            "idn-hostname": host,
-            "date": date,
-            "date-time": f"{date}T{time}",
-            "time": time,
-            "duration": "P14D",
-            "uuid": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
-            "ipv4": f"192.0.2.{at.index % 250 + 1}",
-            "ipv6": f"2001:db8::{at.index + 1:x}",
-            "regex": "^[A-Za-z ]+$",
-            "json-pointer": "/copy/0",
-            "relative-json-pointer": "0",
-        }
-        value = formats.get(fmt)
-        if value is None:
-            return None
-        shorter = {  # for tight maxLength bounds
-            "email": ["hello@example.com", "hi@ex.co"],
-            "idn-email": ["hello@example.com", "hi@ex.co"],
-            "uri": ["https://example.com/", "https://ex.co"],
-            "iri": ["https://example.com/", "https://ex.co"],
-            "url": ["https://example.com/", "https://ex.co"],
-            "uri-reference": ["/", "#"],
-            "iri-reference": ["/", "#"],
-            "hostname": ["example.com", "ex.co"],
-            "idn-hostname": ["example.com", "ex.co"],
-            "ipv4": ["1.1.1.1"],
-            "ipv6": ["::1"],
-        }
-        return [value, *shorter.get(fmt, [])]
 
     # -- numbers -----------------------------------------------------------------------------
 
     def _numbers(self, schema: dict[str, Any], at: _At, integer: bool) -> list[int | float]:
         """The number the property's name suggests, fitted to the bounds and ``multipleOf``,
         then a few neighbours (a fractional one for ``number``: ``oneOf`` may need it)."""
-        low, low_open = _bound(schema, "minimum", "exclusiveMinimum", max)
-        high, high_open = _bound(schema, "maximum", "exclusiveMaximum", min)
+        low, low_open = bound(schema, "minimum", "exclusiveMinimum", max)
+        high, high_open = bound(schema, "maximum", "exclusiveMaximum", min)
         given = schema.get("multipleOf")
         positive = isinstance(given, int | float) and not isinstance(given, bool) and given > 0
         step: float | None = given if positive else None
@@ -732,7 +681,7 @@ class InstanceBuilder:
                 b + sign * at.index * unit for b, sign in ((low, 1), (high, -1)) if b is not None
             ]
         for wish in wishes:
-            value = _choose_number(
+            value = choose_number(
                 wish,
                 low=low,
                 low_open=low_open,
@@ -751,92 +700,7 @@ class InstanceBuilder:
         return values
 
 
-# -- merging subschemas ----------------------------------------------------------------------
-
-
-def _merge(first: dict[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
-    """One schema that asks what both ask (as far as instance building needs)."""
-    merged = dict(first)
-    for key, value in second.items():
-        if key not in merged:
-            merged[key] = value
-            continue
-        current = merged[key]
-        if current == value:
-            continue
-        merged[key] = _merge_keyword(key, current, value, merged)
-    return merged
-
-
-def _merge_keyword(key: str, current: Any, value: Any, merged: dict[str, Any]) -> Any:
-    if key in ("properties", "patternProperties", "$defs", "definitions"):
-        both = _mapping(current)
-        other = _mapping(value)
-        return {
-            **both,
-            **{n: {"allOf": [both[n], s]} if n in both else s for n, s in other.items()},
-        }
-    if key == "required":
-        return list(dict.fromkeys([*current, *value]))
-    if key == "type":
-        return _type_intersection(current, value)
-    if key == "enum" and isinstance(current, list) and isinstance(value, list):
-        return [item for item in current if item in value]
-    if key in ("anyOf", "oneOf") and isinstance(current, list):
-        return [{"allOf": [branch, {key: value}]} for branch in current]
-    if key == "additionalProperties" and (current is False or value is False):
-        return False
-    if key == "not":
-        return {"anyOf": [current, value]}
-    if key in SUBSCHEMA_KEYWORDS or key == "additionalProperties":
-        return {"allOf": [current, value]}
-    if key in ("prefixItems", "items") and isinstance(current, list) and isinstance(value, list):
-        longer = max(len(current), len(value))
-        padded = [*current, *[True] * (longer - len(current))]
-        other_padded = [*value, *[True] * (longer - len(value))]
-        return [{"allOf": pair} for pair in zip(padded, other_padded, strict=True)]
-    return _merge_value(key, current, value, merged)
-
-
-def _merge_value(key: str, current: Any, value: Any, merged: dict[str, Any]) -> Any:
-    """Bounds, ``multipleOf``, ``pattern`` and ``const`` of two subschemas, together."""
-    numbers = _is_number(current) and _is_number(value)
-    if numbers and key in LOWER_BOUNDS | {"exclusiveMinimum"}:
-        return max(current, value)
-    if numbers and key in UPPER_BOUNDS | {"exclusiveMaximum"}:
-        return min(current, value)
-    if numbers and key == "multipleOf":
-        a, b = Fraction(str(current)), Fraction(str(value))
-        lcm = Fraction(math.lcm(a.numerator, b.numerator), math.gcd(a.denominator, b.denominator))
-        return int(lcm) if lcm.denominator == 1 else float(lcm)
-    if key == "pattern":
-        merged.setdefault(PATTERNS, []).append(value)
-    elif key == "const":
-        merged[CONFLICT] = "const"
-    return current
-
-
-def _type_intersection(first: Any, second: Any) -> list[str]:
-    a = [first] if isinstance(first, str) else list(first)
-    b = {second} if isinstance(second, str) else set(second)
-    result = []
-    for name in a:
-        if name in b:
-            result.append(name)
-        elif name in ("number", "integer") and {name, *b} >= {"number", "integer"}:
-            result.append("integer")
-    return list(dict.fromkeys(result))
-
-
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _int(value: Any, default: int) -> int:
@@ -851,7 +715,7 @@ def _dependencies(schema: Mapping[str, Any]) -> dict[str, list[str]]:
     """``dependentRequired``, and draft-07's ``dependencies`` where they list names."""
     found: dict[str, list[str]] = {}
     for keyword in ("dependentRequired", "dependencies"):
-        for name, needs in _mapping(schema.get(keyword)).items():
+        for name, needs in mapping(schema.get(keyword)).items():
             if isinstance(needs, list):
                 found.setdefault(name, []).extend(n for n in needs if isinstance(n, str))
     return found
@@ -875,193 +739,3 @@ def _property_schema(
     if additional is False:
         return None
     return True if additional is True else additional
-
-
-def _bound(
-    schema: Mapping[str, Any], inclusive: str, exclusive: str, tighter: Any
-) -> tuple[float | None, bool]:
-    """A bound and whether it is open: the tighter of ``minimum`` and ``exclusiveMinimum``
-    (or the maximums); draft-04's boolean ``exclusiveMinimum`` opens ``minimum``."""
-    closed = schema.get(inclusive)
-    opened = schema.get(exclusive)
-    closed = closed if _is_number(closed) else None
-    if opened is True and closed is not None:
-        return closed, True
-    opened = opened if _is_number(opened) else None
-    if closed is None:
-        return opened, opened is not None
-    if opened is None:
-        return closed, False
-    if tighter(closed, opened) == opened and opened != closed:
-        return opened, True
-    return (closed, closed == opened)
-
-
-def _multiple_ok(value: float, step: float) -> bool:
-    """Exactly as jsonschema checks ``multipleOf``."""
-    if isinstance(step, float):
-        quotient = value / step
-        try:
-            return int(quotient) == quotient
-        except OverflowError:
-            return False
-    return value % step == 0
-
-
-def _choose_number(
-    preferred: float,
-    *,
-    low: float | None,
-    low_open: bool,
-    high: float | None,
-    high_open: bool,
-    step: float | None,
-    integer: bool,
-) -> int | float | None:
-    def inside(value: float) -> bool:
-        if low is not None and (value < low or (low_open and value == low)):
-            return False
-        return not (high is not None and (value > high or (high_open and value == high)))
-
-    if step is None and not integer:
-        candidates = [preferred]
-        if low is not None and high is not None:
-            candidates += [low, high, (low + high) / 2]
-        elif low is not None:
-            candidates += [low, low + 1]
-        elif high is not None:
-            candidates += [high, high - 1]
-        return next((c for c in candidates if inside(c)), None)
-    unit = Fraction(str(step)) if step is not None else Fraction(1)
-    if integer:  # the smallest integral multiple of the step
-        unit = Fraction(unit.numerator)
-    k_low = math.ceil(Fraction(str(low)) / unit) if low is not None else None
-    k_high = math.floor(Fraction(str(high)) / unit) if high is not None else None
-    if k_low is not None and k_high is not None and k_low > k_high:
-        return None
-    k = round(Fraction(str(preferred)) / unit)
-    k = max(k, k_low) if k_low is not None else k
-    k = min(k, k_high) if k_high is not None else k
-    for offset in (0, 1, -1, 2, -2, 3, -3, 4, -4):
-        exact = (k + offset) * unit
-        value: int | float = int(exact) if exact.denominator == 1 else float(exact)
-        if inside(value) and (step is None or _multiple_ok(value, step)):
-            return value
-    return None
-
-
-def _samples(pattern: str, rng: Random, tries: int, least: int = 0) -> Iterator[str]:
-    """Strings drawn from the regular expression ``pattern`` (longer as tries go on; in the
-    second half of the tries, unbounded repeats run at least ``least`` times more); only from
-    a pattern RE2 runs (no backreferences, repeats of at most 1000), each within
-    ``SAMPLE_CHARS`` characters and as many steps."""
-    try:
-        compile_linear(pattern)
-        parsed = _re_parser.parse(pattern)
-    except Exception:
-        return
-    for attempt in range(tries):
-        longer = least if attempt >= tries // 2 else 0
-        sampler = _Sampler(rng, stretch=longer + attempt // 2, exact=attempt % 2 == 1)
-        try:
-            sampler.emit(list(parsed))
-        except _CannotSample:
-            return
-        yield "".join(sampler.out)
-
-
-class _CannotSample(Exception):
-    pass
-
-
-@dataclass
-class _Sampler:
-    """Builds a string the parsed expression matches. Unbounded repeats run up to
-    ``stretch`` more times than their minimum (exactly so with ``exact``); anchors and
-    lookarounds are skipped (the caller checks the result)."""
-
-    rng: Random
-    stretch: int
-    exact: bool
-    out: list[str] = field(default_factory=list)
-    steps: int = 0
-
-    def emit(self, items: Sequence[Any]) -> None:
-        for op, argument in items:
-            self.steps += 1
-            if self.steps > SAMPLE_CHARS or len(self.out) > SAMPLE_CHARS:
-                raise _CannotSample("too long")  # nested repeats multiply
-            name = str(op)
-            char = _single_char(name, argument, self.rng)
-            if char is not None:
-                self.out.append(char)
-            elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-                low, high, sub = argument
-                top = low + self.stretch if high >= _MAXREPEAT else min(high, low + self.stretch)
-                for _ in range(top if self.exact else self.rng.randint(low, max(low, top))):
-                    self.emit(list(sub))
-            elif name == "SUBPATTERN":
-                self.emit(list(argument[3]))
-            elif name in ("ATOMIC_GROUP", "BRANCH"):
-                self.emit(
-                    list(argument if name == "ATOMIC_GROUP" else self.rng.choice(argument[1]))
-                )
-            elif name not in ("AT", "ASSERT", "ASSERT_NOT"):
-                raise _CannotSample(name)
-
-
-def _single_char(name: str, argument: Any, rng: Random) -> str | None:
-    """The character a one-character opcode stands for; None for any other opcode."""
-    if name == "LITERAL":
-        return chr(argument)
-    if name == "NOT_LITERAL":
-        return next(c for c in PRINTABLE if ord(c) != argument)
-    if name == "ANY":
-        return rng.choice(PRINTABLE[:52])
-    if name == "IN":
-        return _char_in(argument, rng)
-    return None
-
-
-def _category_matches(category: str, char: str) -> bool:
-    tests = {
-        "CATEGORY_DIGIT": char.isdigit(),
-        "CATEGORY_SPACE": char.isspace(),
-        "CATEGORY_WORD": char.isalnum() or char == "_",
-        "CATEGORY_LINEBREAK": char == "\n",
-    }
-    if category.startswith("CATEGORY_NOT_"):
-        return not tests.get("CATEGORY_" + category.removeprefix("CATEGORY_NOT_"), False)
-    return tests.get(category, False)
-
-
-def _in_set(items: Sequence[Any], char: str) -> bool:
-    for op, argument in items:
-        name = str(op)
-        if name == "LITERAL" and ord(char) == argument:
-            return True
-        if name == "RANGE" and argument[0] <= ord(char) <= argument[1]:
-            return True
-        if name == "CATEGORY" and _category_matches(str(argument), char):
-            return True
-    return False
-
-
-def _char_in(items: Sequence[Any], rng: Random) -> str:
-    """A character of the set ``items`` (a parsed ``[...]``, ``\\d``, ``\\w``...)."""
-    items = list(items)
-    if items and str(items[0][0]) == "NEGATE":
-        rest = items[1:]
-        for char in PRINTABLE:
-            if not _in_set(rest, char):
-                return char
-        raise _CannotSample("NEGATE")
-    pool = [c for c in PRINTABLE if _in_set(items, c)]
-    if pool:
-        return rng.choice(pool)
-    op, argument = rng.choice(items)
-    if str(op) == "LITERAL":
-        return chr(argument)
-    if str(op) == "RANGE":
-        return chr(rng.randint(argument[0], argument[1]))
-    raise _CannotSample(str(op))
