@@ -3,8 +3,9 @@
 ``brief.py`` reads the conversation (product, audience, tone, format cues such as headlines,
 taglines, bullet points, a number of variants, "short", "under 90 characters"),
 ``vocabulary.py`` holds its words and templates, ``copy.py`` writes the pieces of copy,
-``instances.py`` builds valid JSON Schema instances filled with them, and ``engine.py`` is the
-``TextEngine``. Plain answers end with a line saying they are preview copy.
+``instances.py`` builds valid JSON Schema instances filled with them (``schema_merge.py``,
+``pattern_samples.py``, ``number_bounds.py`` and ``string_formats.py`` its parts), and
+``engine.py`` is the ``TextEngine``. Plain answers end with a line saying they are preview copy.
 """
 
 from creatix.engines.preview_text.brief import CopyBrief, read_brief
