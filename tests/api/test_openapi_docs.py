@@ -62,9 +62,10 @@ MANAGEMENT_LOOKUPS = {
     ("get", "/api/admin/people"),
     ("post", "/api/admin/people"),
     ("post", "/api/platform/ad-sets"),
+    ("post", "/api/platform/ad-sets/quote"),
 }
 """Routes without an id in the path that still name an account or a resource (query, body):
-an ad set names its brand kit."""
+an ad set (and its quote) names its brand kit."""
 MANAGEMENT_CONFLICTS = {
     ("post", "/api/admin/people"),
     ("post", "/api/admin/people/{person_id}/password-reset"),

@@ -3,9 +3,11 @@
 ``submit``: the kit (another account's is a ``NotFound``), the placements, the fixed copy
 against every placement's budget, the models, then every part (one copy job, one key-visual
 job per variant) checked and priced by the job core and reserved and enqueued in ONE
-transaction with the set's own rows (``JobIntake.submit_group``). Each part is an ordinary
-job and settles on its own (a failed part refunds only itself). The layout step
-(``assembler.py``) composes a variant once its parts have ended.
+transaction with the set's own rows (``JobIntake.submit_group``). ``quote``: the same
+checks (``_planned``, shared so the two cannot drift) and the credits the parts would
+reserve, nothing written. Each part is an ordinary job and settles on its own (a failed part
+refunds only itself). The layout step (``assembler.py``) composes a variant once its parts
+have ended.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from creatix.adsets.schemas import (
     VariantView,
 )
 from creatix.brands import service as brands
+from creatix.brands.schemas import BrandKit
 from creatix.catalog.schemas import ModelEntry
 from creatix.jobs.marking import AD_SET_PART
 from creatix.jobs.models import JobRow
@@ -34,6 +37,7 @@ from creatix.jobs.specs import IdempotencyKey, ImageSpec, Job, JobKind, JobStatu
 from creatix.kit.clock import utcnow
 from creatix.kit.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from creatix.kit.ids import new_uuid
+from creatix.layout import Placement
 from creatix.storage.base import Storage
 
 
@@ -83,18 +87,25 @@ def _renamed(exc: InvalidRequest | Forbidden, param: str | None) -> InvalidReque
     return type(exc)(exc.message, param=param, code=exc.code)
 
 
-async def submit(
-    jobs: JobService,
-    principal: Principal,
-    request: AdSetRequest,
-    *,
-    source: str,
-    storage: Storage,
-    idempotency: IdempotencyKey | None = None,
-) -> tuple[str, bool]:
-    """Check and enqueue the set; its id, and whether it was made now (not an idempotent
-    replay). Refusals name canonical fields: ``brand_kit_id``,
-    ``placements[i]``, ``variants``, ``image_model``, ``copy_model``, ``brief...``."""
+@dataclass(frozen=True)
+class _Planned:
+    """A request that passed every check made before anything is reserved, with its parts."""
+
+    kit: BrandKit
+    placements: list[Placement]
+    image_model: ModelEntry
+    copy_model: ModelEntry
+    copy: TextSpec
+    visuals: list[ImageSpec]
+    credits: int
+    """What the parts would reserve now, by the job core's prices."""
+
+
+async def _planned(
+    jobs: JobService, principal: Principal, request: AdSetRequest, *, storage: Storage
+) -> _Planned:
+    """The kit, variants, placements, fixed copy and its glyphs, the models, then the parts'
+    own checks and prices: what ``submit`` and ``quote`` both run; nothing is written."""
     kit = await brands.get_kit(jobs.db, principal.account_id, request.brand_kit_id)
     if not 1 <= request.variants <= plan.MAX_VARIANTS:
         raise InvalidRequest(f"variants must be 1 to {plan.MAX_VARIANTS}.", param="variants")
@@ -110,17 +121,45 @@ async def submit(
         plan.visual_spec(request.brief, kit, size, index, _engine_params(image_model))
         for index in range(request.variants)
     ]
-    _quoted(
+    credits = _quoted(
         jobs,
         principal=principal,
         image_model=image_model,
-        visual=visuals[0],
+        visuals=visuals,
         copy_model=copy_model,
         copy=copy,
         largest=largest,
     )
-    parts: list[tuple[str, ImageSpec | TextSpec]] = [(copy_model.id, copy)]
-    parts += [(image_model.id, spec) for spec in visuals]
+    return _Planned(kit, placements, image_model, copy_model, copy, visuals, credits)
+
+
+async def quote(
+    jobs: JobService, principal: Principal, request: AdSetRequest, *, storage: Storage
+) -> int:
+    """The credits ``submit`` would reserve for ``request`` now (the parts' sum; 0 for an
+    unlimited account), after the checks it makes before reserving, refused as it refuses.
+    Nothing is written; as ``JobIntake.quote``, neither the content policy, the quota, the
+    balance nor the input image's ownership is looked at."""
+    return (await _planned(jobs, principal, request, storage=storage)).credits
+
+
+async def submit(
+    jobs: JobService,
+    principal: Principal,
+    request: AdSetRequest,
+    *,
+    source: str,
+    storage: Storage,
+    idempotency: IdempotencyKey | None = None,
+) -> tuple[str, bool]:
+    """Check and enqueue the set; its id, and whether it was made now (not an idempotent
+    replay). Refusals name canonical fields: ``brand_kit_id``,
+    ``placements[i]``, ``variants``, ``image_model``, ``copy_model``, ``brief...``."""
+    planned = await _planned(jobs, principal, request, storage=storage)
+    kit, placements = planned.kit, planned.placements
+    image_model, copy_model = planned.image_model, planned.copy_model
+    parts: list[tuple[str, ImageSpec | TextSpec]] = [(copy_model.id, planned.copy)]
+    parts += [(image_model.id, spec) for spec in planned.visuals]
     ad_set_id = new_uuid()
 
     def record(session: Session, made: list[Job]) -> None:
@@ -191,25 +230,28 @@ def _quoted(
     *,
     principal: Principal,
     image_model: ModelEntry,
-    visual: ImageSpec,
+    visuals: Sequence[ImageSpec],
     copy_model: ModelEntry,
     copy: TextSpec,
     largest: int,
-) -> None:
-    """The parts' own checks, before anything is reserved, with the field each names."""
+) -> int:
+    """The parts' own checks, before anything is reserved, with the field each names; what
+    they would reserve together."""
+    credits = 0
+    for visual in visuals:
+        try:
+            credits += jobs.intake.quote(principal, image_model.id, visual)
+        except InvalidRequest as exc:
+            if exc.param in ("size", "width", "height"):
+                raise InvalidRequest(
+                    f"placements[{largest}] needs a key visual of {visual.width}x"
+                    f"{visual.height}, which {image_model.id} cannot make: {exc.message}",
+                    param=f"placements[{largest}]",
+                    code="size_out_of_range",
+                ) from exc
+            raise _renamed(exc, _BRIEF_FIELDS.get(exc.param or "", exc.param)) from exc
     try:
-        jobs.intake.quote(principal, image_model.id, visual)
-    except InvalidRequest as exc:
-        if exc.param in ("size", "width", "height"):
-            raise InvalidRequest(
-                f"placements[{largest}] needs a key visual of {visual.width}x{visual.height}, "
-                f"which {image_model.id} cannot make: {exc.message}",
-                param=f"placements[{largest}]",
-                code="size_out_of_range",
-            ) from exc
-        raise _renamed(exc, _BRIEF_FIELDS.get(exc.param or "", exc.param)) from exc
-    try:
-        jobs.intake.quote(principal, copy_model.id, copy)
+        return credits + jobs.intake.quote(principal, copy_model.id, copy)
     except InvalidRequest as exc:
         raise _renamed(exc, "copy_model") from exc
 

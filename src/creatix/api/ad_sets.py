@@ -1,4 +1,5 @@
 """Ad sets on the platform dialect: ``POST /api/platform/ad-sets`` answers 202 with an id,
+``POST /api/platform/ad-sets/quote`` the credits that body would reserve (nothing made),
 ``GET /api/platform/ad-sets/{id}`` shows the parts' progress and, as variants finish, every
 creative by variant and placement with its copy and signed URL. Wire → canonical here; the
 rules are ``adsets.service``'s, the layout step ``adsets.assembler``'s. See
@@ -11,6 +12,7 @@ import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, Field
 
 from creatix.accounts.schemas import Principal
 from creatix.adsets import service as adsets
@@ -88,6 +90,12 @@ def _placements(items: list[Any]) -> list[str | CustomSize]:
     return found
 
 
+def _wire_error(exc: CreatixError) -> CreatixError:
+    """``exc`` naming the wire's field rather than the canonical one."""
+    param = WIRE_FIELDS.get(exc.param or "", exc.param)
+    return type(exc)(exc.message, param=param, code=exc.code, headers=exc.headers)
+
+
 def _request(body: AdSetRequest) -> adsets.AdSetRequest:
     brief = body.brief
     return adsets.AdSetRequest(
@@ -137,12 +145,43 @@ async def start_ad_set(
             idempotency=idempotency,
         )
     except CreatixError as exc:
-        param = WIRE_FIELDS.get(exc.param or "", exc.param)
-        raise type(exc)(exc.message, param=param, code=exc.code, headers=exc.headers) from exc
+        raise _wire_error(exc) from exc
     if created:
         return AdSetAccepted(id=ad_set_id, status="processing")
     view = await adsets.get(runtime.jobs, principal.account_id, ad_set_id)
     return AdSetAccepted(id=ad_set_id, status=view.status)
+
+
+class AdSetQuote(BaseModel):
+    credits: int = Field(
+        description="What the set would reserve now: its copy job's most and every key "
+        "visual's price (0 for an unlimited account)."
+    )
+
+
+@router.post(
+    "/ad-sets/quote",
+    responses=error_responses(PlatformError, (*LOOKUP, 413)),
+    openapi_extra=create_docs(documented_body(AdSetRequest), EXAMPLE, idempotent=False),
+)
+async def quote_ad_set(
+    principal: BearerPrincipal, runtime: RuntimeDep, request: Request
+) -> AdSetQuote:
+    """The credits POST /ad-sets with this body would reserve now, refused as it would be;
+    nothing is made or reserved."""
+    body = await model_body(request, AdSetRequest)
+    return await quoted_ad_set(runtime, principal, body)
+
+
+async def quoted_ad_set(runtime: Runtime, principal: Principal, body: AdSetRequest) -> AdSetQuote:
+    """``body``'s quote for ``principal``; refusals name the wire's fields."""
+    try:
+        credits = await adsets.quote(
+            runtime.jobs, principal, _request(body), storage=runtime.storage
+        )
+    except CreatixError as exc:
+        raise _wire_error(exc) from exc
+    return AdSetQuote(credits=credits)
 
 
 def _error(code: str | None, message: str | None) -> str | None:
