@@ -18,6 +18,7 @@ from creatix.api import (
     account,
     account_ad_sets,
     account_generations,
+    account_uploads,
     account_usage,
     account_webhooks,
     admin,
@@ -117,6 +118,7 @@ def create_app(
         default=BodyLimit(settings.max_json_body_bytes),
         routes={
             uploads.PATH: uploads.body_limit(settings.max_upload_body_bytes),
+            account_uploads.PATH: uploads.body_limit(settings.max_upload_body_bytes),
             provenance.PATH: provenance.body_limit(settings.max_upload_body_bytes),
         },
         renderers=DIALECTS,
@@ -143,7 +145,7 @@ def create_app(
     app.include_router(platform.router)
     app.include_router(uploads.router)
     app.include_router(brand_kits.router)
-    app.include_router(account_ad_sets.router)  # both APIs' ad set routes
+    app.include_router(account_ad_sets.router)  # both APIs' ad set routes, the account upload
     app.include_router(provenance.router)
     app.include_router(asset_generator.router)
     app.include_router(text_generator.router)

@@ -4,8 +4,10 @@ ad set form and board call, for any of the account's people or its ``manage`` ke
 The same wire shapes as the platform dialect's ``/api/platform/ad-sets`` (``api.ad_sets``
 translates them; ``adsets.service`` decides), made as the account (a signed-in person) or as
 the key, with ``source`` ``console``. Errors are the platform's shape; another account's set
-or kit is a 404. ``router`` holds both APIs' ad set routes (the platform dialect's and these):
-what the app includes, as ``api.brand_kits.router`` does for kits.
+or kit is a 404. ``POST …/ad-sets/quote`` answers what a body would reserve, nothing made.
+``router`` holds both APIs' ad set routes (the platform dialect's and these) and the account
+upload (``api.account_uploads``) the console's product image goes to: what the app includes,
+as ``api.brand_kits.router`` does for kits.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from creatix.accounts import service as accounts
 from creatix.accounts.actor import Actor
 from creatix.accounts.schemas import Principal
 from creatix.adsets import service as adsets
+from creatix.api import account_uploads
 from creatix.api import ad_sets as platform_ad_sets
 from creatix.api.account import AccountId
 from creatix.api.actors import Manager, account_of
-from creatix.api.ad_sets import EXAMPLE, ad_set_out, start_ad_set
+from creatix.api.ad_sets import EXAMPLE, AdSetQuote, ad_set_out, quoted_ad_set, start_ad_set
 from creatix.api.bodies import documented_body, model_body
 from creatix.api.brand_kit_schemas import (
     AdSetAccepted,
@@ -43,7 +46,8 @@ account_router = APIRouter(
 )
 SOURCE = "console"
 LOOKUP = (*MANAGE, 404)
-CREATE = (*LOOKUP, 402, 409, 413)
+QUOTE = (*LOOKUP, 413)
+CREATE = (*QUOTE, 402, 409)
 AdSetId = Annotated[str, Path(max_length=40, description="The id …/ad-sets answered.")]
 
 
@@ -79,6 +83,21 @@ async def create_ad_set(
     if actor.kind == "person":  # a key's request was counted when it authenticated
         await count_request(runtime, principal, response)
     return await start_ad_set(runtime, principal, body, request, SOURCE)
+
+
+@account_router.post(
+    "/{account_id}/ad-sets/quote",
+    responses=error_responses(PlatformError, QUOTE),
+    openapi_extra=create_docs(documented_body(AdSetRequest), EXAMPLE, idempotent=False),
+)
+async def quote_ad_set(
+    actor: Manager, runtime: RuntimeDep, account_id: AccountId, request: Request
+) -> AdSetQuote:
+    """The credits ``POST …/ad-sets`` with this body would reserve now, refused as it would
+    be; nothing is made or reserved, and it is not counted as a submission."""
+    account_of(actor, account_id)
+    body = await model_body(request, AdSetRequest)
+    return await quoted_ad_set(runtime, await _principal(actor, runtime, account_id), body)
 
 
 @account_router.get(
@@ -119,3 +138,4 @@ async def get_ad_set(
 router = APIRouter()
 router.include_router(platform_ad_sets.router)
 router.include_router(account_router)
+router.include_router(account_uploads.router)  # where the ad set form sends a product image

@@ -2,7 +2,8 @@
 
 ``RequestLimitsMiddleware`` is pure ASGI (the body is never buffered here):
 
-- The body: each path has a ``BodyLimit`` (the JSON default, or a route's own, e.g. uploads).
+- The body: each path has a ``BodyLimit`` (the JSON default, or a route's own, e.g. uploads;
+  a route's path may hold ``{parameter}`` segments, each matching one path segment).
   A declared ``Content-Length`` over it is answered 413 at once, without reading a byte; a
   body without one (chunked) is counted as the route reads it, and the read that passes the
   limit raises ``ContentTooLarge``, so nothing past the limit is ever held. The 413 is
@@ -16,6 +17,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
@@ -116,6 +118,16 @@ def _bare(error: CreatixError, request_id: str | None) -> Response:
     return JSONResponse({"detail": error.message}, status_code=error.status)
 
 
+def _template(path: str) -> re.Pattern[str]:
+    """A route path whose ``{parameter}`` segments match any one path segment."""
+    return re.compile(
+        "/".join(
+            "[^/]+" if part.startswith("{") and part.endswith("}") else re.escape(part)
+            for part in path.split("/")
+        )
+    )
+
+
 class RequestLimitsMiddleware:
     def __init__(
         self,
@@ -127,15 +139,31 @@ class RequestLimitsMiddleware:
     ) -> None:
         self.app = app
         self.default = default
-        self.routes = {path.rstrip("/"): limit for path, limit in routes.items()}
+        self.routes: dict[str, BodyLimit] = {}
+        self.templates: list[tuple[re.Pattern[str], BodyLimit]] = []
+        for path, limit in routes.items():
+            if "{" in path:
+                self.templates.append((_template(path.rstrip("/")), limit))
+            else:
+                self.routes[path.rstrip("/")] = limit
         self.renderers = renderers
+
+    def limit_for(self, path: str) -> BodyLimit:
+        path = path.rstrip("/")
+        found = self.routes.get(path)
+        if found is not None:
+            return found
+        for template, limit in self.templates:
+            if template.fullmatch(path):
+                return limit
+        return self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        limit = self.routes.get(scope["path"].rstrip("/"), self.default)
+        limit = self.limit_for(scope["path"])
         body = _MeteredBody(receive, limit, headers)
         started = False
 

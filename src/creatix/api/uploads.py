@@ -27,6 +27,7 @@ from creatix.api.platform import render_error
 from creatix.api.platform_schemas import PlatformError
 from creatix.api.routing import dialect_route
 from creatix.kit.errors import ContentTooLarge, InvalidRequest
+from creatix.runtime import Runtime
 from creatix.uploads.service import MAX_UPLOAD_BYTES, store_upload
 
 router = APIRouter(
@@ -99,7 +100,7 @@ async def multipart_file(request: Request, what: str = "image") -> tuple[bytes, 
 
 
 _IMAGE = {"type": "string", "format": "binary", "description": "A PNG, JPEG or WebP image."}
-_REQUEST_BODY = {
+REQUEST_BODY = {
     "required": True,
     "description": "The image: in the multipart field 'file', or as the raw body.",
     "content": {
@@ -128,12 +129,18 @@ _EXAMPLE = {  # the reference's example request
     status_code=201,
     response_model_by_alias=True,
     responses=error_responses(PlatformError, (400, 401, 403, 413, 429, 503)),
-    openapi_extra={"requestBody": _REQUEST_BODY, "x-codeSamples": [_EXAMPLE]},
+    openapi_extra={"requestBody": REQUEST_BODY, "x-codeSamples": [_EXAMPLE]},
 )
 async def upload(
     request: Request, principal: BearerPrincipal, runtime: RuntimeDep
 ) -> UploadCreated:
     """Store a PNG, JPEG or WebP image of at most 10 MB as an input for generation."""
+    return await stored_upload(request, runtime, principal.account_id)
+
+
+async def stored_upload(request: Request, runtime: Runtime, account_id: str) -> UploadCreated:
+    """The request's image (the multipart field ``file`` or the raw body) stored as one of
+    ``account_id``'s uploads; the caller has checked who may."""
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type == "multipart/form-data":
@@ -154,6 +161,6 @@ async def upload(
     if len(data) > MAX_UPLOAD_BYTES:
         raise _too_large()
     stored = await store_upload(
-        runtime.db, runtime.storage, principal.account_id, data, declared_type=declared
+        runtime.db, runtime.storage, account_id, data, declared_type=declared
     )
     return UploadCreated(path=stored.path, public_url=file_url(runtime, stored.path, request))
