@@ -1,7 +1,8 @@
 """Brand kits and ad sets in the console, in a real browser against a real server: an owner
 makes a kit (colours, font, logo), then a one-variant set over two placements on the preview
-engines, and sees both creatives on the board; a refused set shows its error beside the
-field the API names. The account API's ad set routes are also checked over plain HTTP.
+engines with a product image (uploaded on choosing it), sees its cost before submitting and
+both creatives on the board; a refused set (and its quote) shows its error beside the field
+the API names. The account API's ad set routes are also checked over plain HTTP.
 """
 
 from __future__ import annotations
@@ -34,6 +35,18 @@ def _logo(tmp_path: Path) -> Path:
     target = tmp_path / "logo.png"
     Image.new("RGBA", (120, 60), (200, 30, 30, 255)).save(target)
     return target
+
+
+def _product(tmp_path: Path) -> Path:
+    target = tmp_path / "product.png"
+    Image.new("RGB", (320, 240), (40, 110, 60)).save(target)
+    return target
+
+
+def _credits(text: str) -> int:
+    found = re.search(r"([\d,]+) credits", text)
+    assert found is not None, text
+    return int(found.group(1).replace(",", ""))
 
 
 def _make_kit(console: Watched, tmp_path: Path, name: str) -> None:
@@ -73,12 +86,22 @@ def test_an_owner_makes_a_kit_then_a_set_and_sees_every_creative_on_the_board(
     form.locator("input[value=square_feed]").check()
     form.locator("input[value=display_300x250]").check()
     form.locator("input[name=variants]").fill("1")
-    form.locator("select[name=imageModel]").select_option("creatix-flash")
+    form.locator("select[name=imageModel]").select_option("creatix-pro")  # takes an image
     form.locator("select[name=copyModel]").select_option("gemini-2.5-flash")
+    # The product image is uploaded when chosen; the cost is quoted before submitting.
+    form.locator("input[name=inputImagePath]").set_input_files(str(_product(tmp_path)))
+    _expect(form.locator("#product-image-status")).to_contain_text("Uploaded product.png")
+    cost = form.locator("#quote")
+    _expect(cost).to_have_text(re.compile(r"^This set will reserve [\d,]+ credits\.$"))
+    quoted = _credits(cost.inner_text())
+    assert quoted > 0, "the copy job's most"
     form.locator("button[type=submit]").click()
 
     board = page.locator("#board")
     _expect(board).to_contain_text("completed", timeout=60_000)
+    reserved = re.search(r"\(([\d,]+) reserved\)", board.locator("[role=status]").inner_text())
+    assert reserved is not None
+    assert int(reserved.group(1).replace(",", "")) == quoted, "the quote is what was reserved"
     creatives = board.locator("figure.creative")
     _expect(creatives).to_have_count(2)
     square = board.locator("figure[data-placement=square_feed] img")
@@ -150,9 +173,17 @@ def test_a_refused_set_shows_its_error_beside_the_field(
     form.locator("input[name=product]").fill("tea")
     form.locator("input[name=audience]").fill("students")
     form.locator("input[name=offer]").fill("two for one")
+    console.expect_error("400")  # the quote's refusal, then the set's
     form.locator("input[name=customWidth]").fill("5000")
     form.locator("input[name=customHeight]").fill("100")
-    console.expect_error("400")
+    # Quoted as it changes: the refusal is beside the placements before anything is sent.
+    _expect(form.locator("#quote")).to_contain_text("Cannot quote")
+    _expect(page.locator("#placements-error")).to_contain_text("64")
+    form.locator("input[name=customWidth]").fill("600")
+    form.locator("input[name=customHeight]").fill("500")
+    _expect(form.locator("#quote")).to_contain_text("This set will reserve")
+    _expect(page.locator("#placements-error")).to_be_hidden()
+    form.locator("input[name=customWidth]").fill("5000")
     form.locator("button[type=submit]").click()
     error = page.locator("#placements-error")
     _expect(error).to_be_visible()

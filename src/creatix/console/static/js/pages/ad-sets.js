@@ -1,8 +1,11 @@
-// Ad sets: a brief made into every placement's size in a brand kit. The form submits one set;
-// the board follows it (polled every 2 s) and then shows each creative by variant and
-// placement, with its copy and a download link. The account's recent sets are listed below.
+// Ad sets: a brief made into every placement's size in a brand kit. A product image is
+// uploaded when chosen (…/uploads) and its path goes into the brief; the form is quoted as it
+// changes (…/ad-sets/quote) and submits one set; the board follows it (polled every 2 s) and
+// then shows each creative by variant and placement, with its copy and a download link. The
+// account's recent sets are listed below.
 import {
-  accountPath, api, badge, field, h, input, load, num, numberValue, onSubmit, render, select, value, when,
+  accountPath, api, ApiError, badge, bytes, field, h, input, load, num, numberValue, onSubmit, render, select,
+  session, showError, value, when,
 } from "../console.js";
 import { noAccount } from "../parts.js";
 
@@ -14,6 +17,9 @@ const PRESETS = [
   ["display_970x250", "Display", 970, 250],
 ];
 const POLL_MS = 2000;
+const QUOTE_DELAY_MS = 300;
+const MAX_IMAGE_BYTES = 10 * 1024 * 1024; // the upload's own limit (uploads.service)
+const IMAGE_FIELD = "inputImagePath"; // the file control, named as the API's `brief.inputImagePath`
 const params = new URLSearchParams(location.search);
 const setPath = (id) => accountPath(`/ad-sets/${encodeURIComponent(id)}`);
 
@@ -48,11 +54,13 @@ function placementsOf(form) {
   return placements;
 }
 
-function briefBody(form) {
+function briefBody(form, imagePath) {
+  const brief = Object.fromEntries(["product", "audience", "offer", "cta"]
+    .map((name) => [name, value(form, name)]).filter(([, text]) => text !== null));
+  if (imagePath) brief.inputImagePath = imagePath;
   return {
     brandKitId: value(form, "brandKitId"),
-    brief: Object.fromEntries(["product", "audience", "offer", "cta"]
-      .map((name) => [name, value(form, name)]).filter(([, text]) => text !== null)),
+    brief,
     placements: placementsOf(form),
     variants: numberValue(form, "variants"),
     imageModel: value(form, "imageModel"),
@@ -60,8 +68,140 @@ function briefBody(form) {
   };
 }
 
+/** Sends `file` as the multipart field `file` of POST …/uploads; an error answer becomes an
+ * ApiError naming the product image's field. */
+async function uploadImage(file) {
+  const failed = (status, code, message) => new ApiError(status, code, message, IMAGE_FIELD);
+  if (file.size > MAX_IMAGE_BYTES) {
+    throw failed(413, "file_too_large", `The image is ${bytes(file.size)}; upload at most ${bytes(MAX_IMAGE_BYTES)}.`);
+  }
+  const body = new FormData();
+  body.append("file", file);
+  let response;
+  try {
+    response = await fetch(accountPath("/uploads"), {
+      method: "POST", credentials: "same-origin", body,
+      headers: { Accept: "application/json", "X-CSRF-Token": session.csrf_token },
+    });
+  } catch (_) {
+    throw failed(0, "network", "The image could not be sent. Check your connection and try again.");
+  }
+  if (!response.ok) {
+    let error = {};
+    try { error = (await response.json()).error || {}; } catch (_) { /* not JSON */ }
+    throw failed(response.status, error.code || String(response.status), error.message || response.statusText);
+  }
+  return response.json();
+}
+
+/** The product image's file field: uploads on choose; `path()` is the upload's path (null
+ * before one succeeded), `ready()` waits for an upload under way. Its own line tells how the
+ * upload went, so a quote's errors never hide an upload's. */
+function productImage() {
+  const control = h("input", { type: "file", name: IMAGE_FIELD, accept: "image/png,image/jpeg,image/webp" });
+  const status = h("p.hint", { id: "product-image-status", "aria-live": "polite" });
+  let path = null;
+  let pending = Promise.resolve();
+  const failedAs = (message) => {
+    control.dataset.uploadFailed = message ? "true" : "";
+    if (message) control.setAttribute("aria-invalid", "true");
+    else control.removeAttribute("aria-invalid");
+  };
+  control.addEventListener("change", () => {
+    path = null;
+    failedAs(null);
+    const file = control.files[0];
+    status.textContent = file ? `Uploading ${file.name}…` : "";
+    if (!file) return;
+    pending = uploadImage(file).then((uploaded) => {
+      if (control.files[0] !== file) return;
+      path = uploaded.path;
+      status.textContent = `Uploaded ${file.name} (${bytes(file.size)}).`;
+      control.form.dispatchEvent(new Event("change")); // re-quote with the image (not re-upload)
+    }, (error) => {
+      failedAs(error.message);
+      status.textContent = `Not uploaded: ${error.message}`;
+    });
+  });
+  const wrapped = field("Product image (optional)", control,
+    "A PNG, JPEG or WebP photo of the product (at most 10 MB) for the key visuals; the image model must take an input image.");
+  control.setAttribute("aria-describedby", `${control.getAttribute("aria-describedby")} ${status.id}`);
+  return {
+    node: h("div", wrapped, status),
+    path: () => path,
+    ready: () => pending,
+  };
+}
+
+/** What must be filled in before the form can be quoted, if anything. */
+function missingForQuote(form, body) {
+  const empty = ["product", "audience", "offer"].filter((name) => !body.brief[name]);
+  if (empty.length) return `the ${empty.join(", ")}`;
+  if (!body.placements.length) return "a placement";
+  const custom = [numberValue(form, "customWidth"), numberValue(form, "customHeight")];
+  if (custom.filter((side) => side === null).length === 1) return "both sides of the custom size";
+  if (body.variants === null) return "the variants";
+  return null;
+}
+
+/** Re-quotes the form (debounced) as it changes: the credits the set would reserve, or the
+ * API's refusal beside the field its `param` names. `cancel()` drops a quote under way (a
+ * submission's errors are not the quote's to clear). */
+function quoting(form, bodyOf, line) {
+  let timer = null;
+  let ticket = 0;
+  async function update() {
+    const mine = ++ticket;
+    const body = bodyOf();
+    const missing = missingForQuote(form, body);
+    if (missing) {
+      line.textContent = `Fill in ${missing} to see the cost.`;
+      return;
+    }
+    try {
+      const quote = await api("POST", accountPath("/ad-sets/quote"), body);
+      if (mine !== ticket) return;
+      clearQuoteError(form);
+      line.textContent = `This set will reserve ${num(quote.credits)} credits.`;
+    } catch (error) {
+      if (mine !== ticket || !(error instanceof ApiError) || error.code === "session_ended") return;
+      clearQuoteError(form);
+      line.textContent = `Cannot quote: ${error.message}`;
+      const focused = document.activeElement;
+      showError(form, error);
+      if (focused && focused !== document.activeElement) focused.focus(); // keep the typist's place
+    }
+  }
+  const later = () => {
+    clearTimeout(timer);
+    timer = setTimeout(update, QUOTE_DELAY_MS);
+  };
+  form.addEventListener("input", later);
+  form.addEventListener("change", later);
+  update();
+  return {
+    cancel() {
+      clearTimeout(timer);
+      ticket++;
+    },
+  };
+}
+
+/** Takes back what the last quote showed beside a field (an upload's line is its own). */
+function clearQuoteError(form) {
+  for (const node of form.querySelectorAll("[aria-invalid]")) {
+    if (node.dataset.uploadFailed !== "true") node.removeAttribute("aria-invalid");
+  }
+  for (const node of form.querySelectorAll(".field-error, .form-error")) {
+    node.hidden = true;
+    node.textContent = "";
+  }
+}
+
 function setForm(kits, models, onMade) {
   const kitChosen = params.get("brand_kit");
+  const image = productImage();
+  const cost = h("p", { id: "quote", "aria-live": "polite" });
   const form = h("form.card", { "aria-label": "New ad set", novalidate: true },
     h("h2", "New ad set"),
     field("Brand kit", select("brandKitId", kits.map((k) => ({ value: k.id, label: k.name, selected: k.id === kitChosen })))),
@@ -69,14 +209,19 @@ function setForm(kits, models, onMade) {
     field("Audience", input("audience", { required: true, maxlength: 200 })),
     field("Offer", input("offer", { required: true, maxlength: 200 })),
     field("Call to action", input("cta", { maxlength: 40 }), "Empty: the kit's default, else the copy model writes one."),
+    image.node,
     placementsField(),
     field("Variants", input("variants", { type: "number", min: 1, max: 6, value: 1 })),
     field("Image model", select("imageModel", modelOptions(models, "image", "creatix-flash"))),
     field("Copy model", select("copyModel", modelOptions(models, "text", "gemini-2.5-flash"))),
+    cost,
     h("p.muted", "Credits: the sum of the copy and each variant's key visual, reserved when the set starts; a failed part is refunded."),
     h("button.primary", { type: "submit" }, "Make the ad set"));
+  const quotes = quoting(form, () => briefBody(form, image.path()), cost);
   onSubmit(form, async () => {
-    const made = await api("POST", accountPath("/ad-sets"), briefBody(form),
+    quotes.cancel();
+    await image.ready();
+    const made = await api("POST", accountPath("/ad-sets"), briefBody(form, image.path()),
       { headers: { "Idempotency-Key": crypto.randomUUID() } });
     await onMade(made.id);
   });
