@@ -1,17 +1,24 @@
 """Brand kits through the real app: the platform dialect and the account API, files checked
-by the layout package, another account's kit a 404, bad input a 400 naming the field."""
+by the layout package (in worker processes with a budget: a logo that takes too long to draw
+is refused while the server goes on answering), another account's kit a 404, bad input a 400
+naming the field."""
 
 from __future__ import annotations
 
 import io
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
 
 from creatix.accounts import service as accounts_service
+from creatix.brands import file_checks
+from creatix.kit.processes import ProcessRunner
 from support import LiveServer
 
 KITS = "/api/platform/brand-kits"
@@ -190,3 +197,48 @@ def test_account_api_manages_the_accounts_kits(server: LiveServer) -> None:
         assert logo.status_code == 200, logo.text
         _error(client.get(f"/api/account/{other.id}/brand-kits"), 404)
         assert client.delete(f"{base}/{kit['id']}").status_code == 200
+
+
+def slow_svg(shapes: int) -> bytes:
+    """A small, valid SVG that takes resvg long to draw: blurred shapes over the whole
+    canvas (400 of them, 32 KB, took 47 s here, holding the GIL throughout)."""
+    circles = "".join(
+        f'<circle cx="{i * 37 % 1024}" cy="{i * 91 % 1024}" r="300" fill="#336699" '
+        'opacity="0.5" filter="url(#b)"/>'
+        for i in range(shapes)
+    )
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="1024" height="1024">'
+        '<defs><filter id="b"><feGaussianBlur stdDeviation="40"/></filter></defs>'
+        f"{circles}</svg>"
+    ).encode()
+
+
+def test_a_logo_that_takes_too_long_to_draw_is_refused_without_stalling_the_server(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    budget = 1.0
+    runner = ProcessRunner(workers=1, budget_seconds=budget, preload=[file_checks.__name__])
+    monkeypatch.setattr(file_checks, "runner", runner)
+    latencies: list[float] = []
+    with server.client(server.key()) as client, ThreadPoolExecutor(1) as pool:
+        kit = _created(client)
+        started = time.monotonic()
+        upload = pool.submit(
+            client.put, f"{KITS}/{kit['id']}/logo", files={"file": ("logo.svg", slow_svg(400))}
+        )
+        while not upload.done():
+            asked = time.monotonic()
+            assert httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
+            latencies.append(time.monotonic() - asked)
+            time.sleep(0.05)
+        refused = upload.result()
+        took = time.monotonic() - started
+        error = _error(refused, 400)
+        assert error["param"] == "logo"
+        assert f"took longer than {budget:g} s" in error["message"]
+        assert client.get(f"{KITS}/{kit['id']}").json()["logo"] is None
+    server.call(runner.close())
+    assert took < budget + 5, "the drawing was stopped at the budget"
+    assert latencies, "the check was still running when the server was asked"
+    assert max(latencies) < 0.5, "other requests were answered meanwhile"

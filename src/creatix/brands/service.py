@@ -3,7 +3,8 @@ step composes with.
 
 Colours are ``#rrggbb``; the font is one of the fonts bundled with ``creatix.layout`` by name
 or an uploaded TTF/OTF (checked by ``layout.load_font``); the logo an uploaded PNG or SVG
-(checked, SVG scripts and external references refused, by ``layout.rasterize_logo``). Files
+(checked, SVG scripts and external references refused, by ``layout.rasterize_logo``), both
+read in worker processes with a hard budget (``file_checks.py``). Files
 are stored under ``brand-kits/{account_id}/{kit_id}/``; replacing one deletes the old file,
 deleting the kit deletes its files. Another account's kit is a ``NotFound``, as an unknown
 one. Every refusal is an ``InvalidRequest`` naming the canonical field (``colors.primary``,
@@ -12,7 +13,6 @@ one. Every refusal is an ``InvalidRequest`` naming the canonical field (``colors
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import secrets
@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from creatix.brands import repository
+from creatix.brands import file_checks, repository
 from creatix.brands.models import BrandKitRow
 from creatix.brands.schemas import BrandColors, BrandKit, KitChanges
 from creatix.kit.clock import utcnow
@@ -31,10 +31,7 @@ from creatix.layout import (
     DEFAULT_FONT,
     BrandStyle,
     FontFace,
-    LayoutInputError,
     bundled_fonts,
-    load_font,
-    rasterize_logo,
 )
 from creatix.storage.base import Storage
 
@@ -54,7 +51,6 @@ MAX_LOGO_BYTES = 512 * 1024
 MAX_FONT_BYTES = 960 * 1024
 """Both below the server's JSON body limit (1 MB), which bounds every route without its own."""
 FOLDER = "brand-kits/"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _not_found(kit_id: str) -> NotFound:
@@ -253,17 +249,6 @@ def _too_large(field: str, most: int) -> ContentTooLarge:
     )
 
 
-def _checked_logo(data: bytes) -> tuple[str, str]:
-    """The logo's MIME type and file extension, once ``rasterize_logo`` took it."""
-    try:
-        rasterize_logo(data)
-    except LayoutInputError as exc:
-        raise InvalidRequest(f"The logo is not usable: {exc.message}", param="logo") from exc
-    if data.startswith(PNG_MAGIC):
-        return "image/png", "png"
-    return "image/svg+xml", "svg"
-
-
 async def _store_file(
     db: Database,
     storage: Storage,
@@ -294,7 +279,7 @@ async def set_logo(
         raise InvalidRequest("The logo file is empty.", param="logo", code="empty_file")
     if len(data) > MAX_LOGO_BYTES:
         raise _too_large("logo", MAX_LOGO_BYTES)
-    mime_type, extension = await asyncio.to_thread(_checked_logo, data)
+    mime_type, extension = await file_checks.checked_logo(data)
     key = f"{FOLDER}{account_id}/{kit_id}/logo-{secrets.token_hex(6)}.{extension}"
 
     def change(row: BrandKitRow) -> None:
@@ -306,15 +291,6 @@ async def set_logo(
     )
 
 
-def _checked_font(data: bytes) -> tuple[str, str]:
-    """The font's name and file extension, once ``load_font`` took it."""
-    try:
-        face = load_font(data)
-    except LayoutInputError as exc:
-        raise InvalidRequest(f"The font is not usable: {exc.message}", param="font") from exc
-    return face.name, "otf" if data.startswith(b"OTTO") else "ttf"
-
-
 async def set_font(
     db: Database, storage: Storage, account_id: str, kit_id: str, data: bytes
 ) -> BrandKit:
@@ -323,7 +299,7 @@ async def set_font(
         raise InvalidRequest("The font file is empty.", param="font", code="empty_file")
     if len(data) > MAX_FONT_BYTES:
         raise _too_large("font", MAX_FONT_BYTES)
-    name, extension = await asyncio.to_thread(_checked_font, data)
+    name, extension = await file_checks.checked_font(data)
     key = f"{FOLDER}{account_id}/{kit_id}/font-{secrets.token_hex(6)}.{extension}"
 
     def change(row: BrandKitRow) -> None:
@@ -350,25 +326,19 @@ async def kit_font(kit: BrandKit, storage: Storage) -> FontFace:
     """The kit's font: its uploaded file (read from storage), else the bundled one."""
     if kit.font_key is None:
         return bundled_fonts()[kit.font_name]
-    data = await storage.get(kit.font_key)
-    return await asyncio.to_thread(load_font, data)
+    return await file_checks.stored_font(await storage.get(kit.font_key))
 
 
 async def brand_style(kit: BrandKit, storage: Storage) -> BrandStyle:
     """What the layout step composes with: the kit's colours, its font and its logo, read
     from storage (``ObjectNotFound`` when a file is gone: the kit changed since)."""
-    font_data = await storage.get(kit.font_key) if kit.font_key else None
-    logo_data = await storage.get(kit.logo_key) if kit.logo_key else None
-
-    def build() -> BrandStyle:
-        font = load_font(font_data) if font_data is not None else bundled_fonts()[kit.font_name]
-        return BrandStyle(
-            primary=_rgb(kit.colors.primary),
-            secondary=_rgb(kit.colors.secondary),
-            background=_rgb(kit.colors.background),
-            text=_rgb(kit.colors.text),
-            font=font,
-            logo=rasterize_logo(logo_data) if logo_data is not None else None,
-        )
-
-    return await asyncio.to_thread(build)
+    font = await kit_font(kit, storage)
+    logo = await file_checks.stored_logo(await storage.get(kit.logo_key)) if kit.logo_key else None
+    return BrandStyle(
+        primary=_rgb(kit.colors.primary),
+        secondary=_rgb(kit.colors.secondary),
+        background=_rgb(kit.colors.background),
+        text=_rgb(kit.colors.text),
+        font=font,
+        logo=logo,
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 
 class LayoutInputError(ValueError):
     """Input the layout step cannot use: a non-font, a hostile logo, copy that cannot fit.
@@ -15,3 +18,7 @@ class LayoutInputError(ValueError):
         self.field = field
         self.message = message
         self.placement = placement
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in a worker process (``brands/file_checks.py``), it is pickled back.
+        return functools.partial(type(self), placement=self.placement), (self.field, self.message)
