@@ -17,13 +17,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from creatix.accounts import service as accounts
-from creatix.accounts.actor import Actor
-from creatix.accounts.schemas import Principal
 from creatix.adsets import service as adsets
 from creatix.api import account_uploads
 from creatix.api import ad_sets as platform_ad_sets
 from creatix.api.account import AccountId
-from creatix.api.actors import Manager, account_of
+from creatix.api.actors import Manager, account_of, acting_principal
 from creatix.api.ad_sets import EXAMPLE, AdSetQuote, ad_set_out, quoted_ad_set, start_ad_set
 from creatix.api.bodies import documented_body, model_body
 from creatix.api.brand_kit_schemas import (
@@ -39,7 +37,6 @@ from creatix.api.platform import TOTAL_COUNT, Limit, Offset, render_error
 from creatix.api.platform_schemas import PlatformError
 from creatix.api.routing import dialect_route
 from creatix.layout import bundled_fonts
-from creatix.runtime import Runtime
 
 account_router = APIRouter(
     prefix="/api/account", tags=["Account ad sets"], route_class=dialect_route(render_error)
@@ -49,13 +46,6 @@ LOOKUP = (*MANAGE, 404)
 QUOTE = (*LOOKUP, 413)
 CREATE = (*QUOTE, 402, 409)
 AdSetId = Annotated[str, Path(max_length=40, description="The id …/ad-sets answered.")]
-
-
-async def _principal(actor: Actor, runtime: Runtime, account_id: str) -> Principal:
-    """A key as itself (its limits apply), a signed-in person as the account."""
-    if actor.kind == "key":
-        return await accounts.key_principal(runtime.db, actor.id)
-    return await accounts.person_principal(runtime.db, account_id, actor.id)
 
 
 @account_router.get("/{account_id}/fonts", responses=error_responses(PlatformError, LOOKUP))
@@ -79,7 +69,7 @@ async def create_ad_set(
     …/ad-sets/{id}``. Credits: the sum of its parts, reserved now."""
     account_of(actor, account_id)
     body = await model_body(request, AdSetRequest)
-    principal = accounts.may_submit(await _principal(actor, runtime, account_id))
+    principal = accounts.may_submit(await acting_principal(actor, runtime, account_id))
     if actor.kind == "person":  # a key's request was counted when it authenticated
         await count_request(runtime, principal, response)
     return await start_ad_set(runtime, principal, body, request, SOURCE)
@@ -97,7 +87,7 @@ async def quote_ad_set(
     be; nothing is made or reserved, and it is not counted as a submission."""
     account_of(actor, account_id)
     body = await model_body(request, AdSetRequest)
-    return await quoted_ad_set(runtime, await _principal(actor, runtime, account_id), body)
+    return await quoted_ad_set(runtime, await acting_principal(actor, runtime, account_id), body)
 
 
 @account_router.get(

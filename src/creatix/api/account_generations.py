@@ -22,8 +22,6 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import ValidationError
 
 from creatix.accounts import service as accounts
-from creatix.accounts.actor import Actor
-from creatix.accounts.schemas import Principal
 from creatix.api.account_generation_schemas import (
     AccountGeneration,
     AccountGenerationList,
@@ -45,7 +43,7 @@ from creatix.api.account_generation_views import (
     video_spec,
     wire_param,
 )
-from creatix.api.actors import Manager, account_of
+from creatix.api.actors import Manager, account_of, acting_principal
 from creatix.api.assets import delete_files
 from creatix.api.bodies import documented_body, read_json, require_json
 from creatix.api.deps import RuntimeDep, count_request, idempotency_key
@@ -76,14 +74,6 @@ EXAMPLE = {
     "n": 2,
 }
 _KINDS = ("image", "video", "text")
-
-
-async def _principal(actor: Actor, runtime: Runtime, account_id: str) -> Principal:
-    """Who a generation is made as: a key as itself (its limits and budgets apply), a
-    signed-in person as the account."""
-    if actor.kind == "key":
-        return await accounts.key_principal(runtime.db, actor.id)
-    return await accounts.person_principal(runtime.db, account_id, actor.id)
 
 
 def _loc(loc: tuple[int | str, ...]) -> tuple[str, ...]:
@@ -186,7 +176,7 @@ async def quote(
     can cost (it is charged its exact tokens)."""
     account_of(actor, account_id)
     body = await _body(request)
-    principal = await _principal(actor, runtime, account_id)
+    principal = await acting_principal(actor, runtime, account_id)
     try:
         spec = await _spec(runtime, account_id, body)
         credits = runtime.jobs.intake.quote(principal, body.model, spec)
@@ -220,7 +210,7 @@ async def create_generation(
     has ended. Credits are reserved now and settled when it ends."""
     account_of(actor, account_id)
     body = await _body(request)
-    principal = accounts.may_submit(await _principal(actor, runtime, account_id))
+    principal = accounts.may_submit(await acting_principal(actor, runtime, account_id))
     if actor.kind == "person":  # a key's request was counted when it authenticated
         await count_request(runtime, principal, response)
     idempotency = idempotency_key(request, body.model_dump(exclude_unset=True))

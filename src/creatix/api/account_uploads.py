@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 
 from creatix.accounts import service as accounts
 from creatix.api.account import AccountId
-from creatix.api.actors import Manager, account_of
+from creatix.api.actors import Manager, account_of, acting_principal
 from creatix.api.deps import RuntimeDep
 from creatix.api.openapi_docs import EXAMPLE_BASE_URL, MANAGE, error_responses
 from creatix.api.platform import render_error
@@ -53,9 +53,6 @@ async def upload(
     """Store a PNG, JPEG or WebP image of at most 10 MB as one of the account's input images
     (an ad set's ``brief.inputImagePath``, a generation's input image)."""
     account_of(actor, account_id)
-    if actor.kind == "key":
-        principal = await accounts.key_principal(runtime.db, actor.id)
-    else:
-        principal = await accounts.person_principal(runtime.db, account_id, actor.id)
-    accounts.may_submit(principal)  # a suspended account's uploads are refused, as its keys'
+    # A suspended account's uploads are refused, as its keys' are.
+    accounts.may_submit(await acting_principal(actor, runtime, account_id))
     return await stored_upload(request, runtime, account_id)

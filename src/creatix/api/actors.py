@@ -20,6 +20,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response, Security
 
+from creatix.accounts import service as accounts
 from creatix.accounts.actor import AccountRole, Actor
 from creatix.accounts.schemas import Principal, Scope
 from creatix.api.deps import BEARER_SCHEME, RuntimeDep, count_request
@@ -114,3 +115,11 @@ def owner_of(actor: Actor, account_id: str) -> str:
     if actor.accounts[account_id] not in ("owner", "key"):
         raise Forbidden("Only the account's owners may do this.")
     return account_id
+
+
+async def acting_principal(actor: Actor, runtime: Runtime, account_id: str) -> Principal:
+    """Who the account API makes work as: a key as itself (its limits and budgets apply), a
+    signed-in person as the account."""
+    if actor.kind == "key":
+        return await accounts.key_principal(runtime.db, actor.id)
+    return await accounts.person_principal(runtime.db, account_id, actor.id)
