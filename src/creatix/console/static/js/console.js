@@ -35,12 +35,15 @@ export function signInAgain() {
   location.assign(`/console/sign-in?next=${encodeURIComponent(here)}`);
 }
 
-/** Calls this server's API with the session cookie and CSRF token; an error answer
- * becomes an ApiError carrying the API's own code, message and param. */
+/** Calls this server's API with the session cookie and CSRF token; `body` is sent as JSON,
+ * or as it is when it is a file (FormData, Blob). An error answer becomes an ApiError
+ * carrying the API's own code, message and param. */
 export async function api(method, path, body, { headers = {}, raw = false } = {}) {
   const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
   if (session && method !== "GET") init.headers["X-CSRF-Token"] = session.csrf_token;
-  if (body !== undefined) {
+  if (body instanceof FormData || body instanceof Blob) {
+    init.body = body; // a file: multipart, or raw with its Content-Type given in `headers`
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -68,6 +71,13 @@ export async function api(method, path, body, { headers = {}, raw = false } = {}
   if (raw) return response;
   if (response.status === 204) return null;
   return response.json();
+}
+
+/** `error`, shown beside `param` rather than the field the API named (a file control's
+ * own name, where the API names the upload's `file`). */
+export function asField(error, param) {
+  if (!(error instanceof ApiError) || error.code === SESSION_ENDED) return error;
+  return new ApiError(error.status, error.code, error.message, param);
 }
 
 export const accountPath = (suffix = "") => `/api/account/${encodeURIComponent(accountId())}${suffix}`;

@@ -4,8 +4,8 @@
 // then shows each creative by variant and placement, with its copy and a download link. The
 // account's recent sets are listed below.
 import {
-  accountPath, api, ApiError, badge, bytes, field, h, input, load, num, numberValue, onSubmit, render, select,
-  session, showError, value, when,
+  accountPath, api, ApiError, asField, badge, bytes, field, h, input, load, num, numberValue, onSubmit, render,
+  select, showError, value, when,
 } from "../console.js";
 import { noAccount } from "../parts.js";
 
@@ -71,27 +71,17 @@ function briefBody(form, imagePath) {
 /** Sends `file` as the multipart field `file` of POST …/uploads; an error answer becomes an
  * ApiError naming the product image's field. */
 async function uploadImage(file) {
-  const failed = (status, code, message) => new ApiError(status, code, message, IMAGE_FIELD);
   if (file.size > MAX_IMAGE_BYTES) {
-    throw failed(413, "file_too_large", `The image is ${bytes(file.size)}; upload at most ${bytes(MAX_IMAGE_BYTES)}.`);
+    throw new ApiError(413, "file_too_large",
+      `The image is ${bytes(file.size)}; upload at most ${bytes(MAX_IMAGE_BYTES)}.`, IMAGE_FIELD);
   }
   const body = new FormData();
   body.append("file", file);
-  let response;
   try {
-    response = await fetch(accountPath("/uploads"), {
-      method: "POST", credentials: "same-origin", body,
-      headers: { Accept: "application/json", "X-CSRF-Token": session.csrf_token },
-    });
-  } catch (_) {
-    throw failed(0, "network", "The image could not be sent. Check your connection and try again.");
+    return await api("POST", accountPath("/uploads"), body);
+  } catch (error) {
+    throw asField(error, IMAGE_FIELD);
   }
-  if (!response.ok) {
-    let error = {};
-    try { error = (await response.json()).error || {}; } catch (_) { /* not JSON */ }
-    throw failed(response.status, error.code || String(response.status), error.message || response.statusText);
-  }
-  return response.json();
 }
 
 /** The product image's file field: uploads on choose; `path()` is the upload's path (null

@@ -1,7 +1,7 @@
 // Brand kits: the account's kits (colours, font, logo, voice, call to action, legal line);
 // create, edit, delete. JSON goes to …/brand-kits, each file to its own endpoint as itself.
 import {
-  accountPath, api, ApiError, field, h, input, load, onSubmit, render, select, session, showError, table, value, when,
+  accountPath, api, asField, field, h, input, load, onSubmit, render, select, showError, table, value, when,
 } from "../console.js";
 import { noAccount } from "../parts.js";
 
@@ -13,17 +13,12 @@ const OWN_FONT = "__upload";
  * shown beside the form's file field (the API names `logo` or `font`, the kit's fields). */
 async function putFile(kitId, what, file) {
   const type = file.type || (what === "font" ? "application/octet-stream" : "");
-  const response = await fetch(accountPath(`/brand-kits/${encodeURIComponent(kitId)}/${what}`), {
-    method: "PUT", credentials: "same-origin", body: file,
-    headers: { Accept: "application/json", "Content-Type": type, "X-CSRF-Token": session.csrf_token },
-  });
-  if (!response.ok) {
-    let error = {};
-    try { error = (await response.json()).error || {}; } catch (_) { /* not JSON */ }
-    throw new ApiError(response.status, error.code || String(response.status),
-      error.message || response.statusText, what === "font" ? "fontFile" : "logo");
+  try {
+    return await api("PUT", accountPath(`/brand-kits/${encodeURIComponent(kitId)}/${what}`), file,
+      { headers: { "Content-Type": type } });
+  } catch (error) {
+    throw asField(error, what === "font" ? "fontFile" : "logo");
   }
-  return response.json();
 }
 
 function kitBody(form) {
