@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -122,6 +123,20 @@ def _all_answer(url: str, secret: str, count: int = 8) -> list[httpx.Response]:
     return answers
 
 
+def _answer_into(answers: list[httpx.Response | Exception], url: str, secret: str) -> None:
+    """``_generate`` in a thread, keeping its exception (a thread's is only printed)."""
+    try:
+        answers.append(_generate(url, secret))
+    except Exception as exc:  # reported by the caller's assertion
+        answers.append(exc)
+
+
+def _job_count(data_dir: Path) -> int:
+    with closing(sqlite3.connect(data_dir / "creatix.db")) as db:
+        [(count,)] = db.execute("SELECT count(*) FROM jobs")
+    return int(count)
+
+
 def _key(data_dir: Path, account: str) -> tuple[str, str]:
     created = _run(
         "keys", "create", "--account", account, "--plan", "unlimited", "--json",
@@ -157,8 +172,12 @@ def test_two_api_and_two_worker_processes_answer_restart_and_drain(tmp_path: Pat
     try:
         assert server.process is not None
         supervisor = server.process.pid
-        children = _children(supervisor)
-        assert set(children) == {"cx-api-1", "cx-api-2", "cx-worker-1", "cx-worker-2"}
+        # A child names itself early in its start, but after the spawn: wait for all four.
+        expected = {"cx-api-1", "cx-api-2", "cx-worker-1", "cx-worker-2"}
+        deadline = time.monotonic() + 30
+        while set(children := _children(supervisor)) != expected:
+            assert time.monotonic() < deadline, children
+            time.sleep(0.1)
 
         answers = _all_answer(server.url, secret)
         assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
@@ -179,19 +198,25 @@ def test_two_api_and_two_worker_processes_answer_restart_and_drain(tmp_path: Pat
         assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
 
         # SIGTERM with requests in flight: each is answered, then every process exits.
-        in_flight: list[httpx.Response] = []
+        # "In flight" means its job exists (the request was read and is being handled): a
+        # connection whose request was not read yet may be closed by the drain.
+        before = _job_count(data_dir)
+        in_flight: list[httpx.Response | Exception] = []
         threads = [
-            threading.Thread(target=lambda: in_flight.append(_generate(server.url, secret)))
+            threading.Thread(target=_answer_into, args=(in_flight, server.url, secret))
             for _ in range(4)
         ]
         for thread in threads:
             thread.start()
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while _job_count(data_dir) < before + 4:
+            assert time.monotonic() < deadline, in_flight
+            time.sleep(0.05)
         server.process.send_signal(signal.SIGTERM)
         for thread in threads:
             thread.join()
         assert server.process.wait(timeout=90) == 0
-        assert [r.status_code for r in in_flight] == [200] * 4
+        assert [getattr(r, "status_code", r) for r in in_flight] == [200] * 4, in_flight
         for pid in children.values():
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)  # no child outlived the supervisor
