@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -34,6 +35,36 @@ KIT = {
 BRIEF = {"product": "cold brew coffee", "audience": "commuters", "offer": "20% off"}
 
 
+def _rate_limited(response: httpx.Response) -> bool:
+    """A 429 for the key's requests per minute (not, say, a used-up quota)."""
+    return (
+        response.status_code == 429
+        and response.json().get("error", {}).get("code") == "rate_limit_exceeded"
+    )
+
+
+def _poll(
+    client: httpx.Client, url: str, done: Callable[[httpx.Response], bool], timeout: float
+) -> httpx.Response:
+    """GET ``url`` until ``done`` says so, the pause between polls growing from 0.05 s to 1 s.
+    Polls count against the key's rate limit (60 a minute on the free plan): on that 429 it
+    waits the Retry-After it names, and does not count that wait in ``timeout``."""
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while True:
+        response = client.get(url)
+        if _rate_limited(response):
+            wait = int(response.headers["Retry-After"])
+            deadline += wait
+            time.sleep(wait)
+            continue
+        if done(response):
+            return response
+        assert time.monotonic() < deadline, response.text
+        time.sleep(pause)
+        pause = min(1.0, pause * 1.5)
+
+
 def _made(server: LiveServer, plan: str) -> tuple[dict[str, Any], bytes, bytes]:
     """An ad set of one variant in square_feed on ``plan``: the set, its creative's bytes and
     its key visual's stored bytes."""
@@ -50,12 +81,12 @@ def _made(server: LiveServer, plan: str) -> tuple[dict[str, Any], bytes, bytes]:
         }
         started = client.post("/api/platform/ad-sets", json=body)
         assert started.status_code == 202, started.text
-        deadline = time.monotonic() + 120
-        while True:
-            ad_set = client.get(f"/api/platform/ad-sets/{started.json()['id']}").json()["adSet"]
-            if ad_set["status"] != "processing" or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        ad_set = _poll(
+            client,
+            f"/api/platform/ad-sets/{started.json()['id']}",
+            lambda r: r.json()["adSet"]["status"] != "processing",
+            timeout=120,
+        ).json()["adSet"]
     assert ad_set["status"] == "completed", ad_set
     creative = httpx.get(ad_set["variants"][0]["creatives"][0]["url"]).content
     assert server.runtime is not None

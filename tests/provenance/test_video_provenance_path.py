@@ -40,17 +40,44 @@ CLEAN_MEAN = 4.0
 encoder's noise stay well below)."""
 
 
-def _poll(client: httpx.Client, url: str, field: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
+def _rate_limited(response: httpx.Response) -> bool:
+    """A 429 for the key's requests per minute (not, say, a used-up quota)."""
+    return (
+        response.status_code == 429
+        and response.json().get("error", {}).get("code") == "rate_limit_exceeded"
+    )
+
+
+def _poll_until(
+    client: httpx.Client, url: str, done: Callable[[httpx.Response], bool], timeout: float
+) -> httpx.Response:
+    """GET ``url`` until ``done`` says so, the pause between polls growing from 0.05 s to 1 s.
+    Polls count against the key's rate limit (60 a minute on the free plan): on that 429 it
+    waits the Retry-After it names, and does not count that wait in ``timeout``."""
+    deadline = time.monotonic() + timeout
+    pause = 0.05
     while True:
         response = client.get(url)
+        if _rate_limited(response):
+            wait = int(response.headers["Retry-After"])
+            deadline += wait
+            time.sleep(wait)
+            continue
+        if done(response):
+            return response
+        assert time.monotonic() < deadline, response.text
+        time.sleep(pause)
+        pause = min(1.0, pause * 1.5)
+
+
+def _poll(client: httpx.Client, url: str, field: str) -> dict[str, Any]:
+    def done(response: httpx.Response) -> bool:
         assert field in response.json(), response.text
-        body: dict[str, Any] = response.json()[field]
-        if body["status"] != "processing":
-            assert body["status"] == "completed", body
-            return body
-        assert time.monotonic() < deadline
-        time.sleep(0.5)  # the free plan allows 60 requests a minute
+        return bool(response.json()[field]["status"] != "processing")
+
+    body: dict[str, Any] = _poll_until(client, url, done, timeout=120).json()[field]
+    assert body["status"] == "completed", body
+    return body
 
 
 def _made_video(server: LiveServer, plan: str) -> tuple[str, bytes]:

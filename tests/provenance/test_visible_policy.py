@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -75,6 +76,36 @@ def _artnex(server: LiveServer, plan: str) -> tuple[Image.Image, str]:
     return _download(response.json()["images"][0]["url"]), response.headers["X-Creatix-Job-Id"]
 
 
+def _rate_limited(response: httpx.Response) -> bool:
+    """A 429 for the key's requests per minute (not, say, a used-up quota)."""
+    return (
+        response.status_code == 429
+        and response.json().get("error", {}).get("code") == "rate_limit_exceeded"
+    )
+
+
+def _poll(
+    client: httpx.Client, url: str, done: Callable[[httpx.Response], bool], timeout: float
+) -> httpx.Response:
+    """GET ``url`` until ``done`` says so, the pause between polls growing from 0.05 s to 1 s.
+    Polls count against the key's rate limit (60 a minute on the free plan): on that 429 it
+    waits the Retry-After it names, and does not count that wait in ``timeout``."""
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while True:
+        response = client.get(url)
+        if _rate_limited(response):
+            wait = int(response.headers["Retry-After"])
+            deadline += wait
+            time.sleep(wait)
+            continue
+        if done(response):
+            return response
+        assert time.monotonic() < deadline, response.text
+        time.sleep(pause)
+        pause = min(1.0, pause * 1.5)
+
+
 def _platform(server: LiveServer, plan: str) -> tuple[Image.Image, str]:
     _, secret = server.funded_account(credits=1000, plan=plan)
     with server.client(secret) as client:
@@ -83,13 +114,12 @@ def _platform(server: LiveServer, plan: str) -> tuple[Image.Image, str]:
         )
         assert response.status_code == 202, response.text
         generation_id = response.json()["id"]
-        deadline = time.monotonic() + 30
-        while True:
-            generation = client.get(f"/api/platform/generations/{generation_id}").json()
-            if generation["generation"]["status"] != "processing":
-                break
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        generation = _poll(
+            client,
+            f"/api/platform/generations/{generation_id}",
+            lambda r: r.json()["generation"]["status"] != "processing",
+            timeout=30,
+        ).json()
     assert generation["generation"]["status"] == "completed", generation
     return _download(generation["generation"]["image_url"]), generation_id
 
