@@ -369,7 +369,8 @@ async def test_the_token_is_sent_but_never_told(
         messages.append(str(caught.value))
     fake.polls_to_finish = FOREVER
     task = asyncio.create_task(generate(provider, spec()))
-    await asyncio.sleep(0.1)
+    # Polled, so the prediction was created: a cancel has an id to go to.
+    await fake.polled(GET, times=len(fake.calls(GET)) + 1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
