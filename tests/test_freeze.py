@@ -78,9 +78,9 @@ def _job(db: Path) -> tuple[str, int, str | None]:
     return status, attempts, error
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, timeout: float = 1) -> bool:
     try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+        return httpx.get(f"{url}/healthz", timeout=timeout).status_code == 200
     except httpx.TransportError:
         return False
 
@@ -146,8 +146,12 @@ def test_a_job_that_freezes_its_server_fails_for_good_after_max_attempts(
         _wait_for("the job to fail for good", lambda: _job(db)[0] == "failed")
         status, attempts, error = _job(db)
         assert (status, attempts, error) == ("failed", MAX_ATTEMPTS, "worker_lost")
-        for _ in range(10):  # the restarted server stays up: nothing runs the job again
-            assert _answers(server.url)
+        # The job may fail for good (the restarted server's requeue) before that server
+        # answers at all: wait for it, then it stays up, nothing running the job again. A
+        # frozen server never answers, so 5 s only spares a slow answer on a loaded machine.
+        _wait_for("the restarted server to answer", lambda: _answers(server.url))
+        for _ in range(10):
+            assert _answers(server.url, timeout=5)
             time.sleep(0.2)
         assert _job(db) == (status, attempts, error)
         task = httpx.get(f"{server.url}/api/text_generator/", headers=headers, timeout=5).json()
