@@ -697,4 +697,6 @@ def test_a_long_prompt_is_read_in_linear_time(text: str) -> None:
     baseline = time.perf_counter() - started
     started = time.perf_counter()
     _answer(text)
-    assert time.perf_counter() - started < 5 * baseline + 0.5
+    # The slack spares one scheduling stall on a loaded machine; each regression above took
+    # several seconds.
+    assert time.perf_counter() - started < 5 * baseline + 1.5
