@@ -28,12 +28,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from limits.aio.storage import (
-    MemoryStorage,
-    MovingWindowSupport,
-    SlidingWindowCounterSupport,
-    Storage,
-)
+from limits.aio.storage import MemoryStorage, MovingWindowSupport, Storage
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
@@ -53,9 +48,6 @@ CALLS = frozenset(
         "reset",
         "acquire_entry",
         "get_moving_window",
-        "acquire_sliding_window_entry",
-        "get_sliding_window",
-        "clear_sliding_window",
     }
 )
 """The storage methods a client may call on the host."""
@@ -248,7 +240,7 @@ class _Connection:
                     answer.set_exception(HostError("the counter host closed the connection"))
 
 
-class HostedStorage(Storage, MovingWindowSupport, SlidingWindowCounterSupport):
+class HostedStorage(Storage, MovingWindowSupport):
     """A ``limits`` async storage kept by a ``CounterHost`` (``creatix-host://ADDRESS``)."""
 
     STORAGE_SCHEME = [f"async+{SCHEME}"]
@@ -300,17 +292,3 @@ class HostedStorage(Storage, MovingWindowSupport, SlidingWindowCounterSupport):
     async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         start, count = await self._call("get_moving_window", key, limit, expiry)
         return float(start), int(count)
-
-    async def acquire_sliding_window_entry(
-        self, key: str, limit: int, expiry: int, amount: int = 1
-    ) -> bool:
-        return bool(await self._call("acquire_sliding_window_entry", key, limit, expiry, amount))
-
-    async def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
-        previous, previous_ttl, current, current_ttl = await self._call(
-            "get_sliding_window", key, expiry
-        )
-        return int(previous), float(previous_ttl), int(current), float(current_ttl)
-
-    async def clear_sliding_window(self, key: str, expiry: int) -> None:
-        await self._call("clear_sliding_window", key, expiry)

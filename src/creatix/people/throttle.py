@@ -8,7 +8,7 @@ import math
 import time
 
 from limits import RateLimitItemPerSecond
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 
 from creatix.kit.errors import TooManyRequests
 from creatix.kit.shared_counters import counter_storage, counters_answering
@@ -23,7 +23,9 @@ class SigninThrottle:
         per_address: int,
         window_seconds: int,
     ) -> None:
-        self._limiter = SlidingWindowCounterRateLimiter(counter_storage(storage_uri))
+        # A moving window, exact, as the per-key rate limits: the sliding-window counter
+        # floors its estimate and lets one more attempt through just after a window's edge.
+        self._limiter = MovingWindowRateLimiter(counter_storage(storage_uri))
         self._per_email = RateLimitItemPerSecond(per_email, window_seconds)
         self._per_address = RateLimitItemPerSecond(per_address, window_seconds)
 
