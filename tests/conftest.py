@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,10 +20,35 @@ SLOW_TEST_TIMEOUT = 600
 """Seconds a ``slow`` test may run (pyproject's ``timeout`` is every other test's limit)."""
 
 
+MIDNIGHT_MARGIN_SECONDS = 90
+"""A test starting this close to UTC midnight waits until just past it."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT))
+
+
+def _wait_if_midnight_is_near() -> None:
+    """Quotas and usage count per UTC day and month, and many tests read a period twice (a
+    limit reached, then refused): one straddling midnight would see its period turn."""
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+    left = (midnight - now).total_seconds()
+    if left < MIDNIGHT_MARGIN_SECONDS:
+        time.sleep(left + 1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_away_from_midnight() -> None:
+    """Before a module's own fixtures, which may make the jobs its tests count."""
+    _wait_if_midnight_is_near()
+
+
+@pytest.fixture(autouse=True)
+def away_from_midnight() -> None:
+    _wait_if_midnight_is_near()
 
 
 @pytest.fixture(scope="module")

@@ -322,7 +322,7 @@ def test_the_list_stays_fast_with_ten_thousand_jobs(server: LiveServer) -> None:
             page = client.get(url, params={"limit": 100, "cursor": page["next_cursor"]}).json()
         assert page["data"][0]["spec"]["prompt"] == "p"
         assert client.get(url, params={"status": "failed"}).json()["data"] == []
-        assert time.monotonic() - began < 10
+        assert time.monotonic() - began < 30  # a second or two here; room for a loaded machine
         # Every id once, in order, across the whole chain.
         ids: list[str] = []
         cursor = None

@@ -4,6 +4,7 @@ waiting and running, the oldest one's age, and the workers seen alive."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,7 +94,11 @@ def test_the_queue_shows_waiting_jobs_and_their_age(idle: LiveServer) -> None:
 
 def test_the_queue_shows_the_workers_seen(server: LiveServer) -> None:
     with _operator(server) as operator:
-        health = operator.get("/api/admin/queue").json()
+        # The worker records itself once it has started; wait for that, not for earlier tests.
+        deadline = time.monotonic() + 10
+        while not (health := operator.get("/api/admin/queue").json())["workers"]:
+            assert time.monotonic() < deadline, "the worker was never seen"
+            time.sleep(0.05)
     [worker] = health["workers"]
     assert worker["hostname"]
     assert worker["models"] is None

@@ -19,9 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from creatix.accounts import service as accounts
 from creatix.billing import service as billing
+from creatix.jobs.models import JobRow
 from support import LiveServer
 
 PLATFORM = "/api/platform"
@@ -35,6 +37,7 @@ LARGEST = 2**63 - 1
 @dataclass(frozen=True)
 class Account:
     name: str
+    id: str
     bearer: httpx.Client
     api_id: httpx.Client
     """The same key as X-API-ID and X-API-KEY, for the asset and text generators."""
@@ -57,7 +60,7 @@ def account(server: LiveServer) -> Iterator[Account]:
     assert server.runtime is not None
     db = server.runtime.db
     name = f"scopes-{uuid.uuid4().hex[:10]}"
-    server.call(accounts.ensure_account(db, name, "paid", "free"))
+    account_id = server.call(accounts.ensure_account(db, name, "paid", "free")).id
     server.call(billing.grant(db, name, 100_000, None))
     key = server.call(accounts.create_key(db, name))
     headers = {"X-API-ID": key.key_id, "X-API-KEY": key.secret}
@@ -65,7 +68,7 @@ def account(server: LiveServer) -> Iterator[Account]:
         server.client(key.secret) as bearer,
         httpx.Client(base_url=server.url, headers=headers, timeout=60) as api_id,
     ):
-        yield Account(name, bearer, api_id)
+        yield Account(name, account_id, bearer, api_id)
 
 
 def _created(response: httpx.Response, status: int = 200) -> dict[str, Any]:
@@ -88,7 +91,7 @@ def _completed_generation(client: httpx.Client) -> str:
 
 
 @pytest.fixture(scope="module")
-def made(account: Account) -> Made:
+def made(server: LiveServer, account: Account) -> Made:
     bearer, api_id = account.bearer, account.api_id
     generation = _completed_generation(bearer)
     video = _created(
@@ -122,6 +125,8 @@ def made(account: Account) -> Made:
     artnex = _created(bearer.post("/v1/generate", json=artnex_body))["request_id"]
     creatix_v1 = bearer.post("/v1/images/generations", json={"prompt": "a teapot"})
     assert creatix_v1.status_code == 200, creatix_v1.text
+    # Settled, so that the account's credits hold still while the tests compare them.
+    _wait_until_all_ended(server, account.id)
     return Made(
         generation=generation,
         video=str(video),
@@ -130,6 +135,19 @@ def made(account: Account) -> Made:
         artnex=str(artnex),
         creatix_v1=creatix_v1.headers["X-Creatix-Job-Id"],
     )
+
+
+def _wait_until_all_ended(server: LiveServer, account_id: str) -> None:
+    assert server.runtime is not None
+    unfinished = (
+        select(func.count())
+        .select_from(JobRow)
+        .where(JobRow.account_id == account_id, JobRow.status.in_(["queued", "running"]))
+    )
+    deadline = time.monotonic() + 60
+    while server.call(server.runtime.db.read(lambda s: s.execute(unfinished).scalar_one())):
+        assert time.monotonic() < deadline, "the account's jobs did not end"
+        time.sleep(0.05)
 
 
 def _platform_404(response: httpx.Response, noun: str, job_id: str) -> None:

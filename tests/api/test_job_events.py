@@ -391,7 +391,7 @@ def test_a_stream_on_an_api_node_follows_another_nodes_worker(tmp_path: Path) ->
             started = time.monotonic()
             with client.stream("GET", _path(job_id)) as response:
                 events = [(time.monotonic() - started, event) for event in _events(response)]
-        assert events[-1][0] < 10, "the end came from a notification, not a poll"
+        assert events[-1][0] < 30, "the end came from a notification, not the 60 s poll"
         names = [event.name for _, event in events]
         assert names[-1] == "completed", names
         progress = [event for _, event in events if event.name == "progress"]

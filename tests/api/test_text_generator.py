@@ -863,7 +863,8 @@ def test_a_catastrophic_pattern_never_stalls_the_server(
     code = json.loads(body["response_text"])["code"]
     assert len(code) >= 40
     assert set(code) == {"a"}
-    assert slowest < max(1.0, 20 * baseline), (slowest, baseline)
+    # The freeze it guards against lasted minutes; 5 s leaves room for a loaded machine.
+    assert slowest < max(5.0, 20 * baseline), (slowest, baseline)
 
 
 @pytest.mark.parametrize(

@@ -160,7 +160,11 @@ def test_an_image_animates_to_a_video_that_plays(
         """async (v) => {
             v.muted = true;
             await v.play();
-            await new Promise((r) => setTimeout(r, 300));
+            // Until the playhead moves (software decoding on a busy machine may take a while).
+            const started = Date.now();
+            while (v.currentTime === 0 && !v.error && Date.now() - started < 10000) {
+                await new Promise((r) => setTimeout(r, 50));
+            }
             return {time: v.currentTime, width: v.videoWidth, error: v.error && v.error.code};
         }"""
     )

@@ -545,8 +545,8 @@ async def test_outputs_stored_before_a_storage_error_are_deleted(
 ) -> None:
     """The second of a job's two images fails to store: the first is deleted at once, and
     the job's retry stores and records two of its own."""
-    admin = runtime_on(backend, tmp_path, worker_side=False, lease=2)
-    side = runtime_on(backend, tmp_path, worker_side=True, lease=2)
+    admin = runtime_on(backend, tmp_path, worker_side=False, lease=8)
+    side = runtime_on(backend, tmp_path, worker_side=True, lease=8)
     worker = side.worker()
     storage = side.storage
     assert isinstance(storage, LocalStorage)

@@ -127,12 +127,13 @@ async def test_a_dead_workers_job_is_requeued_and_its_late_completion_refused(
 
 
 async def test_heartbeats_keep_a_lease_alive(tmp_path: Path) -> None:
-    core = Core(tmp_path, QueueSettings(lease_seconds=0.3, poll_interval_seconds=30))
+    # Three beats a second apart outlive the 2 s lease; each leaves 2 s for the check after it.
+    core = Core(tmp_path, QueueSettings(lease_seconds=2, poll_interval_seconds=30))
     principal = await core.principal()
     job = await core.jobs.intake.submit_image(principal, "creatix-flash", _spec())
     await core.jobs.lifecycle.claim("worker-a")
-    for _ in range(4):
-        await asyncio.sleep(0.15)
+    for _ in range(3):
+        await asyncio.sleep(1)
         assert await core.jobs.lifecycle.heartbeat([job.id], "worker-a") == {job.id}
         assert await core.jobs.lifecycle.requeue_expired() == 0
     assert await core.jobs.lifecycle.heartbeat([job.id], "worker-b") == set()

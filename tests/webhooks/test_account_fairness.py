@@ -20,10 +20,12 @@ from creatix.webhooks.delivery import Deliverer
 
 SLOTS = 8
 PER_ACCOUNT = 2
-TIMEOUT_SECONDS = 8.0
-"""Short for a test (the default is 15 s), and far beyond the bound asserted."""
-ALLOWED_DELAY_SECONDS = 2.0
-"""The issue asks for at most a second more than usual; twice that, for a loaded machine."""
+TIMEOUT_SECONDS = 30.0
+"""Longer than the default 15 s so that the stuck deliveries stay in flight however slowly
+the test runs; a webhook held up behind them would wait this long."""
+ALLOWED_DELAY_SECONDS = 10.0
+"""The issue asks for at most a second more than usual. Single samples on a loaded CI
+machine vary by seconds; a third of the timeout still tells a held-up webhook apart."""
 
 
 @pytest.fixture
