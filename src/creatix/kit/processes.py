@@ -9,14 +9,17 @@ with a budget; a call past it has its worker process killed, and replaced, and r
 
 Workers are forked from multiprocessing's fork server (spawned where there is none), which
 imports the ``preload`` modules once: a replacement worker is ready in milliseconds. The
-pool starts on the first call, so a process that never needs it never starts one. A call's
-hop there and back costs about half a millisecond (``benchmarks/process_hop.py``).
+pool starts on the first call, so a process that never needs it never starts one; it starts
+on a thread, since starting the fork server and its first workers takes a second or more
+(the preload's imports), which would stall the event loop. A call's hop there and back costs
+about half a millisecond (``benchmarks/process_hop.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -57,17 +60,27 @@ class ProcessRunner:
         self.budget_seconds = budget_seconds
         self.preload = tuple(preload)
         self._pool: ProcessPool | None = None
+        self._starting = threading.Lock()
 
     def _started(self) -> ProcessPool:
-        if self._pool is None:
-            self._pool = ProcessPool(max_workers=self.workers, context=_context(self.preload))
-        return self._pool
+        """The pool, its workers running: started here the first time (on a thread)."""
+        with self._starting:
+            if self._pool is None:
+                pool = ProcessPool(max_workers=self.workers, context=_context(self.preload))
+                try:
+                    pool.schedule(_nothing).result()  # pebble starts its workers on a first call
+                except BaseException:
+                    pool.stop()  # type: ignore[no-untyped-call]
+                    raise
+                self._pool = pool
+            return self._pool
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` in a worker process: its result, or the exception it raised;
         ``OutOfTime`` past the budget, ``WorkerDied`` if the process ended without one."""
-        future = self._started().schedule(function, args=args, timeout=self.budget_seconds)
         try:
+            pool = self._pool if self._pool is not None else await asyncio.to_thread(self._started)
+            future = pool.schedule(function, args=args, timeout=self.budget_seconds)
             result: T = await asyncio.wrap_future(future)
         except TimeoutError:
             raise OutOfTime(self.budget_seconds) from None
@@ -81,3 +94,7 @@ class ProcessRunner:
         if pool is not None:
             pool.stop()  # type: ignore[no-untyped-call]
             await asyncio.to_thread(pool.join)
+
+
+def _nothing() -> None:
+    return None
