@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -287,3 +287,33 @@ def postgres_database_reachable(url: str, reachable: bool) -> None:
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
                 (name,),
             )
+
+
+def rate_limited(response: httpx.Response) -> bool:
+    """A 429 for the key's requests per minute (not, say, a used-up quota)."""
+    return (
+        response.status_code == 429
+        and response.json().get("error", {}).get("code") == "rate_limit_exceeded"
+    )
+
+
+def poll_within_rate_limit(
+    client: httpx.Client, url: str, done: Callable[[httpx.Response], bool], timeout: float
+) -> httpx.Response:
+    """GET ``url`` until ``done`` says so, the pause between polls growing from 0.05 s to 1 s.
+    Polls count against the key's rate limit (60 a minute on the free plan): on that 429 it
+    waits the Retry-After it names, and does not count that wait in ``timeout``."""
+    deadline = time.monotonic() + timeout
+    pause = 0.05
+    while True:
+        response = client.get(url)
+        if rate_limited(response):
+            wait = int(response.headers["Retry-After"])
+            deadline += wait
+            time.sleep(wait)
+            continue
+        if done(response):
+            return response
+        assert time.monotonic() < deadline, response.text
+        time.sleep(pause)
+        pause = min(1.0, pause * 1.5)

@@ -6,8 +6,6 @@ from the stored key visual."""
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,7 +18,7 @@ from creatix.brands.service import brand_style
 from creatix.jobs import marking
 from creatix.layout import PLACEMENTS, AdCopy, compose
 from creatix.media.finishing import decode_image
-from support import LiveServer
+from support import LiveServer, poll_within_rate_limit
 
 KIT = {
     "name": "Northwind",
@@ -33,36 +31,6 @@ KIT = {
     "defaultCta": "Shop now",
 }
 BRIEF = {"product": "cold brew coffee", "audience": "commuters", "offer": "20% off"}
-
-
-def _rate_limited(response: httpx.Response) -> bool:
-    """A 429 for the key's requests per minute (not, say, a used-up quota)."""
-    return (
-        response.status_code == 429
-        and response.json().get("error", {}).get("code") == "rate_limit_exceeded"
-    )
-
-
-def _poll(
-    client: httpx.Client, url: str, done: Callable[[httpx.Response], bool], timeout: float
-) -> httpx.Response:
-    """GET ``url`` until ``done`` says so, the pause between polls growing from 0.05 s to 1 s.
-    Polls count against the key's rate limit (60 a minute on the free plan): on that 429 it
-    waits the Retry-After it names, and does not count that wait in ``timeout``."""
-    deadline = time.monotonic() + timeout
-    pause = 0.05
-    while True:
-        response = client.get(url)
-        if _rate_limited(response):
-            wait = int(response.headers["Retry-After"])
-            deadline += wait
-            time.sleep(wait)
-            continue
-        if done(response):
-            return response
-        assert time.monotonic() < deadline, response.text
-        time.sleep(pause)
-        pause = min(1.0, pause * 1.5)
 
 
 def _made(server: LiveServer, plan: str) -> tuple[dict[str, Any], bytes, bytes]:
@@ -81,7 +49,7 @@ def _made(server: LiveServer, plan: str) -> tuple[dict[str, Any], bytes, bytes]:
         }
         started = client.post("/api/platform/ad-sets", json=body)
         assert started.status_code == 202, started.text
-        ad_set = _poll(
+        ad_set = poll_within_rate_limit(
             client,
             f"/api/platform/ad-sets/{started.json()['id']}",
             lambda r: r.json()["adSet"]["status"] != "processing",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import re
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from creatix.provenance import mark
 from creatix.provenance.credentials import COMPOSITE
 from creatix.provenance.service import job_payload
 from creatix.provenance.verify import inspect_file
-from support import LiveServer
+from support import LiveServer, poll_within_rate_limit
 
 VIDEO_MODEL = "kling-video/v1.6/pro/image-to-video"
 MARKED_BOX_MEAN = 20.0
@@ -40,42 +39,12 @@ CLEAN_MEAN = 4.0
 encoder's noise stay well below)."""
 
 
-def _rate_limited(response: httpx.Response) -> bool:
-    """A 429 for the key's requests per minute (not, say, a used-up quota)."""
-    return (
-        response.status_code == 429
-        and response.json().get("error", {}).get("code") == "rate_limit_exceeded"
-    )
-
-
-def _poll_until(
-    client: httpx.Client, url: str, done: Callable[[httpx.Response], bool], timeout: float
-) -> httpx.Response:
-    """GET ``url`` until ``done`` says so, the pause between polls growing from 0.05 s to 1 s.
-    Polls count against the key's rate limit (60 a minute on the free plan): on that 429 it
-    waits the Retry-After it names, and does not count that wait in ``timeout``."""
-    deadline = time.monotonic() + timeout
-    pause = 0.05
-    while True:
-        response = client.get(url)
-        if _rate_limited(response):
-            wait = int(response.headers["Retry-After"])
-            deadline += wait
-            time.sleep(wait)
-            continue
-        if done(response):
-            return response
-        assert time.monotonic() < deadline, response.text
-        time.sleep(pause)
-        pause = min(1.0, pause * 1.5)
-
-
 def _poll(client: httpx.Client, url: str, field: str) -> dict[str, Any]:
     def done(response: httpx.Response) -> bool:
         assert field in response.json(), response.text
         return bool(response.json()[field]["status"] != "processing")
 
-    body: dict[str, Any] = _poll_until(client, url, done, timeout=120).json()[field]
+    body: dict[str, Any] = poll_within_rate_limit(client, url, done, timeout=120).json()[field]
     assert body["status"] == "completed", body
     return body
 

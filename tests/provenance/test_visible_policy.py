@@ -4,8 +4,6 @@ each served image is compared with the preview engine's own picture for the job'
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -17,7 +15,7 @@ from creatix.catalog.loader import CatalogError, load_catalog
 from creatix.catalog.schemas import VisibleMarks, VisibleMarkStyle
 from creatix.engines.preview.engine import PreviewEngine
 from creatix.media.watermark import apply_watermark, watermark_box
-from support import LiveServer
+from support import LiveServer, poll_within_rate_limit
 
 MARKED_BOX_MEAN = 20.0
 """Least mean difference (levels) inside the mark's box for a marked image."""
@@ -76,36 +74,6 @@ def _artnex(server: LiveServer, plan: str) -> tuple[Image.Image, str]:
     return _download(response.json()["images"][0]["url"]), response.headers["X-Creatix-Job-Id"]
 
 
-def _rate_limited(response: httpx.Response) -> bool:
-    """A 429 for the key's requests per minute (not, say, a used-up quota)."""
-    return (
-        response.status_code == 429
-        and response.json().get("error", {}).get("code") == "rate_limit_exceeded"
-    )
-
-
-def _poll(
-    client: httpx.Client, url: str, done: Callable[[httpx.Response], bool], timeout: float
-) -> httpx.Response:
-    """GET ``url`` until ``done`` says so, the pause between polls growing from 0.05 s to 1 s.
-    Polls count against the key's rate limit (60 a minute on the free plan): on that 429 it
-    waits the Retry-After it names, and does not count that wait in ``timeout``."""
-    deadline = time.monotonic() + timeout
-    pause = 0.05
-    while True:
-        response = client.get(url)
-        if _rate_limited(response):
-            wait = int(response.headers["Retry-After"])
-            deadline += wait
-            time.sleep(wait)
-            continue
-        if done(response):
-            return response
-        assert time.monotonic() < deadline, response.text
-        time.sleep(pause)
-        pause = min(1.0, pause * 1.5)
-
-
 def _platform(server: LiveServer, plan: str) -> tuple[Image.Image, str]:
     _, secret = server.funded_account(credits=1000, plan=plan)
     with server.client(secret) as client:
@@ -114,7 +82,7 @@ def _platform(server: LiveServer, plan: str) -> tuple[Image.Image, str]:
         )
         assert response.status_code == 202, response.text
         generation_id = response.json()["id"]
-        generation = _poll(
+        generation = poll_within_rate_limit(
             client,
             f"/api/platform/generations/{generation_id}",
             lambda r: r.json()["generation"]["status"] != "processing",
